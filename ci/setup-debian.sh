@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Prepare a Debian (12 "bookworm" or newer) machine to run bootmatrix:
+#  - qemu-system-ppc 10.x (from bookworm-backports on Debian 12),
+#  - the ppc64el foreign architecture, so that `apt-get download pkg:ppc64el`
+#    can fetch Debian's POWER kernels and busybox for the guest images.
+# Idempotent: a second run only refreshes the package lists.
+set -euo pipefail
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+export DEBIAN_FRONTEND=noninteractive
+
+. /etc/os-release
+arch=$(dpkg --print-architecture)
+qemu_target=()
+if [ "${VERSION_CODENAME:-}" = bookworm ]; then
+    # bookworm ships qemu 7.2; the harness is qualified against 10.x.
+    if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+        echo 'deb http://deb.debian.org/debian bookworm-backports main' |
+            as_root tee /etc/apt/sources.list.d/bootmatrix-backports.list >/dev/null
+    fi
+    qemu_target=(-t bookworm-backports)
+fi
+if [ "$arch" != ppc64el ] && ! dpkg --print-foreign-architectures | grep -qx ppc64el; then
+    as_root dpkg --add-architecture ppc64el
+fi
+# Some mirrors lack ppc64el lists for the security suite; main is enough.
+as_root apt-get update -o APT::Sandbox::User=root || true
+as_root apt-get install -y --no-install-recommends "${qemu_target[@]}" qemu-system-ppc
+qemu-system-ppc64 --version | head -n1

@@ -1,0 +1,64 @@
+//! The two kinds of trouble that are not a guest's fault.
+//!
+//! A cell that boots and fails is a *verdict*, not an error (see
+//! [`crate::verdict`]). What lives here is everything that stops the harness
+//! from reaching a verdict at all, split by who has to act: the user who wrote
+//! a matrix or an image description ([`Error::BadInput`], exit status 2) or the
+//! machine that runs it ([`Error::Infrastructure`], exit status 3).
+
+use std::fmt;
+use std::path::Path;
+
+/// An error that prevents a verdict, classified by who must fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The input is wrong: a matrix, an image description, a flag. The message
+    /// names the file, line and key where it can. Exit status 2.
+    BadInput(String),
+    /// The machine cannot do what was asked: qemu missing, a download failed, a
+    /// cache directory is read-only, hugepages are exhausted. Exit status 3.
+    Infrastructure(String),
+}
+
+impl Error {
+    /// Bad input, with a message the user can act on.
+    pub fn bad_input(msg: impl Into<String>) -> Self {
+        Error::BadInput(msg.into())
+    }
+
+    /// Trouble on the machine, with a message the user can act on.
+    pub fn infra(msg: impl Into<String>) -> Self {
+        Error::Infrastructure(msg.into())
+    }
+
+    /// An I/O failure on `path`, described as infrastructure trouble.
+    pub fn io(path: &Path, what: &str, err: std::io::Error) -> Self {
+        Error::Infrastructure(format!("{what} {}: {err}", path.display()))
+    }
+
+    /// The process exit status this error maps to (documented in the README).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::BadInput(_) => 2,
+            Error::Infrastructure(_) => 3,
+        }
+    }
+
+    /// The message without its classification.
+    pub fn message(&self) -> &str {
+        match self {
+            Error::BadInput(m) | Error::Infrastructure(m) => m,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The harness's result type.
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,1 @@
+//! Guest images: descriptions, fetching, the content-addressed cache.

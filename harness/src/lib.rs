@@ -1,0 +1,16 @@
+//! bootmatrix: boots real IBM POWER guest matrices under QEMU and checks each
+//! cell against the documented compatibility table.
+//!
+//! The modules follow the stages of a run, and data flows one way:
+//! [`matrix`] (what to run) → [`rules`] (what must happen) → [`images`] and
+//! [`payload`] (what to boot) → [`qemu`] (the command) → [`console`] and
+//! [`run`] (how it ran) → [`verdict`] → [`report`] (how it is told).
+
+pub mod documented;
+pub mod error;
+pub mod host;
+pub mod images;
+pub mod model;
+pub mod rules;
+
+pub use error::{Error, Result};
