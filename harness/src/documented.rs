@@ -125,6 +125,12 @@ pub const ALL: &[DocumentedError] = &[
         source: "system/physmem.c file_ram_alloc",
     },
     DocumentedError {
+        id: "kvm-hv-cpu-model",
+        text: "Register sync failed... If you're using kvm-hv.ko, only \"-cpu host\" is possible",
+        pattern: r#"If you're using kvm-hv\.ko, only "-cpu host" is possible"#,
+        source: "target/ppc/kvm.c kvm_arch_init_vcpu",
+    },
+    DocumentedError {
         id: "no-mmu-type",
         text: "kernel does not support any MMU type offered by platform",
         pattern: r"kernel does not support any MMU type offered by platform",

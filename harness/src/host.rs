@@ -88,3 +88,493 @@ impl HostFacts {
         self.arch.starts_with("ppc64")
     }
 }
+
+// ---------------------------------------------------------------------------
+// Hypothetical hosts, for `plan` on a host row other than this machine's and
+// for tests.
+
+impl HostFacts {
+    /// A bare-metal POWER9 host (`PowerNV`) ready for every KVM row of its
+    /// MMU and page size: `/dev/kvm` usable, `kvm_hv` loaded (and `kvm_pr` on
+    /// an HPT host, where it can load), a writable `/dev/hugepages` with 1100
+    /// free hugepages of the MMU's default size (2 MiB Radix, 16 MiB HPT), and
+    /// qemu 10.0.2 with every pseries machine from 3.0 on. Used to ask what
+    /// the documentation says for a row this machine does not have.
+    pub fn ready_power9(mmu: Mmu, page_size: PageSize) -> HostFacts {
+        let hugepage_kib = match mmu {
+            Mmu::Radix => 2048,
+            Mmu::Hpt => 16384,
+        };
+        let mut machines = vec!["pseries".to_string()];
+        for (major, minors) in [(3, 1), (4, 2), (5, 2), (6, 2), (7, 2), (8, 2), (9, 2), (10, 0)] {
+            for minor in 0..=minors {
+                machines.push(format!("pseries-{major}.{minor}"));
+            }
+        }
+        HostFacts {
+            arch: "ppc64le".into(),
+            cpu: Some("POWER9 (raw), altivec supported".into()),
+            power_generation: Some(9),
+            platform: Some("PowerNV".into()),
+            mmu: Some(mmu),
+            page_size: Some(page_size),
+            hugepage_size_kib: Some(hugepage_kib),
+            hugepages_total: 1100,
+            hugepages_free: 1100,
+            hugetlbfs: vec![HugetlbfsMount { path: "/dev/hugepages".into(), page_size_kib: None, writable: true }],
+            kvm: KvmFacts { dev_kvm: DevKvm::Usable, hv_loaded: true, pr_loaded: mmu == Mmu::Hpt },
+            qemu: Some(QemuFacts {
+                path: "qemu-system-ppc64".into(),
+                version: (10, 0, 2),
+                machines,
+                accels: vec!["tcg".into(), "kvm".into()],
+            }),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Parsing: pure functions over the text of /proc files and qemu's output.
+
+/// What /proc/cpuinfo says about the CPU, the platform and the MMU.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CpuInfo {
+    /// The `cpu` line on POWER (`POWER9 (raw), altivec supported`), else
+    /// `model name`.
+    pub cpu: Option<String>,
+    /// The POWER generation the `cpu` line names.
+    pub power_generation: Option<u32>,
+    /// `platform`: `PowerNV` on bare metal, `pSeries` in a guest.
+    pub platform: Option<String>,
+    /// `MMU`: Radix or Hash.
+    pub mmu: Option<Mmu>,
+}
+
+/// The `key : value` lines of a /proc file, keys and values trimmed.
+fn key_values(text: &str) -> impl Iterator<Item = (&str, &str)> {
+    text.lines().filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim(), v.trim()))
+}
+
+/// Parses /proc/cpuinfo. The first `cpu` / `model name` line wins (every
+/// processor repeats it); `platform` and `MMU` appear once, at the end, on
+/// POWER.
+pub fn parse_cpuinfo(text: &str) -> CpuInfo {
+    let mut info = CpuInfo::default();
+    let mut model_name = None;
+    for (k, v) in key_values(text) {
+        match k {
+            "cpu" if info.cpu.is_none() => info.cpu = Some(v.to_string()),
+            "model name" if model_name.is_none() => model_name = Some(v.to_string()),
+            "platform" => info.platform = Some(v.to_string()),
+            "MMU" => info.mmu = Mmu::from_cpuinfo(v),
+            _ => {}
+        }
+    }
+    info.power_generation = info.cpu.as_deref().and_then(power_generation);
+    if info.cpu.is_none() {
+        info.cpu = model_name;
+    }
+    info
+}
+
+/// The POWER generation of a cpuinfo `cpu` value (`POWER9 (raw)`,
+/// `POWER8E (raw)`, `POWER10 (architected)` → 9, 8, 10).
+pub fn power_generation(cpu: &str) -> Option<u32> {
+    let rest = cpu.trim().strip_prefix("POWER")?;
+    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    digits.parse().ok()
+}
+
+/// The hugepage lines of /proc/meminfo.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemInfo {
+    /// `Hugepagesize` in KiB.
+    pub hugepage_size_kib: Option<u64>,
+    /// `HugePages_Total`.
+    pub hugepages_total: u64,
+    /// `HugePages_Free`.
+    pub hugepages_free: u64,
+}
+
+/// Parses /proc/meminfo (`Hugepagesize:  2048 kB`, `HugePages_Free:  0`).
+pub fn parse_meminfo(text: &str) -> MemInfo {
+    let mut m = MemInfo::default();
+    let number = |v: &str| v.split_whitespace().next().and_then(|n| n.parse::<u64>().ok());
+    for (k, v) in key_values(text) {
+        match k {
+            "Hugepagesize" => m.hugepage_size_kib = number(v),
+            "HugePages_Total" => m.hugepages_total = number(v).unwrap_or(0),
+            "HugePages_Free" => m.hugepages_free = number(v).unwrap_or(0),
+            _ => {}
+        }
+    }
+    m
+}
+
+/// The hugetlbfs mounts in /proc/mounts, as `(path, pagesize in KiB)`; the
+/// writability is probed separately. Octal escapes in paths (`\040` for a
+/// space) are decoded.
+pub fn parse_hugetlbfs_mounts(text: &str) -> Vec<(String, Option<u64>)> {
+    text.lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let (_dev, path, fstype, opts) = (fields.next()?, fields.next()?, fields.next()?, fields.next()?);
+            if fstype != "hugetlbfs" {
+                return None;
+            }
+            let page_size_kib = opts
+                .split(',')
+                .find_map(|o| o.strip_prefix("pagesize="))
+                .and_then(crate::rules::parse_size)
+                .map(|bytes| bytes / 1024);
+            Some((unescape_mount_path(path), page_size_kib))
+        })
+        .collect()
+}
+
+/// Decodes the `\ooo` escapes the kernel writes in /proc/mounts paths.
+fn unescape_mount_path(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' && i + 3 < bytes.len() && bytes[i + 1..i + 4].iter().all(|b| (b'0'..=b'7').contains(b)) {
+            let v = bytes[i + 1..i + 4].iter().fold(0u32, |acc, b| acc * 8 + u32::from(b - b'0'));
+            out.push(v as u8);
+            i += 4;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Parses `qemu-system-ppc64 --version` (`QEMU emulator version 10.0.2
+/// (Debian ...)`) into `(major, minor, micro)`.
+pub fn parse_qemu_version(text: &str) -> Option<(u32, u32, u32)> {
+    let rest = text.lines().find_map(|l| l.split_once("version ").map(|(_, r)| r))?;
+    let word = rest.split_whitespace().next()?;
+    let mut parts = word.split('.').map(|p| {
+        let digits: String = p.chars().take_while(|c| c.is_ascii_digit()).collect();
+        digits.parse::<u32>().ok()
+    });
+    let major = parts.next()??;
+    let minor = parts.next().flatten().unwrap_or(0);
+    let micro = parts.next().flatten().unwrap_or(0);
+    Some((major, minor, micro))
+}
+
+/// Parses `-machine help`: the first word of every line after the header.
+pub fn parse_machine_help(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| !l.starts_with("Supported machines"))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Parses `-accel help`: one accelerator per line after the header.
+pub fn parse_accel_help(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.ends_with(':'))
+        .map(str::to_string)
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// Probing: the only I/O in this module.
+
+/// Probes this machine. Never fails: what cannot be read is reported as
+/// missing, and [`remediation`] says how to get it.
+pub fn probe(qemu: &str) -> HostFacts {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    let cpuinfo = parse_cpuinfo(&read("/proc/cpuinfo"));
+    let meminfo = parse_meminfo(&read("/proc/meminfo"));
+    let arch = machine_arch();
+    let power = arch.starts_with("ppc64");
+    let hugetlbfs = parse_hugetlbfs_mounts(&read("/proc/mounts"))
+        .into_iter()
+        .map(|(path, page_size_kib)| {
+            let writable = accessible(&path, libc::W_OK | libc::X_OK);
+            HugetlbfsMount { path, page_size_kib, writable }
+        })
+        .collect();
+    let dev_kvm = if !std::path::Path::new("/dev/kvm").exists() {
+        DevKvm::Missing
+    } else if accessible("/dev/kvm", libc::R_OK | libc::W_OK) {
+        DevKvm::Usable
+    } else {
+        DevKvm::NoAccess
+    };
+    HostFacts {
+        arch,
+        cpu: cpuinfo.cpu,
+        power_generation: cpuinfo.power_generation,
+        platform: cpuinfo.platform,
+        mmu: if power { cpuinfo.mmu } else { None },
+        page_size: PageSize::from_bytes(base_page_size()),
+        hugepage_size_kib: meminfo.hugepage_size_kib,
+        hugepages_total: meminfo.hugepages_total,
+        hugepages_free: meminfo.hugepages_free,
+        hugetlbfs,
+        kvm: KvmFacts {
+            dev_kvm,
+            hv_loaded: std::path::Path::new("/sys/module/kvm_hv").exists(),
+            pr_loaded: std::path::Path::new("/sys/module/kvm_pr").exists(),
+        },
+        qemu: probe_qemu(qemu),
+    }
+}
+
+/// `uname -m`, from uname(2).
+fn machine_arch() -> String {
+    // SAFETY: uname fills a zeroed struct; the machine field is
+    // NUL-terminated by the kernel.
+    unsafe {
+        let mut u: libc::utsname = std::mem::zeroed();
+        if libc::uname(&mut u) != 0 {
+            return std::env::consts::ARCH.to_string();
+        }
+        std::ffi::CStr::from_ptr(u.machine.as_ptr()).to_string_lossy().into_owned()
+    }
+}
+
+/// The kernel's base page size (`getconf PAGESIZE`).
+fn base_page_size() -> u64 {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// access(2) for this user: what the kernel will allow, groups included.
+fn accessible(path: &str, mode: libc::c_int) -> bool {
+    let Ok(c) = std::ffi::CString::new(path) else { return false };
+    // SAFETY: `c` is a valid NUL-terminated string for the call's duration.
+    unsafe { libc::access(c.as_ptr(), mode) == 0 }
+}
+
+/// Runs `qemu` with `args` and returns its stdout, if it ran and succeeded.
+fn qemu_output(qemu: &str, args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new(qemu)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Asks qemu its version, machine types and accelerators; `None` when it
+/// does not run.
+fn probe_qemu(qemu: &str) -> Option<QemuFacts> {
+    let version = parse_qemu_version(&qemu_output(qemu, &["--version"])?)?;
+    Some(QemuFacts {
+        path: resolve_in_path(qemu),
+        version,
+        machines: qemu_output(qemu, &["-machine", "help"]).map(|t| parse_machine_help(&t)).unwrap_or_default(),
+        accels: qemu_output(qemu, &["-accel", "help"]).map(|t| parse_accel_help(&t)).unwrap_or_default(),
+    })
+}
+
+/// The full path `name` runs from, by `$PATH`, or `name` itself.
+fn resolve_in_path(name: &str) -> String {
+    if name.contains('/') {
+        return name.to_string();
+    }
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths).map(|d| d.join(name)).find(|p| p.is_file())
+        })
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| name.to_string())
+}
+
+// ---------------------------------------------------------------------------
+// Remediation and rendering.
+
+/// Something the host lacks for some rows, and the Void page's way to get it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Remediation {
+    /// What is missing, and which rows need it.
+    pub missing: String,
+    /// The commands or steps that provide it.
+    pub fix: String,
+}
+
+/// Guest RAM the hugepage advice is sized for: the Void page's 2 GiB example.
+const HUGEPAGE_ADVICE_MIB: u64 = 2048;
+
+/// The hugepages to reserve for [`HUGEPAGE_ADVICE_MIB`] of guest RAM, plus
+/// some extra as the Void page does (1024 pages of 2 MiB → 1100).
+pub fn hugepages_to_reserve(hugepage_size_kib: u64) -> u64 {
+    let need = (HUGEPAGE_ADVICE_MIB * 1024).div_ceil(hugepage_size_kib.max(1));
+    need + (need * 3).div_ceil(40)
+}
+
+/// What this host lacks for the KVM rows, each with the exact remedy the
+/// Void page gives. Empty when every row can run. On a non-POWER host the
+/// only remedy is a POWER runner (TCG rows run anywhere).
+pub fn remediation(facts: &HostFacts) -> Vec<Remediation> {
+    let mut out = Vec::new();
+    if facts.qemu.is_none() {
+        out.push(Remediation {
+            missing: "qemu-system-ppc64 (every row)".into(),
+            fix: "install qemu: Void `xbps-install -S qemu`; Debian 12 `apt-get install -t bookworm-backports \
+                  qemu-system-ppc` (bookworm itself has 7.2)"
+                .into(),
+        });
+    }
+    if !facts.is_power() {
+        out.push(Remediation {
+            missing: format!("POWER KVM (every kvm-hv and kvm-pr row): this host is {}", facts.arch),
+            fix: "run the KVM rows on a POWER runner: POWER9 or newer for KVM HV (Radix, or HPT with \
+                  disable_radix), POWER8 or a POWER9 booted with disable_radix for KVM PR; TCG rows run here"
+                .into(),
+        });
+        return out;
+    }
+    if facts.qemu.as_ref().is_some_and(|q| !q.accels.is_empty() && !q.accels.iter().any(|a| a == "kvm")) {
+        out.push(Remediation {
+            missing: "KVM support in qemu (every KVM row)".into(),
+            fix: "install a qemu-system-ppc64 built with KVM (the distribution package on a POWER host)".into(),
+        });
+    }
+    let nested = facts.platform.as_deref() == Some("pSeries");
+    if !facts.kvm.hv_loaded {
+        let fix = if nested && facts.mmu == Some(Mmu::Hpt) {
+            "kvm_hv cannot load in an HPT guest: boot this guest in Radix mode (no disable_radix) on a host \
+             started with -machine pseries,cap-nested-hv=on, then `modprobe kvm_hv`"
+        } else if nested {
+            "`modprobe kvm_hv`; in a guest it needs the host to run it with -machine pseries,cap-nested-hv=on"
+        } else {
+            "`modprobe kvm_hv`"
+        };
+        out.push(Remediation { missing: "kvm_hv module (KVM HV rows)".into(), fix: fix.into() });
+    }
+    if !facts.kvm.pr_loaded {
+        let fix = if facts.mmu == Some(Mmu::Radix) {
+            "KVM PR needs an HPT host: add `disable_radix` to the kernel command line and reboot, then \
+             `modprobe kvm_pr` (or boot an HPT guest and run KVM PR nested in it)"
+        } else {
+            "`modprobe kvm_pr`"
+        };
+        out.push(Remediation { missing: "kvm_pr module (KVM PR rows)".into(), fix: fix.into() });
+    }
+    match facts.kvm.dev_kvm {
+        DevKvm::Missing => out.push(Remediation {
+            missing: "/dev/kvm (every KVM row)".into(),
+            fix: "load the KVM modules: `modprobe kvm_hv` (or `modprobe kvm_pr` on an HPT host)".into(),
+        }),
+        DevKvm::NoAccess => out.push(Remediation {
+            missing: "access to /dev/kvm for this user (every KVM row)".into(),
+            fix: "add your user to the kvm group (`usermod -aG kvm $USER`), then log out and in".into(),
+        }),
+        DevKvm::Usable => {}
+    }
+    let size_kib = facts.hugepage_size_kib.unwrap_or(2048);
+    let need = (HUGEPAGE_ADVICE_MIB * 1024).div_ceil(size_kib);
+    if facts.hugepages_free < need {
+        out.push(Remediation {
+            missing: format!(
+                "hugepages (HPT guest rows on 4 KiB hosts): {} free of {} KiB, {need} cover {HUGEPAGE_ADVICE_MIB} MiB",
+                facts.hugepages_free, size_kib
+            ),
+            fix: format!(
+                "`sysctl vm.nr_hugepages={n}` (or `echo {n} > /proc/sys/vm/nr_hugepages`), then check \
+                 `grep HugePages_Total /proc/meminfo`",
+                n = hugepages_to_reserve(size_kib)
+            ),
+        });
+    }
+    if !facts.hugetlbfs.iter().any(|m| m.writable) {
+        let missing = if facts.hugetlbfs.is_empty() {
+            "a hugetlbfs mount (HPT guest rows on 4 KiB hosts)".to_string()
+        } else {
+            let paths: Vec<_> = facts.hugetlbfs.iter().map(|m| m.path.as_str()).collect();
+            format!("write access to hugetlbfs ({}) for this user", paths.join(", "))
+        };
+        out.push(Remediation {
+            missing,
+            fix: "`mount -t hugetlbfs hugetlbfs /dev/hugepages; chown root:kvm /dev/hugepages; \
+                  chmod 1770 /dev/hugepages`, add your user to the kvm group, and make it permanent with the \
+                  fstab line `hugetlbfs /dev/hugepages hugetlbfs mode=01770,gid=<gid of kvm> 0 0`"
+                .into(),
+        });
+    }
+    out
+}
+
+/// The text of `bootmatrix host`: what was probed, then what is missing and
+/// how to get it.
+pub fn render_text(facts: &HostFacts, remediations: &[Remediation]) -> String {
+    let mut s = String::new();
+    let or_unknown = |v: Option<String>| v.unwrap_or_else(|| "unknown".into());
+    s.push_str(&format!("arch:       {}\n", facts.arch));
+    s.push_str(&format!("cpu:        {}\n", or_unknown(facts.cpu.clone())));
+    if facts.is_power() {
+        s.push_str(&format!("platform:   {}\n", or_unknown(facts.platform.clone())));
+        s.push_str(&format!("MMU:        {}\n", or_unknown(facts.mmu.map(|m| m.cpuinfo_word().to_string()))));
+    }
+    s.push_str(&format!("page size:  {}\n", or_unknown(facts.page_size.map(|p| format!("{} KiB", p.kib())))));
+    s.push_str(&format!(
+        "hugepages:  {} free of {} ({} KiB each)\n",
+        facts.hugepages_free,
+        facts.hugepages_total,
+        or_unknown(facts.hugepage_size_kib.map(|k| k.to_string()))
+    ));
+    if facts.hugetlbfs.is_empty() {
+        s.push_str("hugetlbfs:  not mounted\n");
+    }
+    for m in &facts.hugetlbfs {
+        s.push_str(&format!(
+            "hugetlbfs:  {}{} ({})\n",
+            m.path,
+            m.page_size_kib.map(|k| format!(" pagesize={k}K")).unwrap_or_default(),
+            if m.writable { "writable" } else { "not writable" }
+        ));
+    }
+    let kvm = match facts.kvm.dev_kvm {
+        DevKvm::Missing => "missing",
+        DevKvm::NoAccess => "not accessible",
+        DevKvm::Usable => "usable",
+    };
+    if facts.is_power() {
+        s.push_str(&format!(
+            "KVM:        /dev/kvm {kvm}; kvm_hv {}; kvm_pr {}\n",
+            if facts.kvm.hv_loaded { "loaded" } else { "not loaded" },
+            if facts.kvm.pr_loaded { "loaded" } else { "not loaded" }
+        ));
+    } else {
+        s.push_str(&format!("KVM:        no POWER KVM on {} (/dev/kvm {kvm}, for this architecture only)\n", facts.arch));
+    }
+    match &facts.qemu {
+        Some(q) => {
+            let pseries: Vec<_> = q.machines.iter().filter(|m| m.starts_with("pseries")).cloned().collect();
+            s.push_str(&format!("qemu:       {} {}.{}.{}\n", q.path, q.version.0, q.version.1, q.version.2));
+            s.push_str(&format!("  machines: {}\n", if pseries.is_empty() { "no pseries".into() } else { pseries.join(" ") }));
+            s.push_str(&format!("  accels:   {}\n", q.accels.join(" ")));
+        }
+        None => s.push_str("qemu:       not found\n"),
+    }
+    if remediations.is_empty() {
+        s.push_str("\nEvery row can run here.\n");
+    } else {
+        s.push_str("\nMissing:\n");
+        for r in remediations {
+            s.push_str(&format!("- {}\n  fix: {}\n", r.missing, r.fix));
+        }
+    }
+    s
+}
+
+/// The JSON of `bootmatrix host --format json`: `{ "facts": ..., "remediation": [...] }`.
+pub fn render_json(facts: &HostFacts, remediations: &[Remediation]) -> String {
+    #[derive(Serialize)]
+    struct Report<'a> {
+        facts: &'a HostFacts,
+        remediation: &'a [Remediation],
+    }
+    serde_json::to_string_pretty(&Report { facts, remediation: remediations }).expect("host facts serialize")
+}

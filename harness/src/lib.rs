@@ -7,10 +7,22 @@
 //! [`run`] (how it ran) → [`verdict`] → [`report`] (how it is told).
 
 pub mod documented;
+pub mod app;
+pub mod console;
 pub mod error;
 pub mod host;
 pub mod images;
+pub mod matrix;
 pub mod model;
+pub mod payload;
+pub mod plan;
+pub mod progress;
+pub mod qemu;
+pub mod report;
 pub mod rules;
+pub mod run;
+pub mod select;
+pub mod teardown;
+pub mod verdict;
 
 pub use error::{Error, Result};

@@ -1,1 +1,257 @@
-fn main(){}
+//! The `bootmatrix` command line: parses flags and hands over to
+//! [`bootmatrix::app`]. Exit statuses are documented in the README.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use bootmatrix::app::{self, RunArgs, Sources};
+use bootmatrix::payload::Compression;
+use bootmatrix::progress::Mode;
+use bootmatrix::select::Partition;
+use bootmatrix::verdict::Status;
+use bootmatrix::{host, plan, qemu, Error};
+
+const AFTER_HELP: &str = "\
+Exit status:
+  0  every cell passed or was skipped (a skipped cell names its reason)
+  1  a cell failed: the guest did something other than what the documentation says
+  2  bad input: a matrix, image description or flag is wrong (file:line: key named)
+  3  infrastructure: qemu or an image missing, a download failed
+130  interrupted (Ctrl-C / SIGTERM); reports still list the cells that finished
+
+Start with:
+  bootmatrix run                      boot the default matrix (matrices/default.toml)
+  bootmatrix plan matrices/void-compat.toml   predictions and qemu commands, no boot
+  bootmatrix host                     what this machine can run, and how to fix what it cannot";
+
+/// Boots real IBM POWER guest matrices under QEMU (pseries; TCG, KVM-HV,
+/// KVM-PR) and checks every cell against the documented compatibility table:
+/// each cell either boots and the guest itself reports the expected MMU and
+/// page size, or qemu refuses with exactly the documented error.
+#[derive(Parser)]
+#[command(name = "bootmatrix", version, after_help = AFTER_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Boot every selected cell of a matrix and write JUnit, results.json,
+    /// summary.md and a directory per cell (console.log, qemu-stderr.log,
+    /// repro.sh, verdict.txt).
+    Run(RunCmd),
+    /// Show every cell's predicted outcome, the rule behind it and the exact
+    /// qemu command, without booting.
+    Plan(PlanCmd),
+    /// Probe this machine: CPU, MMU, page size, hugepages, KVM, qemu; and say
+    /// how to fix whatever a matrix row needs.
+    Host(HostCmd),
+    /// Download and verify every image a matrix needs into the cache, so that
+    /// `run --offline` can follow.
+    Fetch(FetchCmd),
+}
+
+#[derive(Args, Clone)]
+struct SourceArgs {
+    /// The qemu-system-ppc64 binary to run cells with.
+    #[arg(long, default_value = qemu::DEFAULT_QEMU, value_name = "PATH")]
+    qemu: String,
+    /// Directory of image descriptions [default: images/ beside the matrix's
+    /// directory].
+    #[arg(long, value_name = "DIR")]
+    images: Option<PathBuf>,
+    /// Image cache [default: $BOOTMATRIX_CACHE, else
+    /// $XDG_CACHE_HOME/bootmatrix, else ~/.cache/bootmatrix].
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Never touch the network: a missing image is an error naming the
+    /// `bootmatrix fetch` command that would get it.
+    #[arg(long)]
+    offline: bool,
+}
+
+#[derive(Args)]
+struct RunCmd {
+    /// The matrix file.
+    #[arg(default_value = "matrices/default.toml")]
+    matrix: PathBuf,
+    #[command(flatten)]
+    sources: SourceArgs,
+    /// Output directory.
+    #[arg(long, default_value = "target/bootmatrix", value_name = "DIR")]
+    out: PathBuf,
+    /// Cells booted at once [default: the number of cores; never more RAM
+    /// than three quarters of what is available].
+    #[arg(short, long, value_name = "N")]
+    jobs: Option<usize>,
+    /// Run only cells whose name matches: a glob (`tcg/*`) or a substring
+    /// (`hpt`). Repeat for "any of".
+    #[arg(long, value_name = "PATTERN")]
+    filter: Vec<String>,
+    /// Run one shard: `hash:M/N` (stable: a cell keeps its shard whatever is
+    /// filtered) or `slice:M/N` (even sizes), M in 1..=N.
+    #[arg(long, value_name = "KIND:M/N")]
+    partition: Option<String>,
+    /// Boot a failing cell again up to N more times; a cell that then passes
+    /// is marked flaky in JUnit.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    retries: u32,
+    /// Count cells that passed only on retry as failed.
+    #[arg(long)]
+    flaky_fails: bool,
+    /// Multiply every cell's timeout (e.g. 3 on a loaded machine).
+    #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
+    timeout_scale: f64,
+    /// Initramfs compression (see BENCHMARKS.md for why the default).
+    #[arg(long, value_enum, default_value_t = CompressionArg::Gzip)]
+    compression: CompressionArg,
+    /// No progress output; only the final summary line.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CompressionArg {
+    Gzip,
+    Zstd,
+    None,
+}
+
+#[derive(Clone, Copy, ValueEnum, Default)]
+enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Args)]
+struct PlanCmd {
+    /// The matrix file.
+    #[arg(default_value = "matrices/default.toml")]
+    matrix: PathBuf,
+    /// The qemu-system-ppc64 to probe and to name in commands.
+    #[arg(long, default_value = qemu::DEFAULT_QEMU, value_name = "PATH")]
+    qemu: String,
+    /// Only cells whose name matches (glob or substring).
+    #[arg(long, value_name = "PATTERN")]
+    filter: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Args)]
+struct HostCmd {
+    /// The qemu-system-ppc64 to probe.
+    #[arg(long, default_value = qemu::DEFAULT_QEMU, value_name = "PATH")]
+    qemu: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Args)]
+struct FetchCmd {
+    /// The matrix whose images to fetch.
+    #[arg(default_value = "matrices/default.toml")]
+    matrix: PathBuf,
+    #[command(flatten)]
+    sources: SourceArgs,
+}
+
+fn sources(a: &SourceArgs, progress: bool) -> Sources {
+    Sources {
+        qemu: a.qemu.clone(),
+        images_dir: a.images.clone(),
+        cache_dir: a.cache_dir.clone(),
+        offline: a.offline,
+        progress,
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli.command) {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            eprintln!("bootmatrix: {}", e.message());
+            if let Error::Infrastructure(_) = e {
+                eprintln!("bootmatrix: (infrastructure error: the machine, not a cell; see `bootmatrix host`)");
+            }
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}
+
+fn dispatch(command: Command) -> bootmatrix::Result<i32> {
+    match command {
+        Command::Run(c) => {
+            let partition = c.partition.as_deref().map(str::parse::<Partition>).transpose()?;
+            if !(c.timeout_scale > 0.0) {
+                return Err(Error::bad_input("--timeout-scale must be greater than 0"));
+            }
+            if c.jobs == Some(0) {
+                return Err(Error::bad_input("--jobs must be at least 1"));
+            }
+            let mode = Mode::detect(c.quiet);
+            let args = RunArgs {
+                matrix: c.matrix,
+                sources: sources(&c.sources, mode == Mode::Bars),
+                out: c.out,
+                jobs: c.jobs,
+                filters: c.filter,
+                partition,
+                retries: c.retries,
+                flaky_fails: c.flaky_fails,
+                mode,
+                compression: match c.compression {
+                    CompressionArg::Gzip => Compression::Gzip,
+                    CompressionArg::Zstd => Compression::Zstd,
+                    CompressionArg::None => Compression::None,
+                },
+                timeout_scale: c.timeout_scale,
+            };
+            let outcome = app::run(&args)?;
+            let count = |s| outcome.results.iter().filter(|r| r.verdict.status == s).count();
+            eprintln!(
+                "bootmatrix: {} passed, {} failed, {} skipped, {} errors, {} interrupted; JUnit: {}",
+                count(Status::Passed),
+                count(Status::Failed),
+                count(Status::Skipped),
+                count(Status::Error),
+                count(Status::Interrupted),
+                outcome.junit.display()
+            );
+            Ok(outcome.exit_code)
+        }
+        Command::Plan(c) => {
+            let (_, cells) = app::load_selected(&c.matrix, &c.filter, None)?;
+            let facts = host::probe(&c.qemu);
+            let entries = app::plan_entries(&cells, &facts, &c.qemu);
+            match c.format {
+                Format::Text => print!("{}", plan::render_text(&entries)),
+                Format::Json => println!("{}", plan::render_json(&entries)),
+            }
+            Ok(0)
+        }
+        Command::Host(c) => {
+            let facts = host::probe(&c.qemu);
+            let fixes = host::remediation(&facts);
+            match c.format {
+                Format::Text => print!("{}", host::render_text(&facts, &fixes)),
+                Format::Json => println!("{}", host::render_json(&facts, &fixes)),
+            }
+            Ok(0)
+        }
+        Command::Fetch(c) => {
+            let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            for line in app::fetch(&c.matrix, &sources(&c.sources, progress))? {
+                println!("{line}");
+            }
+            Ok(0)
+        }
+    }
+}

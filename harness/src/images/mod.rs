@@ -1,1 +1,25 @@
 //! Guest images: descriptions, fetching, the content-addressed cache.
+//!
+//! Guest images are large, change rarely and must be exactly what was
+//! qualified. So every image is described once (`images/<name>.toml`, see
+//! [`load`]), pinned by hash or resolved through apt's signed lists, and the
+//! [`Store`] hands out only files whose hash was checked: downloads land in
+//! the cache under a temporary name and are renamed into place after
+//! verification, so a half-downloaded file is never booted.
+//!
+//! - [`spec`]: the description format and its checks.
+//! - [`Store`]: the cache, downloads (resume, retry, progress) and apt.
+//! - [`deb_extract`]: taking files out of Debian packages, also for building
+//!   initramfs images from packages.
+
+mod apt;
+mod cache;
+mod deb;
+mod download;
+pub mod spec;
+mod store;
+
+pub use cache::sha256_file;
+pub use deb::{deb_extract, DebMember, MemberKind};
+pub use spec::{load, AptSource, ArchiveKind, Compression, ImageSpec, Source};
+pub use store::{Image, Store, StoreOptions};

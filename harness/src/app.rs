@@ -1,0 +1,315 @@
+//! The subcommands as stages wired together: load the matrix, select cells,
+//! probe the host, predict, prepare images and payloads, run, report. Each
+//! stage lives in its own module; this one only passes data along.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use crate::error::{Error, Result};
+use crate::host::{self, HostFacts};
+use crate::images::{self, Image, Store, StoreOptions};
+use crate::matrix::{self, Matrix};
+use crate::model::Cell;
+use crate::payload::{self, Compression};
+use crate::progress::{Mode, Progress};
+use crate::qemu::{self, BootFiles};
+use crate::report::{self, ResultsFile, RunFacts};
+use crate::rules;
+use crate::run::{self, Action, CellResult, PlannedCell, RunOptions};
+use crate::select::{self, Partition};
+use crate::teardown;
+use crate::verdict::{self, Status, Verdict};
+
+/// Where images, qemu and the cache come from; shared by every subcommand
+/// that boots or fetches.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    /// The qemu-system-ppc64 binary.
+    pub qemu: String,
+    /// Directory of image descriptions; `None`: `images/` beside the
+    /// matrix's directory.
+    pub images_dir: Option<PathBuf>,
+    /// Image cache; `None`: the default (see [`Store::default_root`]).
+    pub cache_dir: Option<PathBuf>,
+    /// Never touch the network.
+    pub offline: bool,
+    /// Show download progress bars.
+    pub progress: bool,
+}
+
+impl Sources {
+    fn images_dir_for(&self, matrix: &Path) -> PathBuf {
+        self.images_dir.clone().unwrap_or_else(|| {
+            let dir = matrix.parent().unwrap_or(Path::new("."));
+            let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+            dir.join("..").join("images")
+        })
+    }
+
+    fn store(&self) -> Result<Store> {
+        let root = self.cache_dir.clone().unwrap_or_else(Store::default_root);
+        Store::open(root, StoreOptions { offline: self.offline, progress: self.progress, ..StoreOptions::default() })
+    }
+}
+
+/// Options of `bootmatrix run`.
+#[derive(Debug, Clone)]
+pub struct RunArgs {
+    /// The matrix file.
+    pub matrix: PathBuf,
+    /// Images, qemu, cache.
+    pub sources: Sources,
+    /// Output directory.
+    pub out: PathBuf,
+    /// Parallel cells; `None`: from cores and memory.
+    pub jobs: Option<usize>,
+    /// Cell name filters.
+    pub filters: Vec<String>,
+    /// Shard.
+    pub partition: Option<Partition>,
+    /// Extra attempts for failing cells.
+    pub retries: u32,
+    /// Count cells that pass only on retry as failed.
+    pub flaky_fails: bool,
+    /// Progress display.
+    pub mode: Mode,
+    /// Initramfs compression.
+    pub compression: Compression,
+    /// Multiplies every cell's timeout.
+    pub timeout_scale: f64,
+}
+
+/// What a run ended with.
+pub struct RunOutcome {
+    /// Every cell's result.
+    pub results: Vec<CellResult>,
+    /// Where the JUnit went.
+    pub junit: PathBuf,
+    /// The exit status the README documents.
+    pub exit_code: i32,
+}
+
+/// The exit status for a set of results: 3 if any cell could not be run for
+/// a reason of the machine, else 1 if any cell failed, 130 if interrupted,
+/// else 0 (all passed or skipped).
+pub fn exit_code(results: &[CellResult]) -> i32 {
+    let has = |s: Status| results.iter().any(|r| r.verdict.status == s);
+    if has(Status::Interrupted) {
+        130
+    } else if has(Status::Error) {
+        3
+    } else if has(Status::Failed) {
+        1
+    } else {
+        0
+    }
+}
+
+/// Loads a matrix and keeps the selected cells.
+pub fn load_selected(path: &Path, filters: &[String], partition: Option<Partition>) -> Result<(Matrix, Vec<Cell>)> {
+    select::check_filters(filters)?;
+    let m = matrix::load(path)?;
+    let names: Vec<&str> = m.cells.iter().map(|c| c.name.as_str()).collect();
+    let keep = select::select(&names, filters, partition);
+    let cells = keep.into_iter().map(|i| m.cells[i].clone()).collect();
+    Ok((m, cells))
+}
+
+/// The images a set of cells needs, by name.
+pub fn needed_images(cells: &[Cell]) -> Vec<String> {
+    let mut names: Vec<String> = cells
+        .iter()
+        .flat_map(|c| [c.guest.kernel.image.clone(), c.guest.busybox.clone()])
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Resolves every needed image; failures are kept per image so that only
+/// the cells that need a missing image are errors.
+fn resolve_images(
+    names: &[String],
+    images_dir: &Path,
+    store: &Store,
+) -> Result<BTreeMap<String, std::result::Result<Image, Error>>> {
+    let mut out = BTreeMap::new();
+    for name in names {
+        // A bad description is bad input for the whole run; a failed fetch
+        // is the machine's trouble and only affects the cells that need it.
+        let spec = images::load(images_dir, name)?;
+        out.insert(name.clone(), store.get(&spec));
+    }
+    Ok(out)
+}
+
+fn memory_available_mib() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("MemAvailable:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(4096, |kb| kb / 1024)
+}
+
+/// Plans one cell on this host: prediction, expectation, and the command or
+/// the verdict reached without booting.
+pub fn plan_cell(cell: &Cell, facts: &HostFacts, qemu_bin: &str, files: Option<std::result::Result<BootFiles, String>>) -> PlannedCell {
+    let prediction = rules::predict(facts, cell);
+    let expected = verdict::expected(cell, &prediction);
+    let action = if let Some(reason) = &prediction.skip {
+        Action::Settled(Verdict::skipped(reason))
+    } else {
+        match files {
+            Some(Ok(files)) => Action::Boot(qemu::guest_command(qemu_bin, cell, &prediction, &files)),
+            Some(Err(e)) => Action::Settled(Verdict::error(&e)),
+            None => Action::Settled(Verdict::error("no boot files")),
+        }
+    };
+    PlannedCell { cell: cell.clone(), prediction, expected, action }
+}
+
+/// `bootmatrix run`.
+pub fn run(args: &RunArgs) -> Result<RunOutcome> {
+    let started = Instant::now();
+    let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (matrix, mut cells) = load_selected(&args.matrix, &args.filters, args.partition)?;
+    if args.timeout_scale != 1.0 {
+        for c in &mut cells {
+            c.timeout = c.timeout.mul_f64(args.timeout_scale);
+        }
+    }
+    teardown::install_signal_handlers().map_err(|e| Error::infra(format!("cannot install signal handlers: {e}")))?;
+    let facts = host::probe(&args.sources.qemu);
+    std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, "cannot create", e))?;
+
+    // Images and payloads only for cells that will boot.
+    let runnable: Vec<Cell> = cells.iter().filter(|c| rules::predict(&facts, c).skip.is_none()).cloned().collect();
+    let images_dir = args.sources.images_dir_for(&args.matrix);
+    let images = if runnable.is_empty() {
+        BTreeMap::new()
+    } else {
+        let store = args.sources.store()?;
+        resolve_images(&needed_images(&runnable), &images_dir, &store)?
+    };
+    // Absolute, so that every repro.sh runs from any directory.
+    let payload_dir = std::path::absolute(&args.out).unwrap_or_else(|_| args.out.clone()).join("payload");
+    let mut initrds: BTreeMap<String, std::result::Result<PathBuf, String>> = BTreeMap::new();
+    for (name, img) in &images {
+        if runnable.iter().any(|c| &c.guest.busybox == name) {
+            let built = match img {
+                Ok(img) => build_payload(img, &payload_dir, args.compression),
+                Err(e) => Err(e.message().to_string()),
+            };
+            initrds.insert(name.clone(), built);
+        }
+    }
+    let planned: Vec<PlannedCell> = cells
+        .iter()
+        .map(|c| {
+            let files = (|| -> std::result::Result<BootFiles, String> {
+                let kernel = images.get(&c.guest.kernel.image).ok_or("kernel image not resolved")?;
+                let kernel = kernel.as_ref().map_err(|e| e.message().to_string())?;
+                let initrd = initrds.get(&c.guest.busybox).ok_or("payload not built")?.clone()?;
+                Ok(BootFiles { kernel: kernel.path.clone(), initrd })
+            })();
+            plan_cell(c, &facts, &args.sources.qemu, Some(files))
+        })
+        .collect();
+
+    let previous = ResultsFile::load(&args.out.join("results.json"))
+        .map(|r| r.cells.into_iter().map(|c| (c.name, c.seconds)).collect())
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let budget = memory_available_mib() * 3 / 4;
+    let opts = RunOptions {
+        jobs: args.jobs.unwrap_or(cores).max(1),
+        memory_budget_mib: budget,
+        retries: args.retries,
+        out_dir: args.out.clone(),
+        previous_seconds: previous,
+    };
+    // Old per-cell results of cells not in this run would mislead; the
+    // cells directory is rewritten cell by cell.
+    let progress = Progress::new(planned.len(), args.mode);
+    let results = run::execute(planned, &opts, &progress, &|_| {});
+    progress.finish();
+    let facts_run = RunFacts {
+        matrix: args.matrix.display().to_string(),
+        matrix_sha256: matrix.sha256.clone(),
+        host: &facts,
+        started_unix,
+        seconds: started.elapsed().as_secs_f64(),
+        interrupted: teardown::interrupted(),
+    };
+    let junit = report::write_all(&args.out, &matrix.name, &results, &facts_run, args.flaky_fails)?;
+    let mut code = exit_code(&results);
+    if code == 0 && args.flaky_fails && results.iter().any(|r| r.flaky) {
+        code = 1;
+    }
+    Ok(RunOutcome { results, junit, exit_code: code })
+}
+
+/// Builds (or reuses) the initramfs for a busybox image; named by content so
+/// that concurrent runs and reruns share it safely.
+fn build_payload(busybox: &Image, dir: &Path, compression: Compression) -> std::result::Result<PathBuf, String> {
+    let ext = match compression {
+        Compression::Gzip => "cpio.gz",
+        Compression::Zstd => "cpio.zst",
+        Compression::None => "cpio",
+    };
+    let key = payload::checksum(&format!("{}|{}|{:?}", busybox.sha256, payload::INIT_SCRIPT, compression));
+    let path = dir.join(format!("initramfs-{key}.{ext}"));
+    if path.exists() {
+        return Ok(path);
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let bytes = std::fs::read(&busybox.path).map_err(|e| format!("cannot read {}: {e}", busybox.path.display()))?;
+    let img = payload::build_initramfs(&bytes, compression).map_err(|e| format!("cannot build the initramfs: {e}"))?;
+    let tmp = dir.join(format!(".initramfs-{key}.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, img).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// `bootmatrix fetch`: makes sure every image a matrix needs is cached.
+/// Returns one line per image.
+pub fn fetch(matrix_path: &Path, sources: &Sources) -> Result<Vec<String>> {
+    let m = matrix::load(matrix_path)?;
+    let images_dir = sources.images_dir_for(matrix_path);
+    let store = sources.store()?;
+    let mut lines = Vec::new();
+    for name in needed_images(&m.cells) {
+        let spec = images::load(&images_dir, &name)?;
+        let img = store.get(&spec)?;
+        lines.push(format!(
+            "{} {name}: {} ({}, sha256 {})",
+            if img.cached { "cached " } else { "fetched" },
+            img.path.display(),
+            img.origin,
+            &img.sha256[..16.min(img.sha256.len())]
+        ));
+    }
+    Ok(lines)
+}
+
+/// `bootmatrix plan`: every cell with its prediction and command. Images are
+/// not fetched, so the command names them symbolically (`<image:NAME>`).
+pub fn plan_entries(cells: &[Cell], facts: &HostFacts, qemu_bin: &str) -> Vec<crate::plan::PlanEntry> {
+    cells
+        .iter()
+        .map(|c| {
+            let prediction = rules::predict(facts, c);
+            let files = BootFiles {
+                kernel: PathBuf::from(format!("<image:{}>", c.guest.kernel.image)),
+                initrd: PathBuf::from(format!("<initramfs:{}>", c.guest.busybox)),
+            };
+            let argv = qemu::guest_command(qemu_bin, c, &prediction, &files).argv();
+            crate::plan::PlanEntry::new(c, prediction, argv)
+        })
+        .collect()
+}

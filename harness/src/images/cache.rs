@@ -1,0 +1,231 @@
+//! The on-disk cache: content-addressed files, derivation records, locks.
+//!
+//! Layout under the root:
+//! - `blobs/sha256/<hex>`: finished files, named by the SHA-256 of their bytes.
+//!   A file only ever appears here by an atomic rename after its hash was
+//!   checked, so anything under `blobs/` is whole.
+//! - `refs/<hex>.json`: what a derivation (this input, decompressed or with
+//!   this member taken out) produced, so a second run skips the work.
+//! - `tmp/`: files being written, and `<sha256>.part` downloads kept for
+//!   resuming. Nothing here is ever handed to a caller.
+//! - `locks/<key>.lock`: one lock per input, so runners sharing the cache
+//!   neither download the same file twice nor trip over each other's `.part`.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tempfile::{NamedTempFile, TempDir};
+
+use crate::{Error, Result};
+
+/// What a derivation produced, as recorded in `refs/`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Record {
+    /// SHA-256 of the produced blob.
+    pub sha256: String,
+    /// The archive member it was taken from, if any.
+    pub member: Option<String>,
+}
+
+/// A cache root with its subdirectories in place.
+#[derive(Debug, Clone)]
+pub(crate) struct Cache {
+    root: PathBuf,
+}
+
+/// Temporary files older than this are leftovers of a killed run.
+const STALE_TEMP: Duration = Duration::from_secs(24 * 3600);
+
+impl Cache {
+    /// Creates the layout under `root` if needed and clears stale leftovers.
+    pub fn open(root: PathBuf) -> Result<Cache> {
+        for sub in ["blobs/sha256", "refs", "tmp", "locks"] {
+            let dir = root.join(sub);
+            fs::create_dir_all(&dir).map_err(|e| {
+                Error::infra(format!(
+                    "cannot create the image cache directory {}: {e}; pass --cache-dir or set \
+                     BOOTMATRIX_CACHE to a writable directory",
+                    dir.display()
+                ))
+            })?;
+        }
+        let cache = Cache { root };
+        cache.remove_stale_temps();
+        Ok(cache)
+    }
+
+    /// The directory the cache lives in.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where the blob with this hash lives (whether or not it exists).
+    pub fn blob_path(&self, sha256: &str) -> PathBuf {
+        self.root.join("blobs/sha256").join(sha256)
+    }
+
+    /// Where a resumable download of the blob with this hash is kept.
+    pub fn part_path(&self, sha256: &str) -> PathBuf {
+        self.root.join("tmp").join(format!("{sha256}.part"))
+    }
+
+    /// The blob with this hash if it is present and its bytes still match;
+    /// a damaged blob is removed so that it is fetched again.
+    pub fn verified_blob(&self, sha256: &str) -> Result<Option<PathBuf>> {
+        let path = self.blob_path(sha256);
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let actual = sha256_file(&path).map_err(|e| Error::io(&path, "cannot read cached", e))?;
+        if actual == sha256 {
+            return Ok(Some(path));
+        }
+        fs::remove_file(&path).map_err(|e| Error::io(&path, "cannot remove damaged cached", e))?;
+        Ok(None)
+    }
+
+    /// Holds an exclusive lock on `key` until the returned file is dropped.
+    ///
+    /// Blocks while another runner holds it: that runner is fetching the same
+    /// input, and waiting for it is cheaper than fetching again.
+    pub fn lock(&self, key: &str) -> Result<File> {
+        let path = self.root.join("locks").join(format!("{key}.lock"));
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, "cannot open cache lock", e))?;
+        file.lock().map_err(|e| Error::io(&path, "cannot take cache lock", e))?;
+        Ok(file)
+    }
+
+    /// A new temporary file inside the cache (same filesystem as `blobs/`, so
+    /// the final rename is atomic).
+    pub fn temp_file(&self) -> Result<NamedTempFile> {
+        let dir = self.root.join("tmp");
+        NamedTempFile::new_in(&dir).map_err(|e| Error::io(&dir, "cannot create a file in", e))
+    }
+
+    /// A new temporary directory inside the cache, removed when dropped.
+    pub fn temp_dir(&self) -> Result<TempDir> {
+        let dir = self.root.join("tmp");
+        TempDir::new_in(&dir).map_err(|e| Error::io(&dir, "cannot create a directory in", e))
+    }
+
+    /// Moves a finished file whose hash is `sha256` into `blobs/`.
+    pub fn commit(&self, file: &Path, sha256: &str) -> Result<PathBuf> {
+        let dest = self.blob_path(sha256);
+        fs::rename(file, &dest).map_err(|e| Error::io(&dest, "cannot store", e))?;
+        Ok(dest)
+    }
+
+    /// Hashes a finished temporary file and moves it into `blobs/`.
+    pub fn commit_temp(&self, tmp: NamedTempFile) -> Result<(String, PathBuf)> {
+        let sha = sha256_file(tmp.path()).map_err(|e| Error::io(tmp.path(), "cannot read", e))?;
+        let dest = self.blob_path(&sha);
+        tmp.persist(&dest).map_err(|e| Error::io(&dest, "cannot store", e.error))?;
+        Ok((sha, dest))
+    }
+
+    /// The record for a derivation key, if one was written.
+    pub fn read_record(&self, key: &str) -> Option<Record> {
+        let text = fs::read_to_string(self.root.join("refs").join(format!("{key}.json"))).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Writes the record for a derivation key (atomically).
+    pub fn write_record(&self, key: &str, record: &Record) -> Result<()> {
+        let tmp = self.temp_file()?;
+        let json = serde_json::to_vec_pretty(record).expect("a record serializes");
+        fs::write(tmp.path(), json).map_err(|e| Error::io(tmp.path(), "cannot write", e))?;
+        let dest = self.root.join("refs").join(format!("{key}.json"));
+        tmp.persist(&dest).map_err(|e| Error::io(&dest, "cannot store", e.error))?;
+        Ok(())
+    }
+
+    fn remove_stale_temps(&self) {
+        let Ok(entries) = fs::read_dir(self.root.join("tmp")) else { return };
+        let now = SystemTime::now();
+        for entry in entries.flatten() {
+            let age = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| now.duration_since(t).ok());
+            // A .part is worth resuming for a week, other leftovers for a day.
+            let limit = if entry.file_name().to_string_lossy().ends_with(".part") {
+                STALE_TEMP * 7
+            } else {
+                STALE_TEMP
+            };
+            if age.is_some_and(|age| age > limit) {
+                let p = entry.path();
+                let _ = if p.is_dir() { fs::remove_dir_all(&p) } else { fs::remove_file(&p) };
+            }
+        }
+    }
+}
+
+/// Lower-case hex SHA-256 of a file's bytes.
+pub fn sha256_file(path: &Path) -> io::Result<String> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+/// Lower-case hex SHA-256 of some bytes.
+pub fn sha256_bytes(data: &[u8]) -> String {
+    hex(&Sha256::digest(data))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn damaged_blobs_are_dropped_and_good_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path().join("c")).unwrap();
+        let sha = sha256_bytes(b"kernel");
+        fs::write(cache.blob_path(&sha), b"kernel").unwrap();
+        assert_eq!(cache.verified_blob(&sha).unwrap(), Some(cache.blob_path(&sha)));
+        fs::write(cache.blob_path(&sha), b"kernal").unwrap();
+        assert_eq!(cache.verified_blob(&sha).unwrap(), None);
+        assert!(!cache.blob_path(&sha).exists());
+    }
+
+    #[test]
+    fn records_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path().to_owned()).unwrap();
+        let r = Record { sha256: "ab".into(), member: Some("boot/vmlinux".into()) };
+        cache.write_record("k", &r).unwrap();
+        assert_eq!(cache.read_record("k"), Some(r));
+        assert_eq!(cache.read_record("other"), None);
+    }
+
+    #[test]
+    fn known_hash() {
+        assert_eq!(
+            sha256_bytes(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

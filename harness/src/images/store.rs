@@ -1,0 +1,318 @@
+//! The store: turns an [`ImageSpec`] into a verified local file.
+//!
+//! Every source reduces to an *input* known by its SHA-256 (the downloaded
+//! file, the .deb apt lists, the local file) and an optional *derivation*
+//! (decompress, take a member out). Inputs and outputs are both kept by
+//! content hash, and a record maps (input, derivation) to the output, so a
+//! second run finds the output without fetching or unpacking anything.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use super::apt;
+use super::cache::{sha256_bytes, sha256_file, Cache, Record};
+use super::deb;
+use super::download::Downloader;
+use super::spec::{ImageSpec, Source};
+use crate::{Error, Result};
+
+/// How the store behaves; the CLI fills it from flags, tests shorten it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Never touch the network: a missing image is an error naming the
+    /// command that would fetch it (CI runs that must be reproducible).
+    pub offline: bool,
+    /// Draw a progress bar per download (only when stderr is a terminal).
+    pub progress: bool,
+    /// Attempts in a row without progress before a download gives up.
+    pub attempts: u32,
+    /// Wait before the first retry; doubles on each further retry.
+    pub backoff: Duration,
+    /// Upper bound for the wait between retries.
+    pub max_backoff: Duration,
+    /// How long to wait for a TCP/TLS connection.
+    pub connect_timeout: Duration,
+    /// How long a response may stall (no header, no body bytes) before the
+    /// attempt is abandoned and retried.
+    pub read_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    /// Patient defaults for real mirrors: five attempts, 1 s backoff doubling
+    /// to 30 s, 30 s to connect, a minute of silence before giving up on a
+    /// connection.
+    fn default() -> Self {
+        StoreOptions {
+            offline: false,
+            progress: true,
+            attempts: 5,
+            backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(30),
+            read_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A verified local copy of an image, with where it came from for reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    /// The image's name (its description's file stem).
+    pub name: String,
+    /// The file to boot or pack; inside the cache, or the user's own file
+    /// for an undecorated `file` source (never copied).
+    pub path: PathBuf,
+    /// SHA-256 of the bytes at `path`, as checked for this run.
+    pub sha256: String,
+    /// Where the bytes came from: the URL, `apt pkg:arch=version`, or the
+    /// local file's path.
+    pub origin: String,
+    /// The package version for apt sources.
+    pub version: Option<String>,
+    /// The archive member the file was taken from (e.g. `boot/vmlinux-6.1.0-50-powerpc64le`).
+    pub member: Option<String>,
+    /// True when no network I/O was needed (a cache hit, or a local file).
+    pub cached: bool,
+}
+
+/// The image cache plus the means to fill it.
+pub struct Store {
+    cache: Cache,
+    options: StoreOptions,
+    /// Built on first download only, so offline and cached runs never set
+    /// up a network client.
+    downloader: OnceLock<Downloader>,
+}
+
+impl Store {
+    /// The cache directory when no flag names one: `$BOOTMATRIX_CACHE`, else
+    /// `$XDG_CACHE_HOME/bootmatrix`, else `~/.cache/bootmatrix`.
+    pub fn default_root() -> PathBuf {
+        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        if let Some(p) = var("BOOTMATRIX_CACHE") {
+            return p;
+        }
+        // The XDG spec says relative values are to be ignored.
+        if let Some(p) = var("XDG_CACHE_HOME").filter(|p| p.is_absolute()) {
+            return p.join("bootmatrix");
+        }
+        match var("HOME") {
+            Some(home) => home.join(".cache").join("bootmatrix"),
+            None => std::env::temp_dir().join("bootmatrix-cache"),
+        }
+    }
+
+    /// Opens (creating if needed) the cache at `root`.
+    pub fn open(root: PathBuf, options: StoreOptions) -> Result<Store> {
+        Ok(Store { cache: Cache::open(root)?, options, downloader: OnceLock::new() })
+    }
+
+    /// The cache directory in use.
+    pub fn root(&self) -> &Path {
+        self.cache.root()
+    }
+
+    /// Returns a verified local file for the image, fetching it unless cached.
+    ///
+    /// A cache hit does no network I/O (`Image::cached` is then true). With
+    /// `offline`, a miss fails at once and says how to fetch.
+    pub fn get(&self, spec: &ImageSpec) -> Result<Image> {
+        match &spec.source {
+            Source::Url { url, sha256, size } => {
+                let _lock = self.cache.lock(sha256)?;
+                let out = self.produce(spec, sha256, || self.fetch_url(spec, url, sha256, *size))?;
+                Ok(out.into_image(spec, url.clone(), None))
+            }
+            Source::File { path, sha256 } => self.get_file(spec, path, sha256.as_deref()),
+            Source::Apt(src) => {
+                let pkg = apt::resolve(src, &spec.description_file)?;
+                let _lock = self.cache.lock(&pkg.sha256)?;
+                let out = self.produce(spec, &pkg.sha256, || self.fetch_deb(spec, &pkg))?;
+                Ok(out.into_image(spec, format!("apt {}", pkg.pin()), Some(pkg.version.clone())))
+            }
+        }
+    }
+
+    fn get_file(&self, spec: &ImageSpec, path: &Path, pinned: Option<&str>) -> Result<Image> {
+        let actual = sha256_file(path).map_err(|e| {
+            Error::infra(format!(
+                "cannot read {} for image `{}`: {e}; build or copy the file there, or fix \
+                 `file` in {}",
+                path.display(),
+                spec.name,
+                spec.description_file.display()
+            ))
+        })?;
+        if let Some(want) = pinned {
+            if want != actual {
+                return Err(Error::infra(format!(
+                    "checksum mismatch for {}: expected sha256 {want}, actual {actual}; put the \
+                     qualified file back, or update `sha256` in {} if this file is the one to test",
+                    path.display(),
+                    spec.description_file.display()
+                )));
+            }
+        }
+        let _lock = self.cache.lock(&actual)?;
+        let out = self.produce(spec, &actual, || Ok((path.to_owned(), true)))?;
+        Ok(out.into_image(spec, path.display().to_string(), None))
+    }
+
+    /// Derives the image from the input with hash `input_sha`, reusing a
+    /// recorded result; `input` supplies the input file only when needed.
+    fn produce(
+        &self,
+        spec: &ImageSpec,
+        input_sha: &str,
+        input: impl FnOnce() -> Result<(PathBuf, bool)>,
+    ) -> Result<Produced> {
+        let Some(derivation) = derivation(spec) else {
+            let (path, cached) = input()?;
+            return Ok(Produced { path, sha256: input_sha.to_owned(), member: None, cached });
+        };
+        let key = sha256_bytes(format!("bootmatrix derivation 1\ninput {input_sha}\n{derivation}").as_bytes());
+        if let Some(record) = self.cache.read_record(&key) {
+            if let Some(path) = self.cache.verified_blob(&record.sha256)? {
+                return Ok(Produced { path, sha256: record.sha256, member: record.member, cached: true });
+            }
+        }
+        let (input_path, cached) = input()?;
+        let tmp = self.cache.temp_file()?;
+        let mut out = tmp.reopen().map_err(|e| Error::io(tmp.path(), "cannot write", e))?;
+        let member = match (&spec.member, spec.archive) {
+            (Some(pattern), Some(kind)) => Some(deb::extract_member_to(
+                &input_path,
+                kind,
+                spec.decompress,
+                pattern,
+                &mut out,
+            )?),
+            _ => {
+                let c = spec.decompress.expect("a derivation without member decompresses");
+                deb::decompress_to(&input_path, c, &mut out)?;
+                None
+            }
+        };
+        out.sync_all().map_err(|e| Error::io(tmp.path(), "cannot write", e))?;
+        drop(out);
+        let (sha256, path) = self.cache.commit_temp(tmp)?;
+        self.cache.write_record(&key, &Record { sha256: sha256.clone(), member: member.clone() })?;
+        Ok(Produced { path, sha256, member, cached })
+    }
+
+    fn offline_miss(&self, spec: &ImageSpec) -> Error {
+        Error::infra(format!(
+            "image `{}` ({}) is not in the cache {} and --offline forbids fetching it; run \
+             `bootmatrix fetch MATRIX` without --offline (MATRIX: the matrix that uses `{}`), \
+             or point --cache-dir / BOOTMATRIX_CACHE at a cache that holds it",
+            spec.name,
+            spec.source_label(),
+            self.cache.root().display(),
+            spec.name
+        ))
+    }
+
+    fn downloader(&self) -> Result<&Downloader> {
+        if let Some(d) = self.downloader.get() {
+            return Ok(d);
+        }
+        let d = Downloader::new(&self.options)?;
+        Ok(self.downloader.get_or_init(|| d))
+    }
+
+    /// The verified download of `url`, from the cache (then `true`: no
+    /// network I/O) or the network.
+    fn fetch_url(
+        &self,
+        spec: &ImageSpec,
+        url: &str,
+        sha256: &str,
+        size: Option<u64>,
+    ) -> Result<(PathBuf, bool)> {
+        if let Some(path) = self.cache.verified_blob(sha256)? {
+            return Ok((path, true));
+        }
+        if self.options.offline {
+            return Err(self.offline_miss(spec));
+        }
+        let part = self.cache.part_path(sha256);
+        let hint = format!("fix `url` in {}", spec.description_file.display());
+        let mut fresh_retry_done = false;
+        loop {
+            let fetched = self.downloader()?.fetch(url, &part, size, &spec.name, &hint)?;
+            let actual = sha256_file(&part).map_err(|e| Error::io(&part, "cannot read download", e))?;
+            if actual == sha256 {
+                return Ok((self.cache.commit(&part, sha256)?, false));
+            }
+            // Never keep bytes that failed verification.
+            std::fs::remove_file(&part).map_err(|e| Error::io(&part, "cannot remove bad download", e))?;
+            if fetched.resumed && !fresh_retry_done {
+                // The kept prefix may have come from an older file: try once whole.
+                fresh_retry_done = true;
+                continue;
+            }
+            return Err(Error::infra(format!(
+                "checksum mismatch for {url}: expected sha256 {sha256}, actual {actual}; the \
+                 download was discarded and nothing was cached. If the file changed on purpose, \
+                 check it and put the new hash in {}; otherwise the server or a proxy sent other \
+                 bytes, so run again later",
+                spec.description_file.display()
+            )));
+        }
+    }
+
+    /// The verified .deb for `pkg`, from the cache or `apt-get download`.
+    fn fetch_deb(&self, spec: &ImageSpec, pkg: &apt::AptPackage) -> Result<(PathBuf, bool)> {
+        if let Some(path) = self.cache.verified_blob(&pkg.sha256)? {
+            return Ok((path, true));
+        }
+        if self.options.offline {
+            return Err(self.offline_miss(spec));
+        }
+        let dir = self.cache.temp_dir()?;
+        let deb = apt::download(pkg, dir.path(), self.options.attempts)?;
+        let actual = sha256_file(&deb).map_err(|e| Error::io(&deb, "cannot read", e))?;
+        if actual != pkg.sha256 {
+            return Err(Error::infra(format!(
+                "checksum mismatch for apt {}: expected sha256 {} (from apt's lists), actual \
+                 {actual}; the download was discarded. Run `apt-get update` and try again",
+                pkg.pin(),
+                pkg.sha256
+            )));
+        }
+        Ok((self.cache.commit(&deb, &pkg.sha256)?, false))
+    }
+}
+
+/// What to do to the input, as a stable text for cache keys; `None` when
+/// the input is the image as it is.
+fn derivation(spec: &ImageSpec) -> Option<String> {
+    let c = spec.decompress.map(|c| c.as_str()).unwrap_or("none");
+    match (&spec.member, spec.archive) {
+        (Some(member), Some(kind)) => Some(format!("archive {kind}\ndecompress {c}\nmember {member}\n")),
+        _ => spec.decompress.map(|_| format!("decompress {c}\n")),
+    }
+}
+
+/// The result of [`Store::produce`], before it gains its origin.
+struct Produced {
+    path: PathBuf,
+    sha256: String,
+    member: Option<String>,
+    cached: bool,
+}
+
+impl Produced {
+    fn into_image(self, spec: &ImageSpec, origin: String, version: Option<String>) -> Image {
+        Image {
+            name: spec.name.clone(),
+            path: self.path,
+            sha256: self.sha256,
+            origin,
+            version,
+            member: self.member,
+            cached: self.cached,
+        }
+    }
+}

@@ -1,0 +1,558 @@
+//! Matrix files: parse `matrices/*.toml` and expand them into named cells.
+//!
+//! A matrix lists guest kernels and one or more `[[cells]]` tables. Any
+//! axis-able key of a `[[cells]]` table may hold a list; the cartesian product
+//! of those lists is the set of cells it defines, named by its `name`
+//! template. `[defaults]` supplies keys a `[[cells]]` table leaves out. The
+//! format is documented, with a complete example, in the README.
+//!
+//! Every mistake is reported as [`Error::BadInput`] naming file, line and key,
+//! because a matrix is the user's code and they need to find the line.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use toml::{Spanned, Value};
+
+use crate::documented;
+use crate::error::{Error, Result};
+use crate::model::{
+    Accel, Cell, Expectation, Firmware, Fix, Guest, HostKind, HostSpec, Kernel, Machine, Mmu,
+    PageSize,
+};
+
+/// A parsed, expanded matrix file.
+#[derive(Debug, Clone)]
+pub struct Matrix {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// The file stem, used as the JUnit suite name.
+    pub name: String,
+    /// Its `description`, if any.
+    pub description: Option<String>,
+    /// Guest kernels by name.
+    pub kernels: BTreeMap<String, Kernel>,
+    /// Every cell, in file order, axes expanded left to right.
+    pub cells: Vec<Cell>,
+    /// SHA-256 of the file's bytes, recorded in results so that two runs can
+    /// be known to have run the same matrix.
+    pub sha256: String,
+}
+
+/// Reads and expands a matrix file.
+pub fn load(path: &Path) -> Result<Matrix> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::bad_input(format!("{}: cannot read matrix: {e}", path.display()))
+    })?;
+    parse(path, &text)
+}
+
+/// Parses matrix text; `path` is used for messages and the matrix name.
+pub fn parse(path: &Path, text: &str) -> Result<Matrix> {
+    let file = Source { path, text };
+    let raw: RawMatrix = toml::from_str(text).map_err(|e| file.toml_error(&e))?;
+    let mut kernels = BTreeMap::new();
+    for (name, k) in &raw.kernels {
+        let page_size = k
+            .get_ref()
+            .page_size
+            .get_ref()
+            .parse::<PageSize>()
+            .map_err(|m| file.error(k.get_ref().page_size.span().start, "page_size", &m))?;
+        kernels.insert(
+            name.clone(),
+            Kernel { name: name.clone(), image: k.get_ref().image.clone(), page_size },
+        );
+    }
+    let empty = RawCells::default();
+    let defaults = raw.defaults.as_ref().map(|d| d.get_ref()).unwrap_or(&empty);
+    if let Some(d) = &raw.defaults {
+        if let Some(n) = &d.get_ref().name {
+            return Err(file.error(n.span().start, "name", "`name` belongs in [[cells]], not [defaults]"));
+        }
+    }
+    if raw.cells.is_empty() {
+        return Err(Error::bad_input(format!(
+            "{}: no [[cells]] table: a matrix needs at least one (see README, \"Matrix files\")",
+            path.display()
+        )));
+    }
+    let mut cells: Vec<Cell> = Vec::new();
+    let mut names: BTreeMap<String, usize> = BTreeMap::new();
+    for table in &raw.cells {
+        let line = file.line_of(table.span().start);
+        for cell in expand(&file, table.get_ref(), defaults, &kernels, line)? {
+            if let Some(prev) = names.insert(cell.name.clone(), cell.line) {
+                return Err(Error::bad_input(format!(
+                    "{}:{}: key `name`: cell `{}` is already defined by the [[cells]] table at line {prev}; \
+                     add a placeholder such as {{kernel}} or {{fixes}} to the name template",
+                    path.display(),
+                    cell.line,
+                    cell.name
+                )));
+            }
+            cells.push(cell);
+        }
+    }
+    let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    Ok(Matrix {
+        path: path.to_path_buf(),
+        name,
+        description: raw.description,
+        kernels,
+        cells,
+        sha256: hex(&Sha256::digest(text.as_bytes())),
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMatrix {
+    description: Option<String>,
+    defaults: Option<Spanned<RawCells>>,
+    #[serde(default)]
+    kernels: BTreeMap<String, Spanned<RawKernel>>,
+    #[serde(default)]
+    cells: Vec<Spanned<RawCells>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKernel {
+    image: String,
+    page_size: Spanned<String>,
+}
+
+type Field = Option<Spanned<Value>>;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawCells {
+    name: Option<Spanned<String>>,
+    host: Field,
+    host_mmu: Field,
+    host_page_size: Field,
+    accel: Field,
+    kernel: Field,
+    busybox: Field,
+    mmu: Field,
+    machine: Field,
+    fixes: Field,
+    caps: Field,
+    memory: Field,
+    smp: Field,
+    cpu: Field,
+    timeout: Field,
+    firmware: Field,
+    append: Field,
+    expect: Field,
+    expect_mmu: Field,
+    row: Field,
+}
+
+/// The keys a list turns into an axis, in the order axes vary (leftmost
+/// slowest). `fixes` is an axis only as a list of lists.
+const AXES: &[&str] = &[
+    "host", "host_mmu", "host_page_size", "accel", "kernel", "mmu", "machine", "fixes", "memory",
+    "firmware", "cpu", "expect",
+];
+
+impl RawCells {
+    fn get(&self, key: &str) -> Option<&Spanned<Value>> {
+        match key {
+            "host" => self.host.as_ref(),
+            "host_mmu" => self.host_mmu.as_ref(),
+            "host_page_size" => self.host_page_size.as_ref(),
+            "accel" => self.accel.as_ref(),
+            "kernel" => self.kernel.as_ref(),
+            "busybox" => self.busybox.as_ref(),
+            "mmu" => self.mmu.as_ref(),
+            "machine" => self.machine.as_ref(),
+            "fixes" => self.fixes.as_ref(),
+            "caps" => self.caps.as_ref(),
+            "memory" => self.memory.as_ref(),
+            "smp" => self.smp.as_ref(),
+            "cpu" => self.cpu.as_ref(),
+            "timeout" => self.timeout.as_ref(),
+            "firmware" => self.firmware.as_ref(),
+            "append" => self.append.as_ref(),
+            "expect" => self.expect.as_ref(),
+            "expect_mmu" => self.expect_mmu.as_ref(),
+            "row" => self.row.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+struct Source<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    fn line_of(&self, offset: usize) -> usize {
+        self.text[..offset.min(self.text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+    }
+
+    fn error(&self, offset: usize, key: &str, msg: &str) -> Error {
+        Error::bad_input(format!(
+            "{}:{}: key `{key}`: {msg}",
+            self.path.display(),
+            self.line_of(offset)
+        ))
+    }
+
+    /// Turns a TOML syntax or shape error into one line with file, line and
+    /// (where the line shows it) the key.
+    fn toml_error(&self, e: &toml::de::Error) -> Error {
+        let msg = e.message().trim().replace('\n', " ");
+        match e.span() {
+            Some(span) => {
+                let line = self.line_of(span.start);
+                let text = self.text.lines().nth(line - 1).unwrap_or("");
+                let key = text
+                    .split_once('=')
+                    .map(|(k, _)| k.trim().trim_matches('"'))
+                    .filter(|k| !k.is_empty() && !k.contains(' ') && !k.starts_with('['));
+                match key {
+                    Some(k) if !msg.contains(&format!("`{k}`")) => Error::bad_input(format!(
+                        "{}:{line}: key `{k}`: {msg}",
+                        self.path.display()
+                    )),
+                    _ => Error::bad_input(format!("{}:{line}: {msg}", self.path.display())),
+                }
+            }
+            None => Error::bad_input(format!("{}: {msg}", self.path.display())),
+        }
+    }
+}
+
+/// One value of one key for one cell, with where it was written.
+#[derive(Clone)]
+struct Picked<'a> {
+    value: &'a Value,
+    offset: usize,
+}
+
+fn expand(
+    file: &Source,
+    table: &RawCells,
+    defaults: &RawCells,
+    kernels: &BTreeMap<String, Kernel>,
+    line: usize,
+) -> Result<Vec<Cell>> {
+    let lookup = |key: &str| table.get(key).or_else(|| defaults.get(key));
+    // Each axis key contributes its list of choices; scalars are one choice.
+    let mut axes: Vec<(&str, Vec<Picked>)> = Vec::new();
+    for &key in AXES {
+        let Some(sp) = lookup(key) else { continue };
+        let offset = sp.span().start;
+        let choices: Vec<Picked> = match (key, sp.get_ref()) {
+            ("fixes", Value::Array(items)) if items.iter().all(|v| v.is_array()) && !items.is_empty() => {
+                items.iter().map(|v| Picked { value: v, offset }).collect()
+            }
+            ("fixes", v) => vec![Picked { value: v, offset }],
+            (_, Value::Array(items)) => {
+                if items.is_empty() {
+                    return Err(file.error(offset, key, "an empty list defines no cells"));
+                }
+                items.iter().map(|v| Picked { value: v, offset }).collect()
+            }
+            (_, v) => vec![Picked { value: v, offset }],
+        };
+        axes.push((key, choices));
+    }
+    let mut out = Vec::new();
+    let mut index = vec![0usize; axes.len()];
+    loop {
+        let mut chosen: BTreeMap<&str, Picked> = BTreeMap::new();
+        for (i, (key, choices)) in axes.iter().enumerate() {
+            chosen.insert(key, choices[index[i]].clone());
+        }
+        out.push(build_cell(file, table, defaults, kernels, &chosen, line)?);
+        // Advance the odometer, rightmost axis fastest.
+        let mut i = axes.len();
+        loop {
+            if i == 0 {
+                return Ok(out);
+            }
+            i -= 1;
+            index[i] += 1;
+            if index[i] < axes[i].1.len() {
+                break;
+            }
+            index[i] = 0;
+        }
+    }
+}
+
+fn string<'a>(file: &Source, key: &str, p: &Picked<'a>) -> Result<&'a str> {
+    p.value
+        .as_str()
+        .ok_or_else(|| file.error(p.offset, key, &format!("expected a string, found {}", p.value.type_str())))
+}
+
+fn parse_str<T: std::str::FromStr<Err = String>>(file: &Source, key: &str, p: &Picked) -> Result<T> {
+    string(file, key, p)?.parse::<T>().map_err(|m| file.error(p.offset, key, &m))
+}
+
+fn integer(file: &Source, key: &str, p: &Picked, min: i64, max: i64) -> Result<u32> {
+    match p.value.as_integer() {
+        Some(n) if (min..=max).contains(&n) => Ok(n as u32),
+        Some(n) => Err(file.error(p.offset, key, &format!("{n} is out of range ({min} to {max})"))),
+        None => Err(file.error(
+            p.offset,
+            key,
+            &format!("expected a whole number, found {}", p.value.type_str()),
+        )),
+    }
+}
+
+fn build_cell(
+    file: &Source,
+    table: &RawCells,
+    defaults: &RawCells,
+    kernels: &BTreeMap<String, Kernel>,
+    chosen: &BTreeMap<&str, Picked>,
+    line: usize,
+) -> Result<Cell> {
+    let scalar = |key: &str| -> Option<Picked> {
+        chosen.get(key).cloned().or_else(|| {
+            table
+                .get(key)
+                .or_else(|| defaults.get(key))
+                .map(|sp| Picked { value: sp.get_ref(), offset: sp.span().start })
+        })
+    };
+    let missing = |key: &str, hint: &str| {
+        Error::bad_input(format!(
+            "{}:{line}: key `{key}`: missing in this [[cells]] table and in [defaults] ({hint})",
+            file.path.display()
+        ))
+    };
+
+    let kind = match scalar("host") {
+        Some(p) => parse_str::<HostKind>(file, "host", &p)?,
+        None => HostKind::Native,
+    };
+    let host_mmu = scalar("host_mmu").map(|p| parse_str::<Mmu>(file, "host_mmu", &p)).transpose()?;
+    let host_page = scalar("host_page_size")
+        .map(|p| parse_str::<PageSize>(file, "host_page_size", &p))
+        .transpose()?;
+    let accel = match scalar("accel") {
+        Some(p) => parse_str::<Accel>(file, "accel", &p)?,
+        None => Accel::Tcg,
+    };
+    let kernel = match scalar("kernel") {
+        Some(p) => {
+            let name = string(file, "kernel", &p)?;
+            kernels.get(name).cloned().ok_or_else(|| {
+                let known: Vec<_> = kernels.keys().map(|k| format!("`{k}`")).collect();
+                file.error(
+                    p.offset,
+                    "kernel",
+                    &format!(
+                        "no kernel `{name}` in [kernels] (defined: {})",
+                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                    ),
+                )
+            })?
+        }
+        None => return Err(missing("kernel", "name one of the [kernels] tables")),
+    };
+    let busybox = match scalar("busybox") {
+        Some(p) => string(file, "busybox", &p)?.to_string(),
+        None => return Err(missing("busybox", "the image holding a static ppc64le busybox, e.g. \"debian-busybox\"")),
+    };
+    let mmu = match scalar("mmu") {
+        Some(p) => parse_str::<Mmu>(file, "mmu", &p)?,
+        None => Mmu::Radix,
+    };
+    let machine = match scalar("machine") {
+        Some(p) => parse_str::<Machine>(file, "machine", &p)?,
+        None => Machine::pseries(),
+    };
+    let mut fixes = Vec::new();
+    if let Some(p) = scalar("fixes") {
+        let items = p
+            .value
+            .as_array()
+            .ok_or_else(|| file.error(p.offset, "fixes", "expected a list of fix names, or a list of such lists"))?;
+        for v in items {
+            let name = v.as_str().ok_or_else(|| {
+                file.error(p.offset, "fixes", "expected fix names (strings), e.g. [\"hpt-max-page-size\"]")
+            })?;
+            let fix = name.parse::<Fix>().map_err(|m| file.error(p.offset, "fixes", &m))?;
+            if !fixes.contains(&fix) {
+                fixes.push(fix);
+            }
+        }
+    }
+    let mut caps = BTreeMap::new();
+    if let Some(p) = scalar("caps") {
+        let t = p
+            .value
+            .as_table()
+            .ok_or_else(|| file.error(p.offset, "caps", "expected a table such as { hpt-max-page-size = \"4096\" }"))?;
+        for (k, v) in t {
+            let k = k.strip_prefix("cap-").unwrap_or(k);
+            let v = match v {
+                Value::String(s) => s.clone(),
+                Value::Integer(n) => n.to_string(),
+                Value::Boolean(b) => if *b { "on" } else { "off" }.to_string(),
+                other => {
+                    return Err(file.error(p.offset, "caps", &format!("cap `{k}`: expected a string, number or boolean, found {}", other.type_str())))
+                }
+            };
+            caps.insert(k.to_string(), v);
+        }
+    }
+    let memory_mib = match scalar("memory") {
+        Some(p) => integer(file, "memory", &p, 256, 1 << 20)?,
+        None => 1024,
+    };
+    let smp = match scalar("smp") {
+        Some(p) => integer(file, "smp", &p, 1, 1024)?,
+        None => 1,
+    };
+    let cpu = scalar("cpu").map(|p| string(file, "cpu", &p).map(str::to_string)).transpose()?;
+    let timeout = match scalar("timeout") {
+        Some(p) => Duration::from_secs(integer(file, "timeout", &p, 1, 86_400)? as u64),
+        None => Duration::from_secs(120),
+    };
+    let firmware = match scalar("firmware") {
+        Some(p) => parse_str::<Firmware>(file, "firmware", &p)?,
+        None => Firmware::Slof,
+    };
+    let mut append = Vec::new();
+    if let Some(p) = scalar("append") {
+        match p.value {
+            Value::String(s) => append.extend(s.split_whitespace().map(str::to_string)),
+            Value::Array(items) => {
+                for v in items {
+                    let s = v.as_str().ok_or_else(|| file.error(p.offset, "append", "expected strings"))?;
+                    append.push(s.to_string());
+                }
+            }
+            other => {
+                return Err(file.error(p.offset, "append", &format!("expected a string or a list of strings, found {}", other.type_str())))
+            }
+        }
+    }
+    let expect_mmu = scalar("expect_mmu").map(|p| parse_str::<Mmu>(file, "expect_mmu", &p)).transpose()?;
+    let expect = match scalar("expect") {
+        None => Expectation::Predicted,
+        Some(p) => {
+            let s = string(file, "expect", &p)?;
+            match s {
+                "predicted" => Expectation::Predicted,
+                "boots" => Expectation::Boots { mmu: expect_mmu },
+                _ => match s.strip_prefix("error:") {
+                    Some(id) if documented::by_id(id).is_some() => Expectation::Error(id.to_string()),
+                    Some(id) => {
+                        return Err(file.error(
+                            p.offset,
+                            "expect",
+                            &format!("unknown documented error `{id}` (known: {})", documented::ids().join(", ")),
+                        ))
+                    }
+                    None => {
+                        return Err(file.error(
+                            p.offset,
+                            "expect",
+                            &format!("unknown expectation `{s}` (expected \"predicted\", \"boots\" or \"error:<id>\")"),
+                        ))
+                    }
+                },
+            }
+        }
+    };
+    if expect_mmu.is_some() && !matches!(expect, Expectation::Boots { .. }) {
+        let p = scalar("expect_mmu").expect("present");
+        return Err(file.error(p.offset, "expect_mmu", "only meaningful with expect = \"boots\""));
+    }
+
+    let host = HostSpec { kind, mmu: host_mmu, page_size: host_page };
+    let fixes_word = if fixes.is_empty() {
+        "no-fix".to_string()
+    } else {
+        fixes.iter().map(|f| f.as_str()).collect::<Vec<_>>().join("+")
+    };
+    let expect_word = match &expect {
+        Expectation::Predicted => "predicted".to_string(),
+        Expectation::Boots { .. } => "boots".to_string(),
+        Expectation::Error(id) => id.clone(),
+    };
+    let vars: [(&str, String); 11] = [
+        ("host", kind.as_str().to_string()),
+        ("host_mmu", host_mmu.map(|m| m.to_string()).unwrap_or_else(|| "any".into())),
+        ("host_page_size", host_page.map(|p| p.to_string()).unwrap_or_else(|| "any".into())),
+        ("accel", accel.to_string()),
+        ("kernel", kernel.name.clone()),
+        ("mmu", mmu.to_string()),
+        ("page_size", kernel.page_size.to_string()),
+        ("machine", machine.name.clone()),
+        ("fixes", fixes_word),
+        ("memory", memory_mib.to_string()),
+        ("expect", expect_word),
+    ];
+    let (template, template_offset) = match &table.name {
+        Some(n) => (n.get_ref().as_str(), n.span().start),
+        None => ("{accel}/{mmu}-guest/{page_size}", 0),
+    };
+    let name = render(template, &vars).map_err(|m| file.error(template_offset, "name", &m))?;
+    let row = match scalar("row") {
+        Some(p) => Some(render(string(file, "row", &p)?, &vars).map_err(|m| file.error(p.offset, "row", &m))?),
+        None => None,
+    };
+    Ok(Cell {
+        name,
+        host,
+        guest: Guest {
+            kernel,
+            busybox,
+            mmu,
+            accel,
+            machine,
+            caps,
+            fixes,
+            memory_mib,
+            smp,
+            cpu,
+            firmware,
+            append,
+        },
+        expect,
+        timeout,
+        row,
+        line,
+    })
+}
+
+/// Fills `{placeholder}`s from `vars`; an unknown placeholder is an error
+/// listing the known ones.
+fn render(template: &str, vars: &[(&str, String)]) -> std::result::Result<String, String> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        let end = after.find('}').ok_or_else(|| format!("unclosed `{{` in `{template}`"))?;
+        let key = &after[..end];
+        let value = vars.iter().find(|(k, _)| *k == key).map(|(_, v)| v).ok_or_else(|| {
+            let known: Vec<_> = vars.iter().map(|(k, _)| format!("{{{k}}}")).collect();
+            format!("unknown placeholder `{{{key}}}` (known: {})", known.join(", "))
+        })?;
+        out.push_str(value);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
