@@ -78,6 +78,8 @@ pub struct RunArgs {
     pub compression: Compression,
     /// Multiplies every cell's timeout.
     pub timeout_scale: f64,
+    /// Boot this kernel instead of the matrix's (regression hunting).
+    pub kernel_override: Option<PathBuf>,
 }
 
 /// What a run ended with.
@@ -118,9 +120,14 @@ pub fn load_selected(path: &Path, filters: &[String], partition: Option<Partitio
 
 /// The images a set of cells needs, by name.
 pub fn needed_images(cells: &[Cell]) -> Vec<String> {
+    needed_images_with(cells, true)
+}
+
+fn needed_images_with(cells: &[Cell], kernels: bool) -> Vec<String> {
     let mut names: Vec<String> = cells
         .iter()
-        .flat_map(|c| [c.guest.kernel.image.clone(), c.guest.busybox.clone()])
+        .flat_map(|c| [kernels.then(|| c.guest.kernel.image.clone()), Some(c.guest.busybox.clone())])
+        .flatten()
         .collect();
     names.sort();
     names.dedup();
@@ -178,6 +185,11 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
     let started = Instant::now();
     let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let (matrix, mut cells) = load_selected(&args.matrix, &args.filters, args.partition)?;
+    if let Some(k) = &args.kernel_override {
+        if !k.is_file() {
+            return Err(Error::bad_input(format!("--kernel {}: no such file", k.display())));
+        }
+    }
     if args.timeout_scale != 1.0 {
         for c in &mut cells {
             c.timeout = c.timeout.mul_f64(args.timeout_scale);
@@ -194,7 +206,7 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
         BTreeMap::new()
     } else {
         let store = args.sources.store()?;
-        resolve_images(&needed_images(&runnable), &images_dir, &store)?
+        resolve_images(&needed_images_with(&runnable, args.kernel_override.is_none()), &images_dir, &store)?
     };
     // Absolute, so that every repro.sh runs from any directory.
     let payload_dir = std::path::absolute(&args.out).unwrap_or_else(|_| args.out.clone()).join("payload");
@@ -212,10 +224,15 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
         .iter()
         .map(|c| {
             let files = (|| -> std::result::Result<BootFiles, String> {
-                let kernel = images.get(&c.guest.kernel.image).ok_or("kernel image not resolved")?;
-                let kernel = kernel.as_ref().map_err(|e| e.message().to_string())?;
+                let kernel = match &args.kernel_override {
+                    Some(path) => std::path::absolute(path).unwrap_or_else(|_| path.clone()),
+                    None => {
+                        let k = images.get(&c.guest.kernel.image).ok_or("kernel image not resolved")?;
+                        k.as_ref().map_err(|e| e.message().to_string())?.path.clone()
+                    }
+                };
                 let initrd = initrds.get(&c.guest.busybox).ok_or("payload not built")?.clone()?;
-                Ok(BootFiles { kernel: kernel.path.clone(), initrd })
+                Ok(BootFiles { kernel, initrd })
             })();
             plan_cell(c, &facts, &args.sources.qemu, Some(files))
         })

@@ -6,6 +6,7 @@
 //! [`payload`] (what to boot) → [`qemu`] (the command) → [`console`] and
 //! [`run`] (how it ran) → [`verdict`] → [`report`] (how it is told).
 
+pub mod diff;
 pub mod documented;
 pub mod app;
 pub mod console;

@@ -11,7 +11,8 @@ use bootmatrix::payload::Compression;
 use bootmatrix::progress::Mode;
 use bootmatrix::select::Partition;
 use bootmatrix::verdict::Status;
-use bootmatrix::{host, plan, qemu, Error};
+use bootmatrix::report::ResultsFile;
+use bootmatrix::{diff, host, plan, qemu, Error};
 
 const AFTER_HELP: &str = "\
 Exit status:
@@ -52,6 +53,41 @@ enum Command {
     /// Download and verify every image a matrix needs into the cache, so that
     /// `run --offline` can follow.
     Fetch(FetchCmd),
+    /// Compare two runs (results.json files or output directories): newly
+    /// failing, newly passing, changed, added and removed cells. Exits 1 when
+    /// a cell newly fails.
+    Diff(DiffCmd),
+    /// Run one cell for `git bisect run`: exit 0 good, 1 bad, 125 skip (the
+    /// machine could not run it), 128 abort (bad input). `--kernel` and
+    /// `--qemu` point it at the build under test.
+    BisectRun(BisectCmd),
+}
+
+#[derive(Args)]
+struct DiffCmd {
+    /// The earlier run: results.json or the directory holding it.
+    old: PathBuf,
+    /// The later run.
+    new: PathBuf,
+}
+
+#[derive(Args)]
+struct BisectCmd {
+    /// The matrix that defines the cell.
+    matrix: PathBuf,
+    /// The cell's exact name (see `bootmatrix plan MATRIX`).
+    cell: String,
+    /// Boot this kernel (an ELF vmlinux) instead of the matrix's.
+    #[arg(long, value_name = "PATH")]
+    kernel: Option<PathBuf>,
+    #[command(flatten)]
+    sources: SourceArgs,
+    /// Output directory.
+    #[arg(long, default_value = "target/bootmatrix-bisect", value_name = "DIR")]
+    out: PathBuf,
+    /// Multiply the cell's timeout.
+    #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
+    timeout_scale: f64,
 }
 
 #[derive(Args, Clone)]
@@ -172,8 +208,58 @@ fn sources(a: &SourceArgs, progress: bool) -> Sources {
     }
 }
 
+fn results_path(p: PathBuf) -> PathBuf {
+    if p.is_dir() {
+        p.join("results.json")
+    } else {
+        p
+    }
+}
+
+fn bisect(c: BisectCmd) -> i32 {
+    let args = RunArgs {
+        matrix: c.matrix,
+        sources: sources(&c.sources, false),
+        out: c.out,
+        jobs: Some(1),
+        filters: vec![glob::Pattern::escape(&c.cell)],
+        partition: None,
+        retries: 0,
+        flaky_fails: false,
+        mode: Mode::detect(false),
+        compression: Compression::default(),
+        timeout_scale: c.timeout_scale,
+        kernel_override: c.kernel,
+    };
+    let outcome = match app::run(&args) {
+        Ok(o) => o,
+        Err(e @ Error::BadInput(_)) => {
+            eprintln!("bootmatrix: {}", e.message());
+            return 128;
+        }
+        Err(e) => {
+            eprintln!("bootmatrix: {} (skipping this commit)", e.message());
+            return 125;
+        }
+    };
+    let Some(r) = outcome.results.iter().find(|r| r.name == c.cell) else {
+        eprintln!("bootmatrix: no cell named `{}` in {} (see `bootmatrix plan`)", c.cell, args.matrix.display());
+        return 128;
+    };
+    eprintln!("bootmatrix: {} {}: {}", r.verdict.status.word(), r.name, r.verdict.summary);
+    match r.verdict.status {
+        Status::Passed => 0,
+        Status::Failed => 1,
+        Status::Skipped | Status::Error => 125,
+        Status::Interrupted => 130,
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::BisectRun(c) = cli.command {
+        return ExitCode::from(bisect(c) as u8);
+    }
     match dispatch(cli.command) {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
@@ -213,6 +299,7 @@ fn dispatch(command: Command) -> bootmatrix::Result<i32> {
                     CompressionArg::None => Compression::None,
                 },
                 timeout_scale: c.timeout_scale,
+                kernel_override: None,
             };
             let outcome = app::run(&args)?;
             let count = |s| outcome.results.iter().filter(|r| r.verdict.status == s).count();
@@ -245,6 +332,14 @@ fn dispatch(command: Command) -> bootmatrix::Result<i32> {
                 Format::Json => println!("{}", host::render_json(&facts, &fixes)),
             }
             Ok(0)
+        }
+        Command::BisectRun(_) => unreachable!("handled in main"),
+        Command::Diff(c) => {
+            let old = ResultsFile::load(&results_path(c.old))?;
+            let new = ResultsFile::load(&results_path(c.new))?;
+            let d = diff::diff(&old, &new);
+            print!("{}", diff::render(&d));
+            Ok(if d.newly_failing.is_empty() { 0 } else { 1 })
         }
         Command::Fetch(c) => {
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());

@@ -1,0 +1,87 @@
+//! Helpers shared by the integration tests: the built binary, matrices
+//! written into temporary directories that use the repository's image
+//! descriptions, and a check that no qemu outlived a test.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The `bootmatrix` binary built for this test run.
+pub fn bootmatrix() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_bootmatrix"));
+    c.current_dir(repo());
+    c
+}
+
+/// Runs `bootmatrix` with `args` and returns its output.
+pub fn run(args: &[&str]) -> Output {
+    bootmatrix().args(args).output().expect("bootmatrix runs")
+}
+
+/// The header every test matrix shares: Debian's 64K kernel and busybox.
+pub const HEADER: &str = r#"
+[defaults]
+busybox = "debian-busybox"
+timeout = 120
+
+[kernels.debian-64k]
+image = "debian-kernel-64k"
+page_size = "64k"
+"#;
+
+/// Writes `body` (after [`HEADER`]) as `dir/name.toml`.
+pub fn matrix(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let p = dir.join(format!("{name}.toml"));
+    std::fs::write(&p, format!("{HEADER}\n{body}")).unwrap();
+    p
+}
+
+/// Arguments that make a run use the repository's images and a private
+/// output directory.
+pub fn run_args<'a>(matrix: &'a Path, out: &'a Path) -> Vec<String> {
+    vec![
+        "run".into(),
+        matrix.display().to_string(),
+        "--images".into(),
+        repo().join("images").display().to_string(),
+        "--out".into(),
+        out.display().to_string(),
+    ]
+}
+
+/// Processes whose command line mentions `needle` (e.g. a test's private
+/// output directory, which every qemu of that test has in its `-initrd`).
+pub fn processes_mentioning(needle: &str) -> Vec<(u32, String)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        if pid == std::process::id() {
+            continue;
+        }
+        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let cmd = String::from_utf8_lossy(&raw).replace('\0', " ");
+        if cmd.contains(needle) && cmd.contains("qemu") {
+            // Zombies still have a /proc entry but no command line.
+            found.push((pid, cmd));
+        }
+    }
+    found
+}
+
+/// The JUnit file of a run, as text.
+pub fn junit(out: &Path) -> String {
+    std::fs::read_to_string(out.join("junit.xml")).expect("junit.xml written")
+}
+
+/// The `<testcase ...>...</testcase>` element of a cell.
+pub fn testcase<'a>(junit: &'a str, cell: &str) -> &'a str {
+    let start = junit.find(&format!("<testcase name=\"{cell}\"")).unwrap_or_else(|| panic!("no testcase {cell} in:\n{junit}"));
+    let rest = &junit[start..];
+    let end = rest.find("</testcase>").map(|e| e + "</testcase>".len()).or_else(|| rest.find("/>").map(|e| e + 2)).unwrap();
+    &rest[..end]
+}

@@ -1,0 +1,136 @@
+//! Matrix files: expansion of axes into named cells, defaults, and the
+//! error a user gets for each kind of mistake (file, line, key; exit 2).
+
+mod common;
+
+use std::path::Path;
+
+use bootmatrix::matrix;
+use bootmatrix::model::{Accel, Expectation, Fix, Mmu, PageSize};
+use rstest::rstest;
+
+fn parse(body: &str) -> Result<matrix::Matrix, bootmatrix::Error> {
+    matrix::parse(Path::new("m.toml"), &format!("{}\n{body}", common::HEADER))
+}
+
+fn names(body: &str) -> Vec<String> {
+    parse(body).unwrap().cells.into_iter().map(|c| c.name).collect()
+}
+
+#[rstest]
+#[case::one_axis(r#"[[cells]]
+kernel = "debian-64k"
+mmu = ["radix", "hpt"]"#, &["tcg/radix-guest/64k", "tcg/hpt-guest/64k"])]
+#[case::two_axes_rightmost_fastest(r#"[[cells]]
+name = "{accel}/{mmu}"
+kernel = "debian-64k"
+accel = ["tcg", "kvm-hv"]
+mmu = ["radix", "hpt"]"#, &["tcg/radix", "tcg/hpt", "kvm-hv/radix", "kvm-hv/hpt"])]
+#[case::fix_sets_are_an_axis(r#"[[cells]]
+name = "{mmu}/{fixes}"
+kernel = "debian-64k"
+mmu = "hpt"
+fixes = [[], ["hpt-max-page-size", "hugepages"]]"#, &["hpt/no-fix", "hpt/hpt-max-page-size+hugepages"])]
+#[case::a_plain_fix_list_is_one_set(r#"[[cells]]
+name = "{fixes}"
+kernel = "debian-64k"
+fixes = ["hpt-max-page-size", "hugepages"]"#, &["hpt-max-page-size+hugepages"])]
+#[case::host_rows_expand_too(r#"[[cells]]
+name = "{host_mmu}-{host_page_size}/{mmu}"
+kernel = "debian-64k"
+host_mmu = ["radix", "hpt"]
+host_page_size = ["4k", "64k"]
+mmu = "hpt""#, &["radix-4k/hpt", "radix-64k/hpt", "hpt-4k/hpt", "hpt-64k/hpt"])]
+#[case::two_tables_concatenate(r#"[[cells]]
+name = "a"
+kernel = "debian-64k"
+[[cells]]
+name = "b"
+kernel = "debian-64k""#, &["a", "b"])]
+fn axes_expand_into_named_cells(#[case] body: &str, #[case] expected: &[&str]) {
+    assert_eq!(names(body), expected);
+}
+
+#[test]
+fn defaults_fill_what_a_table_leaves_out_and_tables_override_them() {
+    let m = parse(
+        r#"[[cells]]
+name = "x"
+kernel = "debian-64k"
+memory = 2048
+accel = "kvm-pr"
+mmu = "hpt"
+caps = { "cap-fwnmi" = "off", large-decr = false }
+append = "loglevel=3"
+expect = "error:fwnmi-unsupported""#,
+    )
+    .unwrap();
+    let c = &m.cells[0];
+    assert_eq!(c.guest.busybox, "debian-busybox");
+    assert_eq!(c.timeout.as_secs(), 120);
+    assert_eq!(c.guest.memory_mib, 2048);
+    assert_eq!(c.guest.accel, Accel::KvmPr);
+    assert_eq!(c.guest.mmu, Mmu::Hpt);
+    assert_eq!(c.guest.kernel.page_size, PageSize::K64);
+    assert_eq!(c.guest.caps.get("fwnmi").map(String::as_str), Some("off"));
+    assert_eq!(c.guest.caps.get("large-decr").map(String::as_str), Some("off"));
+    assert_eq!(c.guest.append, vec!["loglevel=3"]);
+    assert_eq!(c.expect, Expectation::Error("fwnmi-unsupported".into()));
+    assert_eq!(c.line, 10, "the line of the [[cells]] table");
+}
+
+#[test]
+fn fixes_parse_to_the_domain_names() {
+    let m = parse("[[cells]]\nkernel = \"debian-64k\"\nfixes = [\"nested-hv\", \"pr-caps\"]\n").unwrap();
+    assert_eq!(m.cells[0].guest.fixes, vec![Fix::NestedHv, Fix::PrCaps]);
+}
+
+#[rstest]
+#[case::bad_enum_value("[[cells]]\nkernel = \"debian-64k\"\nmmu = \"radx\"\n", 12, "key `mmu`: unknown MMU `radx`")]
+#[case::unknown_key("[[cells]]\nkernal = \"debian-64k\"\n", 11, "unknown field `kernal`")]
+#[case::unknown_kernel("[[cells]]\nkernel = \"void-4k\"\n", 11, "key `kernel`: no kernel `void-4k` in [kernels] (defined: `debian-64k`)")]
+#[case::wrong_type("[[cells]]\nkernel = \"debian-64k\"\nmemory = \"lots\"\n", 12, "key `memory`: expected a whole number")]
+#[case::unknown_error_id("[[cells]]\nkernel = \"debian-64k\"\nexpect = \"error:nope\"\n", 12, "key `expect`: unknown documented error `nope`")]
+#[case::unknown_placeholder("[[cells]]\nname = \"{colour}\"\nkernel = \"debian-64k\"\n", 11, "key `name`: unknown placeholder `{colour}`")]
+#[case::duplicate_names("[[cells]]\nname = \"same\"\nkernel = \"debian-64k\"\nmmu = [\"radix\", \"hpt\"]\n", 10, "cell `same` is already defined")]
+#[case::syntax("[[cells]]\nkernel = [\n", 11, "")]
+#[case::bad_fix("[[cells]]\nkernel = \"debian-64k\"\nfixes = [\"hugepage\"]\n", 12, "key `fixes`: unknown fix `hugepage`")]
+fn mistakes_name_file_line_and_key(#[case] body: &str, #[case] line: usize, #[case] says: &str) {
+    // HEADER is 9 lines and a blank line joins it to the body.
+    let err = parse(body).unwrap_err();
+    assert_eq!(err.exit_code(), 2, "{err}");
+    let msg = err.to_string();
+    assert!(msg.starts_with(&format!("m.toml:{line}")), "wrong place in: {msg}");
+    assert!(msg.contains(says), "`{says}` not in: {msg}");
+    assert!(!msg.contains('\n'), "one line: {msg}");
+}
+
+#[test]
+fn a_malformed_matrix_exits_2_with_one_line_naming_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = common::matrix(dir.path(), "broken", "[[cells]]\nkernel = \"debian-64k\"\nmmu = \"radx\"\n");
+    for sub in ["run", "plan", "fetch"] {
+        let out = common::run(&[sub, m.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{sub}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{sub}: {err}");
+        assert!(err.contains(&format!("{}:12: key `mmu`", m.display())), "{sub}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn the_shipped_matrices_parse() {
+    for entry in std::fs::read_dir(common::repo().join("matrices")).unwrap() {
+        let path = entry.unwrap().path();
+        let m = matrix::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!m.cells.is_empty(), "{}", path.display());
+    }
+}
+
+#[test]
+fn the_default_matrix_is_a_radix_and_an_hpt_guest_under_tcg() {
+    let m = matrix::load(&common::repo().join("matrices/default.toml")).unwrap();
+    let cells: Vec<_> = m.cells.iter().map(|c| (c.name.as_str(), c.guest.accel, c.guest.mmu)).collect();
+    assert_eq!(cells, vec![("tcg/radix-guest/64k", Accel::Tcg, Mmu::Radix), ("tcg/hpt-guest/64k", Accel::Tcg, Mmu::Hpt)]);
+}
