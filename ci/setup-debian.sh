@@ -3,8 +3,18 @@
 #  - qemu-system-ppc 10.x (from bookworm-backports on Debian 12),
 #  - the ppc64el foreign architecture, so that `apt-get download pkg:ppc64el`
 #    can fetch Debian's POWER kernels and busybox for the guest images.
+# With --test-tools, also what the test suite's linters need: check-jsonschema
+# (PyPI) for the CI templates, and shellcheck.
 # Idempotent: a second run only refreshes the package lists.
 set -euo pipefail
+
+test_tools=false
+for arg in "$@"; do
+    case "$arg" in
+        --test-tools) test_tools=true ;;
+        *) echo "usage: $0 [--test-tools]" >&2; exit 2 ;;
+    esac
+done
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 export DEBIAN_FRONTEND=noninteractive
@@ -27,3 +37,9 @@ fi
 as_root apt-get update -o APT::Sandbox::User=root || true
 as_root apt-get install -y --no-install-recommends "${qemu_target[@]}" qemu-system-ppc
 qemu-system-ppc64 --version | head -n1
+if $test_tools; then
+    as_root apt-get install -y --no-install-recommends shellcheck || true
+    python3 -m pip install --quiet check-jsonschema 2>/dev/null ||
+        python3 -m pip install --quiet --break-system-packages check-jsonschema
+    check-jsonschema --version
+fi
