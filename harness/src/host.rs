@@ -410,7 +410,7 @@ const HUGEPAGE_ADVICE_MIB: u64 = 2048;
 /// some extra as the Void page does (1024 pages of 2 MiB → 1100).
 pub fn hugepages_to_reserve(hugepage_size_kib: u64) -> u64 {
     let need = (HUGEPAGE_ADVICE_MIB * 1024).div_ceil(hugepage_size_kib.max(1));
-    need + (need * 3).div_ceil(40)
+    need + (need * 3 / 40).max(1)
 }
 
 /// What this host lacks for the KVM rows, each with the exact remedy the

@@ -256,6 +256,11 @@ fn bisect(c: BisectCmd) -> i32 {
 }
 
 fn main() -> ExitCode {
+    // Like other Unix filters: `bootmatrix plan ... | head` ends quietly.
+    // SAFETY: setting a signal disposition before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     if let Command::BisectRun(c) = cli.command {
         return ExitCode::from(bisect(c) as u8);

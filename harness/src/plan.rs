@@ -163,7 +163,7 @@ mod tests {
         let p = rules::predict(&HostFacts::ready_power9(Mmu::Radix, PageSize::K4), &c);
         let e = PlanEntry::new(&c, p, vec![]);
         assert_eq!(e.agrees, Some(false));
-        assert!(render_text(&[e.clone()]).contains("DISAGREES"));
+        assert!(render_text(std::slice::from_ref(&e)).contains("DISAGREES"));
         let json: serde_json::Value = serde_json::from_str(&render_json(&[e])).unwrap();
         assert_eq!(json[0]["prediction"]["outcome"]["outcome"], "fails");
         assert_eq!(json[0]["prediction"]["outcome"]["error"], "hpt-page-size");

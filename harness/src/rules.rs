@@ -202,9 +202,16 @@ pub fn machine_removed(machine_version: Option<(u32, u32)>, qemu: (u32, u32, u32
     }
 }
 
-/// The machine version a cell runs: the unversioned `pseries` is the newest.
-fn machine_version(cell: &Cell) -> (u32, u32) {
-    cell.guest.machine.pseries_version().unwrap_or((u32::MAX, 0))
+/// The machine version a cell runs: the unversioned `pseries` is an alias of
+/// the newest one the qemu has, whose version is qemu's own.
+fn machine_version(cell: &Cell, qemu: (u32, u32, u32)) -> (u32, u32) {
+    cell.guest.machine.pseries_version().unwrap_or((qemu.0, qemu.1))
+}
+
+/// The qemu version the rules reason about: the probed one, else
+/// [`ASSUMED_QEMU`].
+fn qemu_version(host: &HostFacts) -> (u32, u32, u32) {
+    host.qemu.as_ref().map(|q| q.version).unwrap_or(ASSUMED_QEMU)
 }
 
 /// The POWER generation a `-cpu` model names (`POWER9`, `power8e`,
@@ -327,13 +334,13 @@ fn flags(host: &HostFacts, cell: &Cell) -> Flags {
         mem_path: None,
     };
     match g.accel {
-        Accel::Tcg => f.prop("accel", "tcg", "cell accel tcg: QEMU's software emulation"),
+        Accel::Tcg => f.prop("accel", "tcg", "cell accel tcg: QEMU's software emulation, no KVM"),
         Accel::KvmHv => {
-            f.prop("accel", "kvm", "cell accel kvm-hv (void: KVM HV)");
+            f.prop("accel", "kvm", "cell accel kvm-hv: void \"KVM HV\"");
             f.prop("kvm-type", "HV", "void: `-machine pseries,accel=kvm,kvm-type=HV` makes KVM HV explicit");
         }
         Accel::KvmPr => {
-            f.prop("accel", "kvm", "cell accel kvm-pr (void: KVM PR)");
+            f.prop("accel", "kvm", "cell accel kvm-pr: void \"KVM PR\"");
             f.prop("kvm-type", "PR", "void: `-machine pseries,accel=kvm,kvm-type=PR` enables KVM PR");
         }
     }
@@ -344,7 +351,7 @@ fn flags(host: &HostFacts, cell: &Cell) -> Flags {
                 "cap-hpt-max-page-size",
                 "4096",
                 "fix hpt-max-page-size: void \"restrict the maximum page size for HPT mode\"; \
-                 QEMU checks it against the RAM backing page (spapr_check_pagesize)",
+                 QEMU checks it against the RAM backing page, hw/ppc/spapr_caps.c spapr_check_pagesize",
             ),
             Fix::Hugepages => {
                 let dir = hugepage_dir(host);
@@ -360,8 +367,8 @@ fn flags(host: &HostFacts, cell: &Cell) -> Flags {
                 f.extra_args.push(dir.clone());
                 f.additions.push(Addition {
                     flag: format!("-mem-path {dir}"),
-                    why: "fix hugepages: void \"guest memory must be backed by larger than default pages\" \
-                          lifts the VRMA limit for HPT guests (spapr_setup_hpt)"
+                    why: "fix hugepages: void \"guest memory must be backed by larger than default pages\"; \
+                          lifts the VRMA limit for HPT guests, hw/ppc/spapr.c spapr_setup_hpt"
                         .into(),
                 });
                 f.mem_path = Some(dir);
@@ -372,7 +379,7 @@ fn flags(host: &HostFacts, cell: &Cell) -> Flags {
                 "fix nested-hv: void \"enable it using yet another capability flag (cap-nested-hv)\"",
             ),
             Fix::PrCaps => {
-                let qemu = host.qemu.as_ref().map(|q| q.version).unwrap_or(ASSUMED_QEMU);
+                let qemu = qemu_version(host);
                 for (cap, _, _) in PR_CAPS {
                     if cap == "ail-mode-3" && (qemu.0, qemu.1) < (8, 1) {
                         f.notes.push(format!(
@@ -384,7 +391,7 @@ fn flags(host: &HostFacts, cell: &Cell) -> Flags {
                     f.prop(
                         &format!("cap-{cap}"),
                         "off",
-                        "fix pr-caps: KVM PR cannot provide it (qemu-rules 5b#17, hw/ppc/spapr_caps.c)",
+                        "fix pr-caps: KVM PR cannot provide it; qemu-rules 5b#17, hw/ppc/spapr_caps.c",
                     );
                 }
             }
@@ -422,9 +429,9 @@ fn text(id: &str) -> String {
 /// What happens under TCG: no page, hugepage or RMA checks; the guest gets
 /// the MMU it asks for (qemu-rules §4, 5b#1). Old machines still turn HTM
 /// on, which TCG cannot emulate (5b#2).
-fn tcg_outcome(cell: &Cell, f: &Flags, notes: &mut Vec<String>) -> (Outcome, String) {
+fn tcg_outcome(host: &HostFacts, cell: &Cell, f: &Flags, notes: &mut Vec<String>) -> (Outcome, String) {
     let g = &cell.guest;
-    let version = machine_version(cell);
+    let version = machine_version(cell, qemu_version(host));
     if f.cap_on("htm", version <= (2, 11)) {
         return (
             fails("tcg-no-htm", text("tcg-no-htm")),
@@ -451,7 +458,8 @@ fn tcg_outcome(cell: &Cell, f: &Flags, notes: &mut Vec<String>) -> (Outcome, Str
 fn kvm_outcome(host: &HostFacts, cell: &Cell, row: &HostRow, f: &Flags, notes: &mut Vec<String>) -> (Outcome, String) {
     let g = &cell.guest;
     let hv = g.accel == Accel::KvmHv;
-    let version = machine_version(cell);
+    let qemu = qemu_version(host);
+    let version = machine_version(cell, qemu);
     let host_page = row.page_size.bytes();
     let backing = match &f.mem_path {
         Some(_) => hugepage_bytes(host, row),
@@ -553,7 +561,7 @@ fn kvm_outcome(host: &HostFacts, cell: &Cell, row: &HostRow, f: &Flags, notes: &
                 ),
             ),
             format!(
-                "void: Configuring qemu for Radix guests (pseries 3.x and newer on {} hosts); qemu-rules 5b#{} \
+                "void: Configuring qemu for Radix guests, pseries 3.x and newer on hosts with {}; qemu-rules 5b#{} \
                  (hw/ppc/spapr_caps.c spapr_check_pagesize)",
                 pages_word(row.page_size),
                 if row.nested { 21 } else { 6 }
@@ -576,6 +584,9 @@ fn kvm_outcome(host: &HostFacts, cell: &Cell, row: &HostRow, f: &Flags, notes: &
         );
         let old_cpu = g.cpu.as_deref().and_then(cpu_generation).is_some_and(|gen| gen < 9);
         for (cap, id, since) in PR_CAPS {
+            if cap == "ail-mode-3" && (qemu.0, qemu.1) < (8, 1) {
+                continue; // no such cap before 8.1: nothing to refuse
+            }
             let default = version >= since && !(cap == "large-decr" && old_cpu);
             if f.cap_on(cap, default) {
                 return (
@@ -605,7 +616,7 @@ fn kvm_outcome(host: &HostFacts, cell: &Cell, row: &HostRow, f: &Flags, notes: &
     }
 
     // The MMU the guest really gets.
-    let mmu = if row.nested {
+    let mmu = if row.nested && hv {
         if g.mmu == Mmu::Hpt {
             notes.push(
                 "void: HPT must not appear anywhere in a nested chain; QEMU/Linux: an L1 offers Radix only, so the \
@@ -666,6 +677,12 @@ fn boot_rule(cell: &Cell, row: &HostRow, mmu: Mmu, f: &Flags, notes: &mut Vec<St
                     .into(),
             );
         }
+        if row.nested {
+            return format!(
+                "void nested scenarios: HPT guest, {} / KVM PR (caps KVM PR lacks turned off); qemu-rules 5b#17",
+                pages_word(row.page_size)
+            );
+        }
         return format!("void: {host} / KVM PR (with the caps KVM PR lacks turned off); qemu-rules 5b#17");
     }
     if row.nested {
@@ -677,7 +694,8 @@ fn boot_rule(cell: &Cell, row: &HostRow, mmu: Mmu, f: &Flags, notes: &mut Vec<St
     if g.mmu == Mmu::Radix && mmu == Mmu::Hpt {
         notes.push("a Radix-capable kernel on an HPT host falls back to HPT (qemu-rules 5b#5)".into());
     }
-    if mmu == Mmu::Hpt && g.kernel.page_size > row.page_size {
+    let not_in_summary = mmu == Mmu::Hpt && g.kernel.page_size > row.page_size;
+    if not_in_summary {
         notes.push(
             "void: HPT guests need a page size no larger than the host's, \"no existing workaround\"; QEMU source: \
              the guest kernel's page size does not matter, hugepages + cap-hpt-max-page-size=4096 suffice \
@@ -689,6 +707,12 @@ fn boot_rule(cell: &Cell, row: &HostRow, mmu: Mmu, f: &Flags, notes: &mut Vec<St
         return format!("void: Nested virtualization with KVM HV ({host}, cap-nested-hv=on); qemu-rules 5b#19");
     }
     let guest = format!("{} guest, {} (HV)", mmu_word(mmu), pages_word(g.kernel.page_size));
+    if not_in_summary {
+        return format!(
+            "not in the void summary ({host} / {guest}: \"no existing workaround\"); qemu-rules 5b#11 and §6.4 \
+             (cap below 64 KiB + hugepages, derived)"
+        );
+    }
     let source = match (row.page_size, mmu, row.mmu) {
         (PageSize::K64, _, Mmu::Radix) => "qemu-rules 5b#4",
         (PageSize::K64, _, Mmu::Hpt) => "qemu-rules 5b#5",
@@ -711,7 +735,7 @@ fn skip_reason(host: &HostFacts, cell: &Cell, outcome: &Outcome, f: &Flags) -> O
         );
     };
     let machine_error = matches!(outcome, Outcome::Fails { error, .. } if error == "unsupported-machine");
-    if !machine_error && !qemu.machines.is_empty() && !qemu.machines.iter().any(|m| *m == g.machine.name) {
+    if !machine_error && !qemu.machines.is_empty() && !qemu.machines.contains(&g.machine.name) {
         reasons.push(format!(
             "qemu {}.{}.{} has no machine `{}` (see `{} -machine help`)",
             qemu.version.0, qemu.version.1, qemu.version.2, g.machine.name, qemu.path
@@ -808,6 +832,7 @@ fn skip_reason(host: &HostFacts, cell: &Cell, outcome: &Outcome, f: &Flags) -> O
     join(reasons)
 }
 
+/// All the reasons a cell cannot run, as one skip message.
 fn join(reasons: Vec<String>) -> Option<String> {
     if reasons.is_empty() {
         None
@@ -824,7 +849,7 @@ pub fn predict(host: &HostFacts, cell: &Cell) -> Prediction {
     let f = flags(host, cell);
     let mut notes = f.notes.clone();
     let row = host_row(host, cell);
-    let qemu = host.qemu.as_ref().map(|q| q.version).unwrap_or(ASSUMED_QEMU);
+    let qemu = qemu_version(host);
     if host.qemu.is_none() {
         notes.push(format!(
             "qemu not found; predicted for qemu {}.{}.{}",
@@ -851,7 +876,7 @@ pub fn predict(host: &HostFacts, cell: &Cell) -> Prediction {
         if cell.host.mmu.is_some() || cell.host.page_size.is_some() {
             notes.push("the host row does not matter under TCG".into());
         }
-        tcg_outcome(cell, &f, &mut notes)
+        tcg_outcome(host, cell, &f, &mut notes)
     } else {
         if row.assumed {
             notes.push(format!(
@@ -867,7 +892,8 @@ pub fn predict(host: &HostFacts, cell: &Cell) -> Prediction {
         Accel::Tcg => "POWER9".to_string(),
         Accel::KvmHv | Accel::KvmPr => "host".to_string(),
     });
-    notes.dedup();
+    let mut seen = std::collections::BTreeSet::new();
+    notes.retain(|n| seen.insert(n.clone()));
     Prediction {
         outcome,
         skip,

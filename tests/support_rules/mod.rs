@@ -1,7 +1,7 @@
 //! Small constructors for the rules and host tests: hosts as the compatibility
 //! table names them, and cells built from a row's words. Kept apart from
 //! other developers' `tests/support/`.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::collections::BTreeMap;
 use std::time::Duration;
