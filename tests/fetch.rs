@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use bootmatrix::images::{self, deb_extract, Image, ImageSpec, MemberKind, Source, Store, StoreOptions};
+use bootmatrix::images::{
+    self, deb_extract, Image, ImageSpec, MemberKind, Source, Store, StoreOptions,
+};
 use bootmatrix::Error;
 use http::{Fault, Server};
 use rstest::rstest;
@@ -34,7 +36,10 @@ fn quick() -> StoreOptions {
 }
 
 fn sha256(data: &[u8]) -> String {
-    Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Writes `images/<name>.toml` under `dir` and loads it like a matrix would.
@@ -46,7 +51,11 @@ fn spec(dir: &Path, name: &str, text: &str) -> ImageSpec {
 }
 
 fn url_spec(dir: &Path, name: &str, url: &str, sha: &str) -> ImageSpec {
-    spec(dir, name, &format!("url = \"{url}\"\nsha256 = \"{sha}\"\nallow_http = true\n"))
+    spec(
+        dir,
+        name,
+        &format!("url = \"{url}\"\nsha256 = \"{sha}\"\nallow_http = true\n"),
+    )
 }
 
 /// Files under the cache's `blobs/` (each must match its name) and `tmp/`.
@@ -56,7 +65,10 @@ fn cache_contents(root: &Path) -> (Vec<String>, Vec<PathBuf>) {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             let actual = sha256(&fs::read(e.path()).unwrap());
-            assert_eq!(actual, name, "cache holds a blob whose bytes do not match its name");
+            assert_eq!(
+                actual, name,
+                "cache holds a blob whose bytes do not match its name"
+            );
             blobs.push(name);
         }
     }
@@ -69,8 +81,14 @@ fn cache_contents(root: &Path) -> (Vec<String>, Vec<PathBuf>) {
 /// Asserts the cache holds no blob at all and nothing half-written.
 fn assert_cache_empty(root: &Path) {
     let (blobs, tmp) = cache_contents(root);
-    assert!(blobs.is_empty(), "cache kept blobs after a failure: {blobs:?}");
-    assert!(tmp.is_empty(), "cache kept temporary files after a failure: {tmp:?}");
+    assert!(
+        blobs.is_empty(),
+        "cache kept blobs after a failure: {blobs:?}"
+    );
+    assert!(
+        tmp.is_empty(),
+        "cache kept temporary files after a failure: {tmp:?}"
+    );
 }
 
 /// An ELF file for 64-bit little-endian POWER (e_machine 21 = EM_PPC64).
@@ -79,7 +97,11 @@ fn assert_ppc64le_elf(data: &[u8]) {
     assert_eq!(&data[..4], b"\x7fELF", "not an ELF file");
     assert_eq!(data[4], 2, "not ELFCLASS64");
     assert_eq!(data[5], 1, "not little-endian");
-    assert_eq!(u16::from_le_bytes([data[18], data[19]]), 21, "e_machine is not EM_PPC64");
+    assert_eq!(
+        u16::from_le_bytes([data[18], data[19]]),
+        21,
+        "e_machine is not EM_PPC64"
+    );
 }
 
 /// busybox-static:ppc64el, fetched once per run through the apt source.
@@ -94,15 +116,45 @@ struct Busybox {
 fn busybox() -> &'static Busybox {
     static CELL: OnceLock<Busybox> = OnceLock::new();
     CELL.get_or_init(|| {
-        let work = tempfile::tempdir().unwrap().keep();
+        // A fixed place under target/, emptied each run except for apt's
+        // parsed lists (cache/apt), which are slow to rebuild and never stale.
+        let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fetch-busybox");
         let cache = work.join("cache");
+        if let Ok(entries) = fs::read_dir(&work) {
+            for e in entries.flatten().filter(|e| e.file_name() != "cache") {
+                fs::remove_dir_all(e.path())
+                    .or_else(|_| fs::remove_file(e.path()))
+                    .unwrap();
+            }
+        }
+        if let Ok(entries) = fs::read_dir(&cache) {
+            for e in entries.flatten().filter(|e| e.file_name() != "apt") {
+                fs::remove_dir_all(e.path()).unwrap();
+            }
+        }
         let store = Store::open(cache.clone(), quick()).unwrap();
-        let binary = spec(&work, "bb", "apt = \"busybox-static\"\narch = \"ppc64el\"\nmember = \"bin/busybox\"\n");
-        let binary = store.get(&binary).unwrap_or_else(|e| panic!("apt fetch of busybox-static failed: {e}"));
-        let deb = spec(&work, "bb-deb", "apt = \"busybox-static\"\narch = \"ppc64el\"\n");
+        let binary = spec(
+            &work,
+            "bb",
+            "apt = \"busybox-static\"\narch = \"ppc64el\"\nmember = \"bin/busybox\"\n",
+        );
+        let binary = store
+            .get(&binary)
+            .unwrap_or_else(|e| panic!("apt fetch of busybox-static failed: {e}"));
+        let deb = spec(
+            &work,
+            "bb-deb",
+            "apt = \"busybox-static\"\narch = \"ppc64el\"\n",
+        );
         let deb = store.get(&deb).unwrap();
         let deb_bytes = fs::read(&deb.path).unwrap();
-        Busybox { work, cache, deb, binary, deb_bytes }
+        Busybox {
+            work,
+            cache,
+            deb,
+            binary,
+            deb_bytes,
+        }
     })
 }
 
@@ -119,19 +171,44 @@ fn apt_source_extracts_a_ppc64le_busybox() {
     let bb = busybox();
     assert_ppc64le_elf(&fs::read(&bb.binary.path).unwrap());
     assert_eq!(bb.binary.member.as_deref(), Some("bin/busybox"));
-    let version = bb.binary.version.clone().expect("apt images carry their version");
-    assert_eq!(bb.binary.origin, format!("apt busybox-static:ppc64el={version}"));
-    assert!(!bb.binary.cached, "the first fetch into an empty cache downloads");
+    let version = bb
+        .binary
+        .version
+        .clone()
+        .expect("apt images carry their version");
+    assert_eq!(
+        bb.binary.origin,
+        format!("apt busybox-static:ppc64el={version}")
+    );
+    assert!(
+        !bb.binary.cached,
+        "the first fetch into an empty cache downloads"
+    );
     assert!(bb.binary.path.starts_with(&bb.cache));
-    assert_eq!(sha256(&fs::read(&bb.binary.path).unwrap()), bb.binary.sha256);
+    assert_eq!(
+        sha256(&fs::read(&bb.binary.path).unwrap()),
+        bb.binary.sha256
+    );
     // The .deb itself is an image too, verified against apt's lists.
     assert_eq!(bb.deb.sha256, sha256(&bb.deb_bytes));
     assert_eq!(&bb.deb_bytes[..8], b"!<arch>\n");
-    assert!(bb.deb.cached, "the .deb was already in the cache from the first fetch");
+    assert!(
+        bb.deb.cached,
+        "the .deb was already in the cache from the first fetch"
+    );
 
     // A second store on the same cache, offline: everything is a hit.
-    let offline = Store::open(bb.cache.clone(), StoreOptions { offline: true, ..quick() }).unwrap();
-    let again = offline.get(&images::load(&bb.work.join("images"), "bb").unwrap()).unwrap();
+    let offline = Store::open(
+        bb.cache.clone(),
+        StoreOptions {
+            offline: true,
+            ..quick()
+        },
+    )
+    .unwrap();
+    let again = offline
+        .get(&images::load(&bb.work.join("images"), "bb").unwrap())
+        .unwrap();
     assert!(again.cached);
     assert_eq!(again.sha256, bb.binary.sha256);
     assert_eq!(again.path, bb.binary.path);
@@ -142,21 +219,43 @@ fn apt_source_extracts_a_ppc64le_busybox() {
 fn apt_metapackage_resolution_fails_clearly_without_a_single_dependency() {
     // busybox-static has no single versioned dependency to follow.
     let dir = tempfile::tempdir().unwrap();
-    let s = spec(dir.path(), "x", "apt = \"busybox-static\"\narch = \"ppc64el\"\nresolve_depends = true\n");
-    let store = Store::open(dir.path().join("cache"), StoreOptions { offline: true, ..quick() }).unwrap();
+    let s = spec(
+        dir.path(),
+        "x",
+        "apt = \"busybox-static\"\narch = \"ppc64el\"\nresolve_depends = true\n",
+    );
+    // The shared cache: apt's lists are parsed once per cache, not per test.
+    let store = Store::open(
+        busybox().cache.clone(),
+        StoreOptions {
+            offline: true,
+            ..quick()
+        },
+    )
+    .unwrap();
     let err = store.get(&s).unwrap_err();
     let msg = err.message();
-    assert!(msg.contains("resolve_depends") && msg.contains("busybox-static"), "{msg}");
+    assert!(
+        msg.contains("resolve_depends") && msg.contains("busybox-static"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn apt_unknown_package_names_the_fix() {
     let dir = tempfile::tempdir().unwrap();
-    let s = spec(dir.path(), "x", "apt = \"no-such-package-bootmatrix\"\narch = \"ppc64el\"\n");
-    let store = Store::open(dir.path().join("cache"), quick()).unwrap();
+    let s = spec(
+        dir.path(),
+        "x",
+        "apt = \"no-such-package-bootmatrix\"\narch = \"ppc64el\"\n",
+    );
+    let store = Store::open(busybox().cache.clone(), quick()).unwrap();
     let err = store.get(&s).unwrap_err();
     assert!(matches!(err, Error::Infrastructure(_)));
-    assert!(err.message().contains("no-such-package-bootmatrix:ppc64el"), "{err}");
+    assert!(
+        err.message().contains("no-such-package-bootmatrix:ppc64el"),
+        "{err}"
+    );
     assert!(err.message().contains("apt-get update"), "{err}");
 }
 
@@ -165,7 +264,10 @@ fn deb_extract_returns_files_with_modes() {
     let bb = busybox();
     let members = deb_extract(&bb.deb.path, &["bin/busybox", "usr/share/doc/*/copyright"]).unwrap();
     let paths: Vec<&str> = members.iter().map(|m| m.path.as_str()).collect();
-    assert_eq!(paths, ["bin/busybox", "usr/share/doc/busybox-static/copyright"]);
+    assert_eq!(
+        paths,
+        ["bin/busybox", "usr/share/doc/busybox-static/copyright"]
+    );
     assert_eq!(members[0].kind, MemberKind::File);
     assert_eq!(members[0].mode & 0o111, 0o111, "busybox is executable");
     assert_eq!(sha256(&members[0].data), bb.binary.sha256);
@@ -180,7 +282,12 @@ fn a_dropped_connection_is_resumed_with_range() {
     server.script("/busybox.deb", [Fault::DropAfter(cut)]);
     let root = dir.path().join("cache");
     let store = Store::open(root.clone(), quick()).unwrap();
-    let s = url_spec(dir.path(), "bb", &server.url("/busybox.deb"), &bb.deb.sha256);
+    let s = url_spec(
+        dir.path(),
+        "bb",
+        &server.url("/busybox.deb"),
+        &bb.deb.sha256,
+    );
     let image = store.get(&s).unwrap();
     assert_eq!(image.sha256, bb.deb.sha256);
     assert_eq!(fs::read(&image.path).unwrap(), bb.deb_bytes);
@@ -189,9 +296,12 @@ fn a_dropped_connection_is_resumed_with_range() {
     let requests = server.requests("/busybox.deb");
     assert_eq!(requests.len(), 2, "{requests:?}");
     assert_eq!(requests[0].range, None);
-    assert_eq!(requests[1].range.as_deref(), Some(format!("bytes={cut}-").as_str()));
+    assert_eq!(
+        requests[1].range.as_deref(),
+        Some(format!("bytes={cut}-").as_str())
+    );
     let (blobs, tmp) = cache_contents(&root);
-    assert_eq!(blobs, [bb.deb.sha256.clone()]);
+    assert_eq!(blobs, vec![bb.deb.sha256.clone()]);
     assert!(tmp.is_empty(), "{tmp:?}");
 
     // A hit: no request at all.
@@ -206,19 +316,48 @@ fn an_interrupted_run_leaves_no_usable_file_and_the_next_run_resumes() {
     let cut = 400_000;
     server.script("/busybox.deb", [Fault::DropAfter(cut), Fault::Status(503)]);
     let root = dir.path().join("cache");
-    let s = url_spec(dir.path(), "bb", &server.url("/busybox.deb"), &bb.deb.sha256);
+    let s = url_spec(
+        dir.path(),
+        "bb",
+        &server.url("/busybox.deb"),
+        &bb.deb.sha256,
+    );
     // One run that gives up: attempt 1 drops (progress), attempt 2 gets a 503.
-    let impatient = Store::open(root.clone(), StoreOptions { attempts: 2, ..quick() }).unwrap();
+    let impatient = Store::open(
+        root.clone(),
+        StoreOptions {
+            attempts: 2,
+            ..quick()
+        },
+    )
+    .unwrap();
     let err = impatient.get(&s).unwrap_err();
     assert!(matches!(err, Error::Infrastructure(_)));
     assert!(err.message().contains("HTTP 503"), "{err}");
-    assert!(err.message().contains(&format!("{cut} bytes are kept")), "{err}");
+    assert!(
+        err.message().contains(&format!("{cut} bytes are kept")),
+        "{err}"
+    );
     let (blobs, tmp) = cache_contents(&root);
-    assert!(blobs.is_empty(), "a partial download must never become a blob: {blobs:?}");
-    assert_eq!(tmp.len(), 1, "the partial download is kept for resuming: {tmp:?}");
+    assert!(
+        blobs.is_empty(),
+        "a partial download must never become a blob: {blobs:?}"
+    );
+    assert_eq!(
+        tmp.len(),
+        1,
+        "the partial download is kept for resuming: {tmp:?}"
+    );
     assert!(tmp[0].to_string_lossy().ends_with(".part"));
     // Offline, the partial file is not an image.
-    let offline = Store::open(root.clone(), StoreOptions { offline: true, ..quick() }).unwrap();
+    let offline = Store::open(
+        root.clone(),
+        StoreOptions {
+            offline: true,
+            ..quick()
+        },
+    )
+    .unwrap();
     assert!(offline.get(&s).is_err());
 
     let store = Store::open(root.clone(), quick()).unwrap();
@@ -226,8 +365,14 @@ fn an_interrupted_run_leaves_no_usable_file_and_the_next_run_resumes() {
     assert_eq!(image.sha256, bb.deb.sha256);
     let requests = server.requests("/busybox.deb");
     assert_eq!(requests.len(), 3, "{requests:?}");
-    assert_eq!(requests[1].range.as_deref(), Some(format!("bytes={cut}-").as_str()));
-    assert_eq!(requests[2].range.as_deref(), Some(format!("bytes={cut}-").as_str()));
+    assert_eq!(
+        requests[1].range.as_deref(),
+        Some(format!("bytes={cut}-").as_str())
+    );
+    assert_eq!(
+        requests[2].range.as_deref(),
+        Some(format!("bytes={cut}-").as_str())
+    );
     let (_, tmp) = cache_contents(&root);
     assert!(tmp.is_empty(), "{tmp:?}");
 }
@@ -235,18 +380,33 @@ fn an_interrupted_run_leaves_no_usable_file_and_the_next_run_resumes() {
 #[rstest]
 #[case::wrong_hash_in_the_description(Fault::Serve, true)]
 #[case::server_sends_other_bytes(Fault::Corrupt, false)]
-fn a_checksum_mismatch_names_both_hashes_and_caches_nothing(#[case] fault: Fault, #[case] wrong_pin: bool) {
+fn a_checksum_mismatch_names_both_hashes_and_caches_nothing(
+    #[case] fault: Fault,
+    #[case] wrong_pin: bool,
+) {
     let (dir, server, bb) = setup("/busybox.deb");
     server.script("/busybox.deb", [fault.clone(), fault]);
-    let expected = if wrong_pin { "ab".repeat(32) } else { bb.deb.sha256.clone() };
+    let expected = if wrong_pin {
+        "ab".repeat(32)
+    } else {
+        bb.deb.sha256.clone()
+    };
     let root = dir.path().join("cache");
     let store = Store::open(root.clone(), quick()).unwrap();
     let url = server.url("/busybox.deb");
-    let err = store.get(&url_spec(dir.path(), "bb", &url, &expected)).unwrap_err();
+    let err = store
+        .get(&url_spec(dir.path(), "bb", &url, &expected))
+        .unwrap_err();
     assert!(matches!(err, Error::Infrastructure(_)), "{err:?}");
     let msg = err.message();
-    assert!(msg.contains(&format!("checksum mismatch for {url}")), "{msg}");
-    assert!(msg.contains(&format!("expected sha256 {expected}")), "{msg}");
+    assert!(
+        msg.contains(&format!("checksum mismatch for {url}")),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(&format!("expected sha256 {expected}")),
+        "{msg}"
+    );
     let actual = if wrong_pin {
         bb.deb.sha256.clone()
     } else {
@@ -268,11 +428,19 @@ fn client_errors_are_not_retried(#[case] code: u16) {
     let root = dir.path().join("cache");
     let store = Store::open(root.clone(), quick()).unwrap();
     let url = server.url("/busybox.deb");
-    let err = store.get(&url_spec(dir.path(), "bb", &url, &bb.deb.sha256)).unwrap_err();
+    let err = store
+        .get(&url_spec(dir.path(), "bb", &url, &bb.deb.sha256))
+        .unwrap_err();
     let msg = err.message();
-    assert!(msg.contains(&format!("download of {url} failed: HTTP {code}")), "{msg}");
+    assert!(
+        msg.contains(&format!("download of {url} failed: HTTP {code}")),
+        "{msg}"
+    );
     assert!(msg.contains("not retried"), "{msg}");
-    assert!(msg.contains("bb.toml"), "the message points at the description: {msg}");
+    assert!(
+        msg.contains("bb.toml"),
+        "the message points at the description: {msg}"
+    );
     assert_eq!(server.requests("/busybox.deb").len(), 1);
     assert_cache_empty(&root);
 }
@@ -282,23 +450,46 @@ fn a_server_error_is_retried_and_then_succeeds() {
     let (dir, server, bb) = setup("/busybox.deb");
     server.script("/busybox.deb", [Fault::Status(500)]);
     let store = Store::open(dir.path().join("cache"), quick()).unwrap();
-    let image = store.get(&url_spec(dir.path(), "bb", &server.url("/busybox.deb"), &bb.deb.sha256)).unwrap();
+    let image = store
+        .get(&url_spec(
+            dir.path(),
+            "bb",
+            &server.url("/busybox.deb"),
+            &bb.deb.sha256,
+        ))
+        .unwrap();
     assert_eq!(fs::read(&image.path).unwrap(), bb.deb_bytes);
     let requests = server.requests("/busybox.deb");
     assert_eq!(requests.len(), 2);
-    assert!(requests.iter().all(|r| r.range.is_none()), "nothing to resume after a 500");
+    assert!(
+        requests.iter().all(|r| r.range.is_none()),
+        "nothing to resume after a 500"
+    );
 }
 
 #[test]
 fn persistent_server_errors_give_up_after_the_attempts() {
     let (dir, server, bb) = setup("/busybox.deb");
-    server.script("/busybox.deb", [Fault::Status(502), Fault::Status(502), Fault::Status(502), Fault::Serve]);
+    server.script(
+        "/busybox.deb",
+        [
+            Fault::Status(502),
+            Fault::Status(502),
+            Fault::Status(502),
+            Fault::Serve,
+        ],
+    );
     let root = dir.path().join("cache");
     let store = Store::open(root.clone(), quick()).unwrap();
     let url = server.url("/busybox.deb");
-    let err = store.get(&url_spec(dir.path(), "bb", &url, &bb.deb.sha256)).unwrap_err();
+    let err = store
+        .get(&url_spec(dir.path(), "bb", &url, &bb.deb.sha256))
+        .unwrap_err();
     let msg = err.message();
-    assert!(msg.contains(&format!("download of {url} failed after 3 attempts")), "{msg}");
+    assert!(
+        msg.contains(&format!("download of {url} failed after 3 attempts")),
+        "{msg}"
+    );
     assert!(msg.contains("HTTP 502"), "{msg}");
     assert_eq!(server.requests("/busybox.deb").len(), 3);
     assert_cache_empty(&root);
@@ -306,19 +497,32 @@ fn persistent_server_errors_give_up_after_the_attempts() {
 
 #[rstest]
 #[case::before_the_response(Fault::StallBeforeHead(Duration::from_secs(3)), None)]
-#[case::in_the_middle_of_the_body(Fault::StallMidBody(250_000, Duration::from_secs(3)), Some(250_000))]
-fn a_stalled_server_times_out_and_is_retried(#[case] fault: Fault, #[case] resume_at: Option<usize>) {
+#[case::in_the_middle_of_the_body(
+    Fault::StallMidBody(250_000, Duration::from_secs(3)),
+    Some(250_000)
+)]
+fn a_stalled_server_times_out_and_is_retried(
+    #[case] fault: Fault,
+    #[case] resume_at: Option<usize>,
+) {
     let (dir, server, bb) = setup("/busybox.deb");
     server.script("/busybox.deb", [fault]);
     let root = dir.path().join("cache");
     let store = Store::open(root.clone(), quick()).unwrap();
-    let image = store.get(&url_spec(dir.path(), "bb", &server.url("/busybox.deb"), &bb.deb.sha256)).unwrap();
+    let image = store
+        .get(&url_spec(
+            dir.path(),
+            "bb",
+            &server.url("/busybox.deb"),
+            &bb.deb.sha256,
+        ))
+        .unwrap();
     assert_eq!(image.sha256, bb.deb.sha256);
     let requests = server.requests("/busybox.deb");
     assert_eq!(requests.len(), 2, "{requests:?}");
     assert_eq!(requests[1].range, resume_at.map(|n| format!("bytes={n}-")));
     let (blobs, tmp) = cache_contents(&root);
-    assert_eq!(blobs, [bb.deb.sha256.clone()]);
+    assert_eq!(blobs, vec![bb.deb.sha256.clone()]);
     assert!(tmp.is_empty());
 }
 
@@ -326,15 +530,30 @@ fn a_stalled_server_times_out_and_is_retried(#[case] fault: Fault, #[case] resum
 fn offline_never_touches_the_network_and_says_what_to_run() {
     let (dir, server, bb) = setup("/busybox.deb");
     let root = dir.path().join("cache");
-    let s = url_spec(dir.path(), "debian-busybox", &server.url("/busybox.deb"), &bb.deb.sha256);
-    let offline = Store::open(root.clone(), StoreOptions { offline: true, ..quick() }).unwrap();
+    let s = url_spec(
+        dir.path(),
+        "debian-busybox",
+        &server.url("/busybox.deb"),
+        &bb.deb.sha256,
+    );
+    let offline = Store::open(
+        root.clone(),
+        StoreOptions {
+            offline: true,
+            ..quick()
+        },
+    )
+    .unwrap();
     let err = offline.get(&s).unwrap_err();
     assert!(matches!(err, Error::Infrastructure(_)));
     let msg = err.message();
     assert!(msg.contains("image `debian-busybox`"), "{msg}");
     assert!(msg.contains("`bootmatrix fetch MATRIX`"), "{msg}");
     assert!(msg.contains("--offline"), "{msg}");
-    assert!(server.requests("/busybox.deb").is_empty(), "offline made a request");
+    assert!(
+        server.requests("/busybox.deb").is_empty(),
+        "offline made a request"
+    );
     assert_cache_empty(&root);
 
     Store::open(root.clone(), quick()).unwrap().get(&s).unwrap();
@@ -347,7 +566,12 @@ fn offline_never_touches_the_network_and_says_what_to_run() {
 fn runners_sharing_a_cache_download_once() {
     let (dir, server, bb) = setup("/busybox.deb");
     let root = dir.path().join("cache");
-    let s = url_spec(dir.path(), "bb", &server.url("/busybox.deb"), &bb.deb.sha256);
+    let s = url_spec(
+        dir.path(),
+        "bb",
+        &server.url("/busybox.deb"),
+        &bb.deb.sha256,
+    );
     let results: Vec<Image> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..3)
             .map(|_| {
@@ -357,8 +581,14 @@ fn runners_sharing_a_cache_download_once() {
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    assert!(results.iter().all(|i| i.sha256 == bb.deb.sha256 && i.path == results[0].path));
-    assert_eq!(results.iter().filter(|i| !i.cached).count(), 1, "exactly one runner downloads");
+    assert!(results
+        .iter()
+        .all(|i| i.sha256 == bb.deb.sha256 && i.path == results[0].path));
+    assert_eq!(
+        results.iter().filter(|i| !i.cached).count(),
+        1,
+        "exactly one runner downloads"
+    );
     assert_eq!(server.requests("/busybox.deb").len(), 1);
     let (blobs, tmp) = cache_contents(&root);
     assert_eq!(blobs.len(), 1);
@@ -382,7 +612,9 @@ fn compressed_downloads_are_decompressed_by_extension(#[case] path: &str) {
         "xz" => {
             use std::io::Read;
             let mut out = Vec::new();
-            liblzma::read::XzEncoder::new(&plain[..], 1).read_to_end(&mut out).unwrap();
+            liblzma::read::XzEncoder::new(&plain[..], 1)
+                .read_to_end(&mut out)
+                .unwrap();
             out
         }
         _ => zstd::encode_all(&plain[..], 1).unwrap(),
@@ -393,10 +625,20 @@ fn compressed_downloads_are_decompressed_by_extension(#[case] path: &str) {
     let store = Store::open(dir.path().join("cache"), quick()).unwrap();
     let s = url_spec(dir.path(), "bb", &server.url(path), &sha256(&packed));
     let image = store.get(&s).unwrap();
-    assert_eq!(image.sha256, bb.binary.sha256, "the image is the decompressed file");
+    assert_eq!(
+        image.sha256, bb.binary.sha256,
+        "the image is the decompressed file"
+    );
     assert_ppc64le_elf(&fs::read(&image.path).unwrap());
     // The derived file is recorded: a second store finds it without the server.
-    let offline = Store::open(dir.path().join("cache"), StoreOptions { offline: true, ..quick() }).unwrap();
+    let offline = Store::open(
+        dir.path().join("cache"),
+        StoreOptions {
+            offline: true,
+            ..quick()
+        },
+    )
+    .unwrap();
     assert_eq!(offline.get(&s).unwrap().path, image.path);
     assert_eq!(server.requests(path).len(), 1);
 }
@@ -414,7 +656,10 @@ fn a_member_is_taken_out_of_a_downloaded_deb() {
             bb.deb_bytes.len()
         ),
     );
-    let image = Store::open(dir.path().join("cache"), quick()).unwrap().get(&s).unwrap();
+    let image = Store::open(dir.path().join("cache"), quick())
+        .unwrap()
+        .get(&s)
+        .unwrap();
     assert_eq!(image.member.as_deref(), Some("bin/busybox"));
     assert_eq!(image.sha256, bb.binary.sha256);
 }
@@ -432,8 +677,15 @@ fn a_wrong_size_is_refused_before_the_download_completes() {
             bb.deb.sha256
         ),
     );
-    let err = Store::open(root.clone(), quick()).unwrap().get(&s).unwrap_err();
-    assert!(err.message().contains(&format!("is {} bytes", bb.deb_bytes.len())), "{err}");
+    let err = Store::open(root.clone(), quick())
+        .unwrap()
+        .get(&s)
+        .unwrap_err();
+    assert!(
+        err.message()
+            .contains(&format!("is {} bytes", bb.deb_bytes.len())),
+        "{err}"
+    );
     assert!(err.message().contains("size = 1000"), "{err}");
     assert_cache_empty(&root);
 }
@@ -444,10 +696,21 @@ fn plain_http_needs_allow_http() {
     let images = dir.path().join("images");
     fs::create_dir_all(&images).unwrap();
     let path = images.join("x.toml");
-    fs::write(&path, format!("# a comment\nurl = \"http://127.0.0.1/x\"\nsha256 = \"{}\"\n", "0".repeat(64))).unwrap();
+    fs::write(
+        &path,
+        format!(
+            "# a comment\nurl = \"http://127.0.0.1/x\"\nsha256 = \"{}\"\n",
+            "0".repeat(64)
+        ),
+    )
+    .unwrap();
     let err = images::load(&images, "x").unwrap_err();
     assert!(matches!(err, Error::BadInput(_)));
-    assert!(err.message().starts_with(&format!("{}:2: key `url`:", path.display())), "{err}");
+    assert!(
+        err.message()
+            .starts_with(&format!("{}:2: key `url`:", path.display())),
+        "{err}"
+    );
 }
 
 #[test]
@@ -458,25 +721,55 @@ fn a_local_file_is_hashed_in_place_not_copied() {
     let kernel = build.join("vmlinux");
     fs::write(&kernel, b"a kernel under test").unwrap();
     let root = dir.path().join("cache");
-    let store = Store::open(root.clone(), StoreOptions { offline: true, ..quick() }).unwrap();
+    let store = Store::open(
+        root.clone(),
+        StoreOptions {
+            offline: true,
+            ..quick()
+        },
+    )
+    .unwrap();
     let s = spec(dir.path(), "mine", "file = \"../build/vmlinux\"\n");
     let image = store.get(&s).unwrap();
-    assert_eq!(fs::canonicalize(&image.path).unwrap(), fs::canonicalize(&kernel).unwrap());
+    assert_eq!(
+        fs::canonicalize(&image.path).unwrap(),
+        fs::canonicalize(&kernel).unwrap()
+    );
     assert_eq!(image.sha256, sha256(b"a kernel under test"));
     assert_eq!(image.origin, image.path.display().to_string());
     assert!(image.cached && image.version.is_none());
-    assert!(cache_contents(&root).0.is_empty(), "a plain local file is not copied");
+    assert!(
+        cache_contents(&root).0.is_empty(),
+        "a plain local file is not copied"
+    );
 
     // Pinned to another hash: refused, naming both.
-    let pinned = spec(dir.path(), "pinned", &format!("file = \"../build/vmlinux\"\nsha256 = \"{}\"\n", "1".repeat(64)));
+    let pinned = spec(
+        dir.path(),
+        "pinned",
+        &format!(
+            "file = \"../build/vmlinux\"\nsha256 = \"{}\"\n",
+            "1".repeat(64)
+        ),
+    );
     let err = store.get(&pinned).unwrap_err();
-    assert!(err.message().contains(&format!("expected sha256 {}", "1".repeat(64))), "{err}");
-    assert!(err.message().contains(&format!("actual {}", image.sha256)), "{err}");
+    assert!(
+        err.message()
+            .contains(&format!("expected sha256 {}", "1".repeat(64))),
+        "{err}"
+    );
+    assert!(
+        err.message().contains(&format!("actual {}", image.sha256)),
+        "{err}"
+    );
 
     // Missing: the message says which file and which description.
     fs::remove_file(&kernel).unwrap();
     let err = store.get(&s).unwrap_err();
-    assert!(err.message().contains("vmlinux") && err.message().contains("mine.toml"), "{err}");
+    assert!(
+        err.message().contains("vmlinux") && err.message().contains("mine.toml"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -484,7 +777,11 @@ fn a_member_is_taken_out_of_a_local_deb() {
     let bb = busybox();
     let dir = tempfile::tempdir().unwrap();
     fs::copy(&bb.deb.path, dir.path().join("busybox-static.deb")).unwrap();
-    let s = spec(dir.path(), "local", "file = \"../busybox-static.deb\"\nmember = \"bin/busybox\"\n");
+    let s = spec(
+        dir.path(),
+        "local",
+        "file = \"../busybox-static.deb\"\nmember = \"bin/busybox\"\n",
+    );
     let root = dir.path().join("cache");
     let image = Store::open(root.clone(), quick()).unwrap().get(&s).unwrap();
     assert_eq!(image.sha256, bb.binary.sha256);
@@ -502,7 +799,9 @@ fn the_repository_descriptions_load() {
     ] {
         let s = images::load(&images_dir, name).unwrap();
         assert!(s.description.is_some(), "{name} has a description");
-        let Source::Apt(apt) = &s.source else { panic!("{name} is not an apt image") };
+        let Source::Apt(apt) = &s.source else {
+            panic!("{name} is not an apt image")
+        };
         assert_eq!(apt.arch, "ppc64el");
         assert_eq!(apt.release.as_deref(), release, "{name}");
         assert_eq!(apt.resolve_depends, name.contains("kernel"), "{name}");
@@ -515,11 +814,44 @@ fn the_repository_descriptions_load() {
 fn debian_kernels_are_ppc64le_elves() {
     let images_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("images");
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().to_owned(), StoreOptions { progress: true, ..StoreOptions::default() }).unwrap();
+    let store = Store::open(
+        dir.path().to_owned(),
+        StoreOptions {
+            progress: true,
+            ..StoreOptions::default()
+        },
+    )
+    .unwrap();
     for (name, page) in [("debian-kernel-64k", "6.1"), ("debian-kernel-4k", "6.12")] {
-        let image = store.get(&images::load(&images_dir, name).unwrap()).unwrap();
-        eprintln!("{name}: {} {} {:?}", image.origin, image.sha256, image.member);
-        assert!(image.member.as_deref().unwrap().starts_with(&format!("boot/vmlinux-{page}")));
+        let image = store
+            .get(&images::load(&images_dir, name).unwrap())
+            .unwrap();
+        eprintln!(
+            "{name}: {} {} {:?}",
+            image.origin, image.sha256, image.member
+        );
+        assert!(image
+            .member
+            .as_deref()
+            .unwrap()
+            .starts_with(&format!("boot/vmlinux-{page}")));
         assert_ppc64le_elf(&fs::read(&image.path).unwrap());
+    }
+    // Both are now hits that need no network, and report the same files.
+    let offline = Store::open(
+        dir.path().to_owned(),
+        StoreOptions {
+            offline: true,
+            ..quick()
+        },
+    )
+    .unwrap();
+    for name in ["debian-kernel-64k", "debian-kernel-4k"] {
+        let started = std::time::Instant::now();
+        let image = offline
+            .get(&images::load(&images_dir, name).unwrap())
+            .unwrap();
+        eprintln!("{name}: cache hit in {:?}", started.elapsed());
+        assert!(image.cached);
     }
 }

@@ -425,7 +425,7 @@ fn build_cell(
     let cpu = scalar("cpu").map(|p| string(file, "cpu", &p).map(str::to_string)).transpose()?;
     let timeout = match scalar("timeout") {
         Some(p) => Duration::from_secs(integer(file, "timeout", &p, 1, 86_400)? as u64),
-        None => Duration::from_secs(120),
+        None => default_timeout(accel),
     };
     let firmware = match scalar("firmware") {
         Some(p) => parse_str::<Firmware>(file, "firmware", &p)?,
@@ -534,6 +534,17 @@ fn build_cell(
         row,
         line,
     })
+}
+
+/// How long a cell may take when its matrix does not say: scaled by how it
+/// runs. Under TCG every instruction is emulated (a Debian kernel needs
+/// 6-12 s on a 2-core x86 machine, more under load); under KVM a guest
+/// boots at native speed and a hang shows sooner.
+pub fn default_timeout(accel: Accel) -> Duration {
+    match accel {
+        Accel::Tcg => Duration::from_secs(120),
+        Accel::KvmHv | Accel::KvmPr => Duration::from_secs(60),
+    }
 }
 
 /// Fills `{placeholder}`s from `vars`; an unknown placeholder is an error

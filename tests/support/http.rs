@@ -71,12 +71,20 @@ impl Server {
 
     /// Serves `bytes` at `path`.
     pub fn serve(&self, path: &str, bytes: Vec<u8>) {
-        self.state.lock().unwrap().files.insert(path.to_owned(), bytes);
+        self.state
+            .lock()
+            .unwrap()
+            .files
+            .insert(path.to_owned(), bytes);
     }
 
     /// Makes the next requests for `path` go as `faults` say, in order.
     pub fn script(&self, path: &str, faults: impl IntoIterator<Item = Fault>) {
-        self.state.lock().unwrap().scripts.insert(path.to_owned(), faults.into_iter().collect());
+        self.state
+            .lock()
+            .unwrap()
+            .scripts
+            .insert(path.to_owned(), faults.into_iter().collect());
     }
 
     /// The full URL of `path` on this server.
@@ -86,7 +94,14 @@ impl Server {
 
     /// The requests received so far for `path`, oldest first.
     pub fn requests(&self, path: &str) -> Vec<Request> {
-        self.state.lock().unwrap().log.iter().filter(|r| r.path == path).cloned().collect()
+        self.state
+            .lock()
+            .unwrap()
+            .log
+            .iter()
+            .filter(|r| r.path == path)
+            .cloned()
+            .collect()
     }
 }
 
@@ -97,7 +112,11 @@ fn handle(stream: TcpStream, state: &Mutex<State>) {
     if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
         return;
     }
-    let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+    let path = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .to_owned();
     let mut range = None;
     loop {
         let mut line = String::new();
@@ -112,8 +131,15 @@ fn handle(stream: TcpStream, state: &Mutex<State>) {
     }
     let (file, fault) = {
         let mut st = state.lock().unwrap();
-        st.log.push(Request { path: path.clone(), range: range.clone() });
-        let fault = st.scripts.get_mut(&path).and_then(VecDeque::pop_front).unwrap_or(Fault::Serve);
+        st.log.push(Request {
+            path: path.clone(),
+            range: range.clone(),
+        });
+        let fault = st
+            .scripts
+            .get_mut(&path)
+            .and_then(VecDeque::pop_front)
+            .unwrap_or(Fault::Serve);
         (st.files.get(&path).cloned(), fault)
     };
     let mut out = stream;
@@ -135,7 +161,9 @@ fn respond(
         thread::sleep(d);
         return Ok(());
     }
-    let Some(mut data) = file else { return status(out, 404) };
+    let Some(mut data) = file else {
+        return status(out, 404);
+    };
     let start = range
         .and_then(|r| r.strip_prefix("bytes="))
         .and_then(|r| r.strip_suffix('-'))

@@ -38,7 +38,10 @@ impl AptPackage {
 type Stanza = Vec<(String, String)>;
 
 fn field<'a>(stanza: &'a Stanza, name: &str) -> Option<&'a str> {
-    stanza.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    stanza
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 /// Splits `apt-cache show` output into its first stanza's fields.
@@ -90,33 +93,70 @@ pub(crate) fn parse_depends(depends: &str) -> Vec<Dependency> {
                 .and_then(|(_, r)| r.split_once(')'))
                 .and_then(|(inside, _)| inside.trim().strip_prefix('='))
                 .map(|v| v.trim().to_owned());
-            Some(Dependency { package: name, exact_version })
+            Some(Dependency {
+                package: name,
+                exact_version,
+            })
         })
         .collect()
 }
 
-/// How to run apt's tools; tests and odd machines can point elsewhere.
-fn apt_command(tool: &str, release: Option<&str>) -> Command {
-    let mut cmd = Command::new(tool);
-    if running_as_root() {
-        // apt's sandbox user cannot write into the cache as root; say so
-        // up front instead of letting apt warn on every download.
-        cmd.args(["-o", "APT::Sandbox::User=root"]);
+/// Extra options for every apt call, decided once per store.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AptConfig {
+    options: Vec<String>,
+}
+
+impl AptConfig {
+    /// Looks at the machine's apt configuration. Container images often turn
+    /// apt's binary package cache off (`Dir::Cache::pkgcache ""`), which makes
+    /// every `apt-cache` call re-parse all lists (about a second each); then a
+    /// private cache file under `dir` is used instead. apt itself checks that
+    /// file against the lists, so it is never stale.
+    pub fn detect(dir: &Path) -> AptConfig {
+        let out = Command::new("apt-config")
+            .args(["shell", "PC", "Dir::Cache::pkgcache"])
+            .output();
+        let disabled = out
+            .ok()
+            .filter(|o| o.status.success())
+            .is_some_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "PC=''");
+        let mut options = Vec::new();
+        if disabled {
+            options.push("-o".to_owned());
+            options.push(format!(
+                "Dir::Cache::pkgcache={}",
+                dir.join("pkgcache.bin").display()
+            ));
+        }
+        AptConfig { options }
     }
-    if let Some(r) = release {
-        cmd.args(["-t", r]);
+
+    fn command(&self, tool: &str, release: Option<&str>) -> Command {
+        let mut cmd = Command::new(tool);
+        if running_as_root() {
+            // apt's sandbox user cannot write into the cache as root; say so
+            // up front instead of letting apt warn on every download.
+            cmd.args(["-o", "APT::Sandbox::User=root"]);
+        }
+        cmd.args(&self.options);
+        if let Some(r) = release {
+            cmd.args(["-t", r]);
+        }
+        cmd
     }
-    cmd
 }
 
 fn running_as_root() -> bool {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
 }
 
 /// Runs `apt-cache show` for `pkg:arch[=version]` and returns its first stanza.
-fn show(spec_file: &Path, query: &str, release: Option<&str>) -> Result<Stanza> {
-    let mut cmd = apt_command("apt-cache", release);
+fn show(apt: &AptConfig, spec_file: &Path, query: &str, release: Option<&str>) -> Result<Stanza> {
+    let mut cmd = apt.command("apt-cache", release);
     cmd.args(["show", "--no-all-versions", query]);
     let out = cmd.output().map_err(|e| {
         Error::infra(format!(
@@ -129,13 +169,19 @@ fn show(spec_file: &Path, query: &str, release: Option<&str>) -> Result<Stanza> 
     let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("E:")).collect();
     let stanza = parse_first_stanza(&String::from_utf8_lossy(&out.stdout));
     if !out.status.success() || !errors.is_empty() || field(&stanza, "Version").is_none() {
-        let why = if errors.is_empty() { "no such package or version".to_owned() } else { errors.join(" ") };
+        let why = if errors.is_empty() {
+            "no such package or version".to_owned()
+        } else {
+            errors.join(" ")
+        };
         let arch = query.split([':', '=']).nth(1).unwrap_or("ARCH");
         return Err(Error::infra(format!(
             "apt does not know `{query}`{} ({why}); if the architecture is missing run \
              `dpkg --add-architecture {arch} && apt-get update` (ci/setup-debian.sh does), \
              otherwise check `apt-cache policy {}` and fix {}",
-            release.map(|r| format!(" in release {r}")).unwrap_or_default(),
+            release
+                .map(|r| format!(" in release {r}"))
+                .unwrap_or_default(),
             query.split('=').next().unwrap_or(query),
             spec_file.display()
         )));
@@ -145,29 +191,27 @@ fn show(spec_file: &Path, query: &str, release: Option<&str>) -> Result<Stanza> 
 
 /// Finds the exact package version the source means, from apt's local lists
 /// only (no network), following a metapackage when asked.
-pub(crate) fn resolve(src: &AptSource, spec_file: &Path) -> Result<AptPackage> {
+pub(crate) fn resolve(apt: &AptConfig, src: &AptSource, spec_file: &Path) -> Result<AptPackage> {
     let release = src.release.as_deref();
     let mut query = format!("{}:{}", src.package, src.arch);
     if let Some(v) = &src.version {
         query = format!("{query}={v}");
     }
-    let mut stanza = show(spec_file, &query, release)?;
+    let mut stanza = show(apt, spec_file, &query, release)?;
     let mut via = None;
     if src.resolve_depends {
         let depends = field(&stanza, "Depends").unwrap_or("");
         let deps = parse_depends(depends);
         let dep = match deps.as_slice() {
             [one] => one.clone(),
-            _ => {
-                return Err(Error::bad_input(format!(
-                    "{}: key `resolve_depends`: `{}` depends on {} packages ({}), not a single one; \
+            _ => return Err(Error::bad_input(format!(
+                "{}: key `resolve_depends`: `{}` depends on {} packages ({}), not a single one; \
                      name the package that holds the files in `apt` instead",
-                    spec_file.display(),
-                    src.package,
-                    deps.len(),
-                    if depends.is_empty() { "none" } else { depends }
-                )))
-            }
+                spec_file.display(),
+                src.package,
+                deps.len(),
+                if depends.is_empty() { "none" } else { depends }
+            ))),
         };
         via = Some(format!(
             "{}:{}={}",
@@ -179,16 +223,18 @@ pub(crate) fn resolve(src: &AptSource, spec_file: &Path) -> Result<AptPackage> {
         if let Some(v) = &dep.exact_version {
             q = format!("{q}={v}");
         }
-        stanza = show(spec_file, &q, release)?;
+        stanza = show(apt, spec_file, &q, release)?;
     }
     let get = |name: &str| field(&stanza, name).map(str::to_owned);
     let package = get("Package").unwrap_or_else(|| src.package.clone());
-    let sha256 = get("SHA256").map(|s| s.to_ascii_lowercase()).ok_or_else(|| {
-        Error::infra(format!(
-            "apt lists no SHA256 for {package}:{}; run `apt-get update` and try again",
-            src.arch
-        ))
-    })?;
+    let sha256 = get("SHA256")
+        .map(|s| s.to_ascii_lowercase())
+        .ok_or_else(|| {
+            Error::infra(format!(
+                "apt lists no SHA256 for {package}:{}; run `apt-get update` and try again",
+                src.arch
+            ))
+        })?;
     Ok(AptPackage {
         package,
         arch: get("Architecture").unwrap_or_else(|| src.arch.clone()),
@@ -201,12 +247,25 @@ pub(crate) fn resolve(src: &AptSource, spec_file: &Path) -> Result<AptPackage> {
 
 /// Downloads the package's .deb into `dir` (a fresh directory inside the
 /// cache) with `apt-get download`, and returns the file's path.
-pub(crate) fn download(pkg: &AptPackage, dir: &Path, retries: u32) -> Result<PathBuf> {
-    let mut cmd = apt_command("apt-get", None);
-    cmd.args(["-q", "-o", &format!("Acquire::Retries={retries}"), "download", &pkg.pin()])
-        .current_dir(dir);
+pub(crate) fn download(
+    apt: &AptConfig,
+    pkg: &AptPackage,
+    dir: &Path,
+    retries: u32,
+) -> Result<PathBuf> {
+    let mut cmd = apt.command("apt-get", None);
+    cmd.args([
+        "-q",
+        "-o",
+        &format!("Acquire::Retries={retries}"),
+        "download",
+        &pkg.pin(),
+    ])
+    .current_dir(dir);
     let out = cmd.output().map_err(|e| {
-        Error::infra(format!("cannot run apt-get ({e}); install apt or use a `url` source"))
+        Error::infra(format!(
+            "cannot run apt-get ({e}); install apt or use a `url` source"
+        ))
     })?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -248,7 +307,9 @@ mod tests {
                 exact_version: Some("6.12.95-1~bpo12+1".into())
             }]
         );
-        let d = parse_depends("kmod, linux-base (>= 4.3~), initramfs-tools (>= 0.120) | linux-initramfs-tool");
+        let d = parse_depends(
+            "kmod, linux-base (>= 4.3~), initramfs-tools (>= 0.120) | linux-initramfs-tool",
+        );
         let names: Vec<_> = d.iter().map(|d| d.package.as_str()).collect();
         assert_eq!(names, ["kmod", "linux-base", "initramfs-tools"]);
         assert!(d.iter().all(|d| d.exact_version.is_none()));

@@ -10,6 +10,12 @@
 //!   resuming. Nothing here is ever handed to a caller.
 //! - `locks/<key>.lock`: one lock per input, so runners sharing the cache
 //!   neither download the same file twice nor trip over each other's `.part`.
+//! - `stamps/<hex>`: the blob's inode, size, mtime and ctime when its hash was
+//!   last checked. A hit whose metadata still matches skips rehashing (50 MB
+//!   kernels cost seconds in a debug build); any change to the file, even a
+//!   `touch`, changes its ctime and forces a full check.
+//! - `apt/pkgcache.bin`: apt's own parsed-lists cache, only on machines whose
+//!   apt config disables the system one (see `AptConfig::detect`).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
@@ -43,7 +49,7 @@ const STALE_TEMP: Duration = Duration::from_secs(24 * 3600);
 impl Cache {
     /// Creates the layout under `root` if needed and clears stale leftovers.
     pub fn open(root: PathBuf) -> Result<Cache> {
-        for sub in ["blobs/sha256", "refs", "tmp", "locks"] {
+        for sub in ["blobs/sha256", "refs", "tmp", "locks", "stamps", "apt"] {
             let dir = root.join(sub);
             fs::create_dir_all(&dir).map_err(|e| {
                 Error::infra(format!(
@@ -77,15 +83,32 @@ impl Cache {
     /// a damaged blob is removed so that it is fetched again.
     pub fn verified_blob(&self, sha256: &str) -> Result<Option<PathBuf>> {
         let path = self.blob_path(sha256);
-        if !path.is_file() {
+        let Ok(meta) = fs::metadata(&path) else {
             return Ok(None);
+        };
+        if !meta.is_file() {
+            return Ok(None);
+        }
+        let stamp_path = self.root.join("stamps").join(sha256);
+        if fs::read_to_string(&stamp_path).ok().as_deref() == Some(stamp(&meta).as_str()) {
+            return Ok(Some(path));
         }
         let actual = sha256_file(&path).map_err(|e| Error::io(&path, "cannot read cached", e))?;
         if actual == sha256 {
+            self.write_stamp(sha256, &path);
             return Ok(Some(path));
         }
+        let _ = fs::remove_file(&stamp_path);
         fs::remove_file(&path).map_err(|e| Error::io(&path, "cannot remove damaged cached", e))?;
         Ok(None)
+    }
+
+    /// Records that the blob's bytes were just checked (best effort: without
+    /// a stamp the next hit simply hashes again).
+    fn write_stamp(&self, sha256: &str, path: &Path) {
+        if let Ok(meta) = fs::metadata(path) {
+            let _ = fs::write(self.root.join("stamps").join(sha256), stamp(&meta));
+        }
     }
 
     /// Holds an exclusive lock on `key` until the returned file is dropped.
@@ -100,7 +123,11 @@ impl Cache {
             .write(true)
             .open(&path)
             .map_err(|e| Error::io(&path, "cannot open cache lock", e))?;
-        file.lock().map_err(|e| Error::io(&path, "cannot take cache lock", e))?;
+        // std's advisory lock (flock on Linux), stable since Rust 1.89; the
+        // toolchain this project builds with is newer than the declared MSRV.
+        #[allow(clippy::incompatible_msrv)]
+        file.lock()
+            .map_err(|e| Error::io(&path, "cannot take cache lock", e))?;
         Ok(file)
     }
 
@@ -121,6 +148,7 @@ impl Cache {
     pub fn commit(&self, file: &Path, sha256: &str) -> Result<PathBuf> {
         let dest = self.blob_path(sha256);
         fs::rename(file, &dest).map_err(|e| Error::io(&dest, "cannot store", e))?;
+        self.write_stamp(sha256, &dest);
         Ok(dest)
     }
 
@@ -128,7 +156,9 @@ impl Cache {
     pub fn commit_temp(&self, tmp: NamedTempFile) -> Result<(String, PathBuf)> {
         let sha = sha256_file(tmp.path()).map_err(|e| Error::io(tmp.path(), "cannot read", e))?;
         let dest = self.blob_path(&sha);
-        tmp.persist(&dest).map_err(|e| Error::io(&dest, "cannot store", e.error))?;
+        tmp.persist(&dest)
+            .map_err(|e| Error::io(&dest, "cannot store", e.error))?;
+        self.write_stamp(&sha, &dest);
         Ok((sha, dest))
     }
 
@@ -144,12 +174,15 @@ impl Cache {
         let json = serde_json::to_vec_pretty(record).expect("a record serializes");
         fs::write(tmp.path(), json).map_err(|e| Error::io(tmp.path(), "cannot write", e))?;
         let dest = self.root.join("refs").join(format!("{key}.json"));
-        tmp.persist(&dest).map_err(|e| Error::io(&dest, "cannot store", e.error))?;
+        tmp.persist(&dest)
+            .map_err(|e| Error::io(&dest, "cannot store", e.error))?;
         Ok(())
     }
 
     fn remove_stale_temps(&self) {
-        let Ok(entries) = fs::read_dir(self.root.join("tmp")) else { return };
+        let Ok(entries) = fs::read_dir(self.root.join("tmp")) else {
+            return;
+        };
         let now = SystemTime::now();
         for entry in entries.flatten() {
             let age = entry
@@ -165,13 +198,32 @@ impl Cache {
             };
             if age.is_some_and(|age| age > limit) {
                 let p = entry.path();
-                let _ = if p.is_dir() { fs::remove_dir_all(&p) } else { fs::remove_file(&p) };
+                let _ = if p.is_dir() {
+                    fs::remove_dir_all(&p)
+                } else {
+                    fs::remove_file(&p)
+                };
             }
         }
     }
 }
 
-/// Lower-case hex SHA-256 of a file's bytes.
+/// What identifies one version of a file's bytes without reading them.
+fn stamp(meta: &fs::Metadata) -> String {
+    use std::os::unix::fs::MetadataExt;
+    format!(
+        "{} {} {} {}.{} {}.{}",
+        meta.dev(),
+        meta.ino(),
+        meta.len(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec()
+    )
+}
+
+/// Lower-case hex SHA-256 of a file's bytes: the identity of every image.
 pub fn sha256_file(path: &Path) -> io::Result<String> {
     let mut file = File::open(path)?;
     let mut hasher = Sha256::new();
@@ -205,7 +257,16 @@ mod tests {
         let cache = Cache::open(dir.path().join("c")).unwrap();
         let sha = sha256_bytes(b"kernel");
         fs::write(cache.blob_path(&sha), b"kernel").unwrap();
-        assert_eq!(cache.verified_blob(&sha).unwrap(), Some(cache.blob_path(&sha)));
+        assert_eq!(
+            cache.verified_blob(&sha).unwrap(),
+            Some(cache.blob_path(&sha))
+        );
+        // Now stamped; a rewrite of the same length changes ctime and is caught.
+        assert_eq!(
+            cache.verified_blob(&sha).unwrap(),
+            Some(cache.blob_path(&sha))
+        );
+        std::thread::sleep(Duration::from_millis(20));
         fs::write(cache.blob_path(&sha), b"kernal").unwrap();
         assert_eq!(cache.verified_blob(&sha).unwrap(), None);
         assert!(!cache.blob_path(&sha).exists());
@@ -215,7 +276,10 @@ mod tests {
     fn records_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(dir.path().to_owned()).unwrap();
-        let r = Record { sha256: "ab".into(), member: Some("boot/vmlinux".into()) };
+        let r = Record {
+            sha256: "ab".into(),
+            member: Some("boot/vmlinux".into()),
+        };
         cache.write_record("k", &r).unwrap();
         assert_eq!(cache.read_record("k"), Some(r));
         assert_eq!(cache.read_record("other"), None);

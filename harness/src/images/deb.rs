@@ -67,7 +67,9 @@ pub fn deb_extract(deb: &Path, patterns: &[&str]) -> Result<Vec<DebMember>> {
     let mut used = vec![false; globs.len()];
     let mut out = Vec::new();
     with_archive(deb, ArchiveKind::Deb, None, &mut |entry| {
-        let Some(path) = entry_path(entry, deb)? else { return Ok(()) };
+        let Some(path) = entry_path(entry, deb)? else {
+            return Ok(());
+        };
         let mut hit = false;
         for (g, u) in globs.iter().zip(used.iter_mut()) {
             if g.matches_with(&path, MATCH) {
@@ -86,7 +88,12 @@ pub fn deb_extract(deb: &Path, patterns: &[&str]) -> Result<Vec<DebMember>> {
                 .read_to_end(&mut data)
                 .map_err(|e| bad_archive(deb, &format!("reading `{path}`"), e))?;
         }
-        out.push(DebMember { path, mode, kind, data });
+        out.push(DebMember {
+            path,
+            mode,
+            kind,
+            data,
+        });
         Ok(())
     })?;
     let unused: Vec<String> = patterns
@@ -127,7 +134,9 @@ pub(crate) fn extract_member_to(
     let mut matches: Vec<String> = Vec::new();
     let mut written: Option<String> = None;
     with_archive(archive, kind, decompress, &mut |entry| {
-        let Some(path) = entry_path(entry, archive)? else { return Ok(()) };
+        let Some(path) = entry_path(entry, archive)? else {
+            return Ok(());
+        };
         let mkind = entry_kind(entry, archive)?;
         if glob.matches_with(&path, MATCH) && mkind != MemberKind::Dir {
             matches.push(path.clone());
@@ -224,7 +233,10 @@ pub(crate) fn decompress_to(input: &Path, compression: Compression, out: &mut Fi
 }
 
 /// Wraps `r` in the decoder for `compression`.
-fn decoder<'a>(r: Box<dyn Read + 'a>, compression: Option<Compression>) -> Result<Box<dyn Read + 'a>> {
+fn decoder<'a>(
+    r: Box<dyn Read + 'a>,
+    compression: Option<Compression>,
+) -> Result<Box<dyn Read + 'a>> {
     Ok(match compression {
         None => r,
         Some(Compression::Gzip) => Box::new(flate2::read::MultiGzDecoder::new(r)),
@@ -255,7 +267,9 @@ fn with_archive(
             while let Some(entry) = ar.next_entry() {
                 let entry = entry.map_err(|e| bad_archive(path, "reading the ar container", e))?;
                 let id = String::from_utf8_lossy(entry.header().identifier()).into_owned();
-                let Some(suffix) = id.strip_prefix("data.tar") else { continue };
+                let Some(suffix) = id.strip_prefix("data.tar") else {
+                    continue;
+                };
                 let compression = match suffix {
                     "" => None,
                     ".gz" => Some(Compression::Gzip),
@@ -282,7 +296,9 @@ fn with_archive(
 
 fn walk_tar(path: &Path, reader: Box<dyn Read + '_>, f: &mut EntryFn<'_>) -> Result<()> {
     let mut tar = tar::Archive::new(reader);
-    let entries = tar.entries().map_err(|e| bad_archive(path, "reading the tar", e))?;
+    let entries = tar
+        .entries()
+        .map_err(|e| bad_archive(path, "reading the tar", e))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| bad_archive(path, "reading the tar", e))?;
         f(&mut entry)?;
@@ -292,7 +308,9 @@ fn walk_tar(path: &Path, reader: Box<dyn Read + '_>, f: &mut EntryFn<'_>) -> Res
 
 /// The member's path without `./` or a trailing `/`; `None` for the root.
 fn entry_path<R: Read>(entry: &tar::Entry<'_, R>, archive: &Path) -> Result<Option<String>> {
-    let raw = entry.path().map_err(|e| bad_archive(archive, "reading a member name", e))?;
+    let raw = entry
+        .path()
+        .map_err(|e| bad_archive(archive, "reading a member name", e))?;
     let p = normalize(&raw.to_string_lossy());
     Ok((!p.is_empty()).then_some(p))
 }
@@ -403,11 +421,17 @@ mod tests {
             ("./boot/config-6.1", Ok(b"cfg")),
             ("./boot/grub/vmlinux-x", Ok(b"no")),
         ]);
-        assert_eq!(extract(t.path(), "boot/vmlinux-*").unwrap(), ("boot/vmlinux-6.1".into(), b"kernel".to_vec()));
+        assert_eq!(
+            extract(t.path(), "boot/vmlinux-*").unwrap(),
+            ("boot/vmlinux-6.1".into(), b"kernel".to_vec())
+        );
         let e = extract(t.path(), "boot/*").unwrap_err();
         assert!(e.message().contains("matches 2 files"), "{e}");
         let e = extract(t.path(), "boot/initrd*").unwrap_err();
-        assert!(e.message().contains("no member matches `boot/initrd*`"), "{e}");
+        assert!(
+            e.message().contains("no member matches `boot/initrd*`"),
+            "{e}"
+        );
         assert!(e.message().contains("boot/vmlinux-6.1"), "{e}");
     }
 
@@ -417,13 +441,19 @@ mod tests {
             ("bin/busybox", Err("../usr/lib/busybox")),
             ("usr/lib/busybox", Ok(b"elf")),
         ]);
-        assert_eq!(extract(t.path(), "bin/busybox").unwrap(), ("usr/lib/busybox".into(), b"elf".to_vec()));
+        assert_eq!(
+            extract(t.path(), "bin/busybox").unwrap(),
+            ("usr/lib/busybox".into(), b"elf".to_vec())
+        );
     }
 
     #[test]
     fn paths_normalize() {
         assert_eq!(normalize("./a//b/"), "a/b");
-        assert_eq!(resolve_link("lib/x/libz.so", "libz.so.1"), "lib/x/libz.so.1");
+        assert_eq!(
+            resolve_link("lib/x/libz.so", "libz.so.1"),
+            "lib/x/libz.so.1"
+        );
         assert_eq!(resolve_link("bin/sh", "/usr/bin/dash"), "usr/bin/dash");
     }
 }

@@ -159,7 +159,9 @@ impl Downloader {
         }
         let response = request.send().map_err(|e| {
             if e.is_builder() {
-                Attempt::Fatal(Error::bad_input(format!("cannot request {url}: {e}; {fix_hint}")))
+                Attempt::Fatal(Error::bad_input(format!(
+                    "cannot request {url}: {e}; {fix_hint}"
+                )))
             } else {
                 Attempt::Retry(describe(&e))
             }
@@ -337,7 +339,11 @@ fn truncate(part: &Path) -> std::result::Result<(), Attempt> {
     match std::fs::remove_file(part) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Attempt::Fatal(Error::io(part, "cannot remove partial download", e))),
+        Err(e) => Err(Attempt::Fatal(Error::io(
+            part,
+            "cannot remove partial download",
+            e,
+        ))),
     }
 }
 
@@ -351,7 +357,10 @@ mod tests {
 
     #[test]
     fn content_range_forms() {
-        assert_eq!(parse_content_range("bytes 100-199/200"), Some((100, 199, Some(200))));
+        assert_eq!(
+            parse_content_range("bytes 100-199/200"),
+            Some((100, 199, Some(200)))
+        );
         assert_eq!(parse_content_range("bytes 0-9/*"), Some((0, 9, None)));
         assert_eq!(parse_content_range("items 0-9/10"), None);
         assert_eq!(parse_content_range("bytes x-9/10"), None);

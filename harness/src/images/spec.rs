@@ -5,6 +5,17 @@
 //! that belong to that kind of source. Keys that do not belong are refused with
 //! the line they are on, because a silently ignored `sha256` on an apt source
 //! would look like a pin while pinning nothing.
+//!
+//! Keys (all top level):
+//! - `description`: free text for reports.
+//! - `url` + `sha256` (required), `size`, `allow_http`: a download; the hash is
+//!   of the bytes the server sends.
+//! - `file` (+ optional `sha256` pin): a local file, relative to the description.
+//! - `apt` + `arch` (required), `version`, `release` (apt `-t`),
+//!   `resolve_depends`: a Debian package from the machine's apt lists.
+//! - `member`: a glob naming the one file to take out of a .deb or tar.
+//! - `decompress` (`gz`, `xz`, `zst`, `none`) and `archive` (`deb`, `tar`):
+//!   only when the URL's or file's extension does not tell.
 
 use std::fmt;
 use std::ops::Range;
@@ -205,7 +216,11 @@ struct Locator<'a> {
 impl Locator<'_> {
     fn line_of(&self, offset: usize) -> usize {
         let end = offset.min(self.text.len());
-        self.text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+        self.text.as_bytes()[..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
     }
 
     /// `path:line: key `k`: what`, the shape every description error takes.
@@ -288,10 +303,7 @@ pub(crate) fn parse(path: &Path, name: &str, text: &str) -> Result<ImageSpec> {
             .map(str::to_owned)
             .or_else(|| key_on_line(text, line));
         match key {
-            Some(key) => Error::bad_input(format!(
-                "{}:{line}: key `{key}`: {msg}",
-                path.display()
-            )),
+            Some(key) => Error::bad_input(format!("{}:{line}: key `{key}`: {msg}", path.display())),
             None => Error::bad_input(format!("{}:{line}: {msg}", path.display())),
         }
     })?;
@@ -315,7 +327,10 @@ pub(crate) fn parse(path: &Path, name: &str, text: &str) -> Result<ImageSpec> {
         return Err(loc.at(
             span,
             key,
-            format!("a description has one source, and `{}` is already set", sources[0].0),
+            format!(
+                "a description has one source, and `{}` is already set",
+                sources[0].0
+            ),
         ));
     }
 
@@ -328,15 +343,27 @@ pub(crate) fn parse(path: &Path, name: &str, text: &str) -> Result<ImageSpec> {
                 key,
                 format!(
                     "not used with a `{kind}` source (only with {}); remove it",
-                    allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(" or ")
+                    allowed
+                        .iter()
+                        .map(|a| format!("`{a}`"))
+                        .collect::<Vec<_>>()
+                        .join(" or ")
                 ),
             )),
             _ => Ok(()),
         }
     };
-    only("sha256", raw.sha256.as_ref().map(Spanned::span), &["url", "file"])?;
+    only(
+        "sha256",
+        raw.sha256.as_ref().map(Spanned::span),
+        &["url", "file"],
+    )?;
     only("size", raw.size.as_ref().map(Spanned::span), &["url"])?;
-    only("allow_http", raw.allow_http.as_ref().map(Spanned::span), &["url"])?;
+    only(
+        "allow_http",
+        raw.allow_http.as_ref().map(Spanned::span),
+        &["url"],
+    )?;
     only("arch", raw.arch.as_ref().map(Spanned::span), &["apt"])?;
     only("version", raw.version.as_ref().map(Spanned::span), &["apt"])?;
     only("release", raw.release.as_ref().map(Spanned::span), &["apt"])?;
@@ -345,8 +372,16 @@ pub(crate) fn parse(path: &Path, name: &str, text: &str) -> Result<ImageSpec> {
         raw.resolve_depends.as_ref().map(Spanned::span),
         &["apt"],
     )?;
-    only("decompress", raw.decompress.as_ref().map(Spanned::span), &["url", "file"])?;
-    only("archive", raw.archive.as_ref().map(Spanned::span), &["url", "file"])?;
+    only(
+        "decompress",
+        raw.decompress.as_ref().map(Spanned::span),
+        &["url", "file"],
+    )?;
+    only(
+        "archive",
+        raw.archive.as_ref().map(Spanned::span),
+        &["url", "file"],
+    )?;
 
     let check_sha = |s: &Spanned<String>| -> Result<String> {
         let v = s.get_ref().trim().to_ascii_lowercase();
@@ -411,7 +446,10 @@ pub(crate) fn parse(path: &Path, name: &str, text: &str) -> Result<ImageSpec> {
         } else {
             path.parent().unwrap_or(Path::new(".")).join(p)
         };
-        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         (
             Source::File {
                 path: p,
@@ -451,8 +489,16 @@ pub(crate) fn parse(path: &Path, name: &str, text: &str) -> Result<ImageSpec> {
             Source::Apt(AptSource {
                 package: pkg.to_owned(),
                 arch: nonempty(arch, "arch")?,
-                version: raw.version.as_ref().map(|v| nonempty(v, "version")).transpose()?,
-                release: raw.release.as_ref().map(|v| nonempty(v, "release")).transpose()?,
+                version: raw
+                    .version
+                    .as_ref()
+                    .map(|v| nonempty(v, "version"))
+                    .transpose()?,
+                release: raw
+                    .release
+                    .as_ref()
+                    .map(|v| nonempty(v, "release"))
+                    .transpose()?,
                 resolve_depends: raw.resolve_depends.as_ref().is_some_and(|r| *r.get_ref()),
             }),
             String::from("package.deb"),
@@ -543,8 +589,11 @@ fn key_on_line(text: &str, line: usize) -> Option<String> {
     let l = text.lines().nth(line.checked_sub(1)?)?;
     let (key, _) = l.split_once('=')?;
     let key = key.trim();
-    (!key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
-        .then(|| key.to_owned())
+    (!key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+    .then(|| key.to_owned())
 }
 
 #[cfg(test)]
@@ -569,7 +618,9 @@ member = "./boot/vmlinux-*"
         assert_eq!(s.member.as_deref(), Some("boot/vmlinux-*"));
         assert_eq!(s.archive, Some(ArchiveKind::Deb));
         assert_eq!(s.decompress, None);
-        let Source::Apt(apt) = s.source else { panic!("not apt") };
+        let Source::Apt(apt) = s.source else {
+            panic!("not apt")
+        };
         assert_eq!(apt.package, "linux-image-powerpc64le");
         assert_eq!(apt.release.as_deref(), Some("bookworm-backports"));
         assert!(apt.resolve_depends);
@@ -578,16 +629,24 @@ member = "./boot/vmlinux-*"
     #[test]
     fn url_compression_and_archive_follow_the_extension() {
         let sha = "a".repeat(64);
-        let s = p(&format!("url = \"https://h/x/vmlinux.xz\"\nsha256 = \"{sha}\"\n")).unwrap();
+        let s = p(&format!(
+            "url = \"https://h/x/vmlinux.xz\"\nsha256 = \"{sha}\"\n"
+        ))
+        .unwrap();
         assert_eq!(s.decompress, Some(Compression::Xz));
         assert_eq!(s.archive, None);
         let s = p(&format!(
             "url = \"https://h/a.tar.zst?x=1\"\nsha256 = \"{sha}\"\nmember = \"boot/*\"\n"
         ))
         .unwrap();
-        assert_eq!((s.decompress, s.archive), (Some(Compression::Zstd), Some(ArchiveKind::Tar)));
-        let s = p(&format!("url = \"https://h/p.deb\"\nsha256 = \"{sha}\"\nmember = \"b\"\n"))
-            .unwrap();
+        assert_eq!(
+            (s.decompress, s.archive),
+            (Some(Compression::Zstd), Some(ArchiveKind::Tar))
+        );
+        let s = p(&format!(
+            "url = \"https://h/p.deb\"\nsha256 = \"{sha}\"\nmember = \"b\"\n"
+        ))
+        .unwrap();
         assert_eq!((s.decompress, s.archive), (None, Some(ArchiveKind::Deb)));
     }
 
@@ -596,47 +655,82 @@ member = "./boot/vmlinux-*"
         let e = p("apt = \"busybox-static\"\narch = \"ppc64el\"\nsha256 = \"00\"\n").unwrap_err();
         assert!(matches!(e, Error::BadInput(_)));
         assert!(
-            e.message().starts_with("images/x.toml:3: key `sha256`: not used with a `apt` source"),
+            e.message()
+                .starts_with("images/x.toml:3: key `sha256`: not used with a `apt` source"),
             "{e}"
         );
 
         let e = p("url = \"http://h/v\"\nsha256 = \"{}\"\n").unwrap_err();
-        assert!(e.message().starts_with("images/x.toml:1: key `url`:"), "{e}");
+        assert!(
+            e.message().starts_with("images/x.toml:1: key `url`:"),
+            "{e}"
+        );
         assert!(e.message().contains("allow_http = true"), "{e}");
 
         let e = p("url = \"https://h/v\"\n").unwrap_err();
-        assert!(e.message().starts_with("images/x.toml:1: key `sha256`: missing"), "{e}");
+        assert!(
+            e.message()
+                .starts_with("images/x.toml:1: key `sha256`: missing"),
+            "{e}"
+        );
 
         let e = p("\n\nurl = \"https://h/v\"\nsha256 = \"xyz\"\n").unwrap_err();
-        assert!(e.message().starts_with("images/x.toml:4: key `sha256`:"), "{e}");
+        assert!(
+            e.message().starts_with("images/x.toml:4: key `sha256`:"),
+            "{e}"
+        );
 
         let e = p("apt = \"busybox-static\"\narch = \"ppc64el\"\nmembr = \"bin/busybox\"\n")
             .unwrap_err();
-        assert!(e.message().starts_with("images/x.toml:3: key `membr`:"), "{e}");
+        assert!(
+            e.message().starts_with("images/x.toml:3: key `membr`:"),
+            "{e}"
+        );
 
-        let e = p("apt = \"busybox\"\narch = \"ppc64el\"\nresolve_depends = \"yes\"\n").unwrap_err();
-        assert!(e.message().starts_with("images/x.toml:3: key `resolve_depends`:"), "{e}");
+        let e =
+            p("apt = \"busybox\"\narch = \"ppc64el\"\nresolve_depends = \"yes\"\n").unwrap_err();
+        assert!(
+            e.message()
+                .starts_with("images/x.toml:3: key `resolve_depends`:"),
+            "{e}"
+        );
 
         let e = p("file = \"a\"\napt = \"b\"\n").unwrap_err();
-        assert!(e.message().starts_with("images/x.toml:2: key `apt`:"), "{e}");
+        assert!(
+            e.message().starts_with("images/x.toml:2: key `apt`:"),
+            "{e}"
+        );
 
         let e = p("file = \"vmlinux\"\nmember = \"x\"\n").unwrap_err();
-        assert!(e.message().starts_with("images/x.toml:2: key `member`:"), "{e}");
+        assert!(
+            e.message().starts_with("images/x.toml:2: key `member`:"),
+            "{e}"
+        );
     }
 
     #[test]
     fn http_is_accepted_only_when_allowed() {
         let sha = "0".repeat(64);
-        let s = p(&format!("url = \"http://h/v\"\nsha256 = \"{sha}\"\nallow_http = true\n"));
+        let s = p(&format!(
+            "url = \"http://h/v\"\nsha256 = \"{sha}\"\nallow_http = true\n"
+        ));
         assert!(s.is_ok(), "{s:?}");
     }
 
     #[test]
     fn relative_file_paths_resolve_against_the_description() {
-        let s = parse(Path::new("/r/images/k.toml"), "k", "file = \"../build/vmlinux\"\n").unwrap();
+        let s = parse(
+            Path::new("/r/images/k.toml"),
+            "k",
+            "file = \"../build/vmlinux\"\n",
+        )
+        .unwrap();
         assert_eq!(
             s.source,
-            Source::File { path: PathBuf::from("/r/images/../build/vmlinux"), sha256: None }
+            Source::File {
+                path: PathBuf::from("/r/images/../build/vmlinux"),
+                sha256: None
+            }
         );
     }
 

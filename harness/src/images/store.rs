@@ -83,13 +83,19 @@ pub struct Store {
     /// Built on first download only, so offline and cached runs never set
     /// up a network client.
     downloader: OnceLock<Downloader>,
+    /// How to call apt on this machine, looked at on first use.
+    apt: OnceLock<apt::AptConfig>,
 }
 
 impl Store {
     /// The cache directory when no flag names one: `$BOOTMATRIX_CACHE`, else
     /// `$XDG_CACHE_HOME/bootmatrix`, else `~/.cache/bootmatrix`.
     pub fn default_root() -> PathBuf {
-        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let var = |name: &str| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
         if let Some(p) = var("BOOTMATRIX_CACHE") {
             return p;
         }
@@ -105,7 +111,12 @@ impl Store {
 
     /// Opens (creating if needed) the cache at `root`.
     pub fn open(root: PathBuf, options: StoreOptions) -> Result<Store> {
-        Ok(Store { cache: Cache::open(root)?, options, downloader: OnceLock::new() })
+        Ok(Store {
+            cache: Cache::open(root)?,
+            options,
+            downloader: OnceLock::new(),
+            apt: OnceLock::new(),
+        })
     }
 
     /// The cache directory in use.
@@ -121,15 +132,20 @@ impl Store {
         match &spec.source {
             Source::Url { url, sha256, size } => {
                 let _lock = self.cache.lock(sha256)?;
-                let out = self.produce(spec, sha256, || self.fetch_url(spec, url, sha256, *size))?;
+                let out =
+                    self.produce(spec, sha256, || self.fetch_url(spec, url, sha256, *size))?;
                 Ok(out.into_image(spec, url.clone(), None))
             }
             Source::File { path, sha256 } => self.get_file(spec, path, sha256.as_deref()),
             Source::Apt(src) => {
-                let pkg = apt::resolve(src, &spec.description_file)?;
+                let pkg = apt::resolve(self.apt(), src, &spec.description_file)?;
                 let _lock = self.cache.lock(&pkg.sha256)?;
                 let out = self.produce(spec, &pkg.sha256, || self.fetch_deb(spec, &pkg))?;
-                Ok(out.into_image(spec, format!("apt {}", pkg.pin()), Some(pkg.version.clone())))
+                Ok(out.into_image(
+                    spec,
+                    format!("apt {}", pkg.pin()),
+                    Some(pkg.version.clone()),
+                ))
             }
         }
     }
@@ -169,17 +185,31 @@ impl Store {
     ) -> Result<Produced> {
         let Some(derivation) = derivation(spec) else {
             let (path, cached) = input()?;
-            return Ok(Produced { path, sha256: input_sha.to_owned(), member: None, cached });
+            return Ok(Produced {
+                path,
+                sha256: input_sha.to_owned(),
+                member: None,
+                cached,
+            });
         };
-        let key = sha256_bytes(format!("bootmatrix derivation 1\ninput {input_sha}\n{derivation}").as_bytes());
+        let key = sha256_bytes(
+            format!("bootmatrix derivation 1\ninput {input_sha}\n{derivation}").as_bytes(),
+        );
         if let Some(record) = self.cache.read_record(&key) {
             if let Some(path) = self.cache.verified_blob(&record.sha256)? {
-                return Ok(Produced { path, sha256: record.sha256, member: record.member, cached: true });
+                return Ok(Produced {
+                    path,
+                    sha256: record.sha256,
+                    member: record.member,
+                    cached: true,
+                });
             }
         }
         let (input_path, cached) = input()?;
         let tmp = self.cache.temp_file()?;
-        let mut out = tmp.reopen().map_err(|e| Error::io(tmp.path(), "cannot write", e))?;
+        let mut out = tmp
+            .reopen()
+            .map_err(|e| Error::io(tmp.path(), "cannot write", e))?;
         let member = match (&spec.member, spec.archive) {
             (Some(pattern), Some(kind)) => Some(deb::extract_member_to(
                 &input_path,
@@ -189,16 +219,30 @@ impl Store {
                 &mut out,
             )?),
             _ => {
-                let c = spec.decompress.expect("a derivation without member decompresses");
+                let c = spec
+                    .decompress
+                    .expect("a derivation without member decompresses");
                 deb::decompress_to(&input_path, c, &mut out)?;
                 None
             }
         };
-        out.sync_all().map_err(|e| Error::io(tmp.path(), "cannot write", e))?;
+        out.sync_all()
+            .map_err(|e| Error::io(tmp.path(), "cannot write", e))?;
         drop(out);
         let (sha256, path) = self.cache.commit_temp(tmp)?;
-        self.cache.write_record(&key, &Record { sha256: sha256.clone(), member: member.clone() })?;
-        Ok(Produced { path, sha256, member, cached })
+        self.cache.write_record(
+            &key,
+            &Record {
+                sha256: sha256.clone(),
+                member: member.clone(),
+            },
+        )?;
+        Ok(Produced {
+            path,
+            sha256,
+            member,
+            cached,
+        })
     }
 
     fn offline_miss(&self, spec: &ImageSpec) -> Error {
@@ -211,6 +255,22 @@ impl Store {
             self.cache.root().display(),
             spec.name
         ))
+    }
+
+    fn apt(&self) -> &apt::AptConfig {
+        self.apt
+            .get_or_init(|| apt::AptConfig::detect(&self.cache.root().join("apt")))
+    }
+
+    /// A spinner for downloads apt does (it reports no byte counts to us).
+    fn spinner(&self, message: String) -> indicatif::ProgressBar {
+        use std::io::IsTerminal;
+        if !(self.options.progress && std::io::stderr().is_terminal()) {
+            return indicatif::ProgressBar::hidden();
+        }
+        let bar = indicatif::ProgressBar::new_spinner().with_message(message);
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
     }
 
     fn downloader(&self) -> Result<&Downloader> {
@@ -240,13 +300,17 @@ impl Store {
         let hint = format!("fix `url` in {}", spec.description_file.display());
         let mut fresh_retry_done = false;
         loop {
-            let fetched = self.downloader()?.fetch(url, &part, size, &spec.name, &hint)?;
-            let actual = sha256_file(&part).map_err(|e| Error::io(&part, "cannot read download", e))?;
+            let fetched = self
+                .downloader()?
+                .fetch(url, &part, size, &spec.name, &hint)?;
+            let actual =
+                sha256_file(&part).map_err(|e| Error::io(&part, "cannot read download", e))?;
             if actual == sha256 {
                 return Ok((self.cache.commit(&part, sha256)?, false));
             }
             // Never keep bytes that failed verification.
-            std::fs::remove_file(&part).map_err(|e| Error::io(&part, "cannot remove bad download", e))?;
+            std::fs::remove_file(&part)
+                .map_err(|e| Error::io(&part, "cannot remove bad download", e))?;
             if fetched.resumed && !fresh_retry_done {
                 // The kept prefix may have come from an older file: try once whole.
                 fresh_retry_done = true;
@@ -271,7 +335,10 @@ impl Store {
             return Err(self.offline_miss(spec));
         }
         let dir = self.cache.temp_dir()?;
-        let deb = apt::download(pkg, dir.path(), self.options.attempts)?;
+        let spinner = self.spinner(format!("{}: apt-get download {}", spec.name, pkg.pin()));
+        let deb = apt::download(self.apt(), pkg, dir.path(), self.options.attempts);
+        spinner.finish_and_clear();
+        let deb = deb?;
         let actual = sha256_file(&deb).map_err(|e| Error::io(&deb, "cannot read", e))?;
         if actual != pkg.sha256 {
             return Err(Error::infra(format!(
@@ -290,7 +357,9 @@ impl Store {
 fn derivation(spec: &ImageSpec) -> Option<String> {
     let c = spec.decompress.map(|c| c.as_str()).unwrap_or("none");
     match (&spec.member, spec.archive) {
-        (Some(member), Some(kind)) => Some(format!("archive {kind}\ndecompress {c}\nmember {member}\n")),
+        (Some(member), Some(kind)) => {
+            Some(format!("archive {kind}\ndecompress {c}\nmember {member}\n"))
+        }
         _ => spec.decompress.map(|_| format!("decompress {c}\n")),
     }
 }
