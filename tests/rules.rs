@@ -580,7 +580,13 @@ fn void_compat_expectations_agree_with_the_rules_on_each_cells_row() {
             assert!(!c.guest.accel.is_kvm(), "{}: a KVM cell must name its host row", c.name);
             continue;
         };
-        let p = predict(&power9(mmu, page), c);
+        let mut host = power9(mmu, page);
+        if c.host.nested == Some(true) {
+            // The nested rows run where the harness is itself inside an L1.
+            host.platform = Some("pSeries".into());
+        }
+        let p = predict(&host, c);
+        assert_eq!(rules::host_row(&host, c).nested, c.host.nested == Some(true), "{}", c.name);
         if c.guest.accel.is_kvm() {
             assert_eq!(p.skip, None, "{}: a ready host on the cell's row must run it: {:?}", c.name, p.skip);
         }
@@ -597,6 +603,7 @@ fn void_compat_expectations_agree_with_the_rules_on_each_cells_row() {
             );
         }
     }
+    assert!(m.cells.iter().filter(|c| c.host.nested == Some(true)).count() >= 10, "the nested rows are in the matrix");
     assert!(explicit >= 40, "the matrix states the table explicitly ({explicit} explicit cells)");
 }
 
@@ -647,4 +654,13 @@ fn void_compat_covers_every_summary_row_and_shows_the_three_errors_verbatim() {
     // Nested scenarios seen from L0: a nested-capable Radix L1, and the refusal on an HPT host.
     assert!(predictions.iter().any(|(c, p)| c.guest.fixes.contains(&NESTED) && got(p) == Want::Boots(RADIX)));
     assert!(predictions.iter().any(|(_, p)| got(p) == Want::Fails("nested-hv-unsupported")));
+}
+
+#[test]
+fn a_nested_row_is_skipped_on_bare_metal_with_the_reason() {
+    let m = void_compat();
+    let c = m.cells.iter().find(|c| c.host.nested == Some(true) && c.guest.accel == bootmatrix::model::Accel::KvmHv).expect("a nested HV row");
+    let p = predict(&power9(c.host.mmu.unwrap(), c.host.page_size.unwrap()), c);
+    let reason = p.skip.expect("bare metal cannot run an L2 row");
+    assert!(reason.contains("nested scenario") && reason.contains("bare metal"), "{reason}");
 }

@@ -139,6 +139,7 @@ struct RawCells {
     host: Field,
     host_mmu: Field,
     host_page_size: Field,
+    host_nested: Field,
     accel: Field,
     kernel: Field,
     busybox: Field,
@@ -160,7 +161,7 @@ struct RawCells {
 /// The keys a list turns into an axis, in the order axes vary (leftmost
 /// slowest). `fixes` is an axis only as a list of lists.
 const AXES: &[&str] = &[
-    "host", "host_mmu", "host_page_size", "accel", "kernel", "mmu", "machine", "fixes", "memory",
+    "host", "host_mmu", "host_page_size", "host_nested", "accel", "kernel", "mmu", "machine", "fixes", "memory",
     "firmware", "cpu", "expect",
 ];
 
@@ -170,6 +171,7 @@ impl RawCells {
             "host" => self.host.as_ref(),
             "host_mmu" => self.host_mmu.as_ref(),
             "host_page_size" => self.host_page_size.as_ref(),
+            "host_nested" => self.host_nested.as_ref(),
             "accel" => self.accel.as_ref(),
             "kernel" => self.kernel.as_ref(),
             "busybox" => self.busybox.as_ref(),
@@ -346,6 +348,12 @@ fn build_cell(
     let host_page = scalar("host_page_size")
         .map(|p| parse_str::<PageSize>(file, "host_page_size", &p))
         .transpose()?;
+    let host_nested = match scalar("host_nested") {
+        Some(p) => Some(p.value.as_bool().ok_or_else(|| {
+            file.error(p.offset, "host_nested", &format!("expected true or false, found {}", p.value.type_str()))
+        })?),
+        None => None,
+    };
     let accel = match scalar("accel") {
         Some(p) => parse_str::<Accel>(file, "accel", &p)?,
         None => Accel::Tcg,
@@ -479,7 +487,7 @@ fn build_cell(
         return Err(file.error(p.offset, "expect_mmu", "only meaningful with expect = \"boots\""));
     }
 
-    let host = HostSpec { kind, mmu: host_mmu, page_size: host_page };
+    let host = HostSpec { kind, mmu: host_mmu, page_size: host_page, nested: host_nested };
     let fixes_word = if fixes.is_empty() {
         "no-fix".to_string()
     } else {
@@ -490,7 +498,12 @@ fn build_cell(
         Expectation::Boots { .. } => "boots".to_string(),
         Expectation::Error(id) => id.clone(),
     };
-    let vars: [(&str, String); 11] = [
+    let vars: [(&str, String); 12] = [
+        ("host_level", match host_nested {
+            Some(true) => "l1".to_string(),
+            Some(false) => "l0".to_string(),
+            None => "any".to_string(),
+        }),
         ("host", kind.as_str().to_string()),
         ("host_mmu", host_mmu.map(|m| m.to_string()).unwrap_or_else(|| "any".into())),
         ("host_page_size", host_page.map(|p| p.to_string()).unwrap_or_else(|| "any".into())),

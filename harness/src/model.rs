@@ -389,12 +389,15 @@ pub struct HostSpec {
     pub mmu: Option<Mmu>,
     /// The host kernel's base page size, if the row depends on it.
     pub page_size: Option<PageSize>,
+    /// Whether the host must itself be a KVM guest (a pSeries L1), for the
+    /// nested rows of the table; `None` when the row does not care.
+    pub nested: Option<bool>,
 }
 
 impl HostSpec {
     /// The probed machine, whatever it runs.
     pub fn native() -> HostSpec {
-        HostSpec { kind: HostKind::Native, mmu: None, page_size: None }
+        HostSpec { kind: HostKind::Native, mmu: None, page_size: None, nested: None }
     }
 }
 
@@ -406,6 +409,9 @@ impl fmt::Display for HostSpec {
         }
         if let Some(p) = self.page_size {
             write!(f, " {p}")?;
+        }
+        if self.nested == Some(true) {
+            f.write_str(" (nested L1)")?;
         }
         Ok(())
     }

@@ -123,7 +123,7 @@ mod tests {
     fn cell(expect: Expectation) -> Cell {
         Cell {
             name: "radix-4k/kvm-hv/hpt/4k/no-fix".into(),
-            host: HostSpec { kind: HostKind::Native, mmu: Some(Mmu::Radix), page_size: Some(PageSize::K4) },
+            host: HostSpec { kind: HostKind::Native, mmu: Some(Mmu::Radix), page_size: Some(PageSize::K4), nested: None },
             guest: Guest {
                 kernel: Kernel { name: "k4".into(), image: "k4".into(), page_size: PageSize::K4 },
                 busybox: "bb".into(),

@@ -107,9 +107,14 @@ pub fn host_row(host: &HostFacts, cell: &Cell) -> HostRow {
     HostRow {
         mmu: mmu.unwrap_or(Mmu::Radix),
         page_size: page_size.unwrap_or(PageSize::K4),
-        nested: host.is_power() && host.platform.as_deref() == Some("pSeries"),
+        nested: cell.host.nested.unwrap_or_else(|| probed_nested(host)),
         assumed: mmu.is_none() || page_size.is_none(),
     }
+}
+
+/// True when the probed host is itself a pSeries guest (an L1).
+fn probed_nested(host: &HostFacts) -> bool {
+    host.is_power() && host.platform.as_deref() == Some("pSeries")
 }
 
 /// How the Void summary names a host MMU (`Radix host`, `HPT host`).
@@ -768,6 +773,17 @@ fn skip_reason(host: &HostFacts, cell: &Cell, outcome: &Outcome, f: &Flags) -> O
                 mmu_word(want),
                 mmu_word(have)
             ));
+        }
+    }
+    if let Some(want) = cell.host.nested {
+        if want != probed_nested(host) {
+            reasons.push(if want {
+                "the row is a nested scenario: it needs a host that is itself a KVM guest (a pSeries L1 \
+                 started with cap-nested-hv=on); this host is bare metal"
+                    .to_string()
+            } else {
+                "the row needs a bare-metal host; this host is a pSeries guest (an L1)".to_string()
+            });
         }
     }
     if cell.host.mmu.is_some() && host.mmu.is_none() {

@@ -76,6 +76,7 @@ pub fn cell(host_row: Option<(Mmu, PageSize)>, accel: Accel, mmu: Mmu, page: Pag
             kind: HostKind::Native,
             mmu: host_row.map(|r| r.0),
             page_size: host_row.map(|r| r.1),
+            nested: None,
         },
         guest: Guest {
             kernel: Kernel {
