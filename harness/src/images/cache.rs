@@ -125,7 +125,6 @@ impl Cache {
             .map_err(|e| Error::io(&path, "cannot open cache lock", e))?;
         // std's advisory lock (flock on Linux), stable since Rust 1.89; the
         // toolchain this project builds with is newer than the declared MSRV.
-        #[allow(clippy::incompatible_msrv)]
         file.lock()
             .map_err(|e| Error::io(&path, "cannot take cache lock", e))?;
         Ok(file)
