@@ -6,32 +6,15 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use bootmatrix::host::{DevKvm, HostFacts, KvmFacts};
 use bootmatrix::qemu::{self, BootFiles};
 use bootmatrix::{matrix, rules};
 use rstest::rstest;
 
-fn x86_host() -> HostFacts {
-    HostFacts {
-        arch: "x86_64".into(),
-        cpu: None,
-        power_generation: None,
-        platform: None,
-        mmu: None,
-        page_size: None,
-        hugepage_size_kib: Some(2048),
-        hugepages_total: 0,
-        hugepages_free: 0,
-        hugetlbfs: vec![],
-        kvm: KvmFacts { dev_kvm: DevKvm::Missing, hv_loaded: false, pr_loaded: false },
-        qemu: None,
-    }
-}
 
 fn argv_for(cell_keys: &str) -> Vec<String> {
     let m = matrix::parse(Path::new("m.toml"), &format!("{}\n[[cells]]\nname = \"c\"\nkernel = \"debian-64k\"\n{cell_keys}", common::HEADER)).unwrap();
     let cell = &m.cells[0];
-    let p = rules::predict(&x86_host(), cell);
+    let p = rules::predict(&common::x86_host(), cell);
     let files = BootFiles { kernel: PathBuf::from("/img/vmlinux"), initrd: PathBuf::from("/out/initrd with space.gz") };
     qemu::guest_command("qemu-system-ppc64", cell, &p, &files).argv()
 }
@@ -86,7 +69,7 @@ fn console_is_the_serial_line_without_default_devices_and_no_reboot() {
 fn repro_script_quotes_what_a_shell_would_split() {
     let m = matrix::parse(Path::new("m.toml"), &format!("{}\n[[cells]]\nname = \"c\"\nkernel = \"debian-64k\"\nmmu = \"hpt\"\n", common::HEADER)).unwrap();
     let cell = &m.cells[0];
-    let p = rules::predict(&x86_host(), cell);
+    let p = rules::predict(&common::x86_host(), cell);
     let files = BootFiles { kernel: "/k".into(), initrd: "/a b/it's.gz".into() };
     let cmd = qemu::guest_command("qemu-system-ppc64", cell, &p, &files);
     let script = cmd.repro_script("c");

@@ -7,33 +7,16 @@ mod common;
 use std::path::Path;
 
 use bootmatrix::diff;
-use bootmatrix::host::{DevKvm, HostFacts, KvmFacts};
 use bootmatrix::model::{Mmu, PageSize};
 use bootmatrix::report::{self, ResultsFile, RunFacts};
 use bootmatrix::run::{Attempt, CellResult};
 use bootmatrix::verdict::{Expected, Status, Verdict};
 
-fn host() -> HostFacts {
-    HostFacts {
-        arch: "x86_64".into(),
-        cpu: None,
-        power_generation: None,
-        platform: None,
-        mmu: None,
-        page_size: None,
-        hugepage_size_kib: None,
-        hugepages_total: 0,
-        hugepages_free: 0,
-        hugetlbfs: vec![],
-        kvm: KvmFacts { dev_kvm: DevKvm::Missing, hv_loaded: false, pr_loaded: false },
-        qemu: None,
-    }
-}
 
 fn result(name: &str, statuses: &[(Status, &str)]) -> CellResult {
     let m = bootmatrix::matrix::parse(Path::new("m.toml"), &format!("{}\n[[cells]]\nname = \"{name}\"\nkernel = \"debian-64k\"\n", common::HEADER)).unwrap();
     let cell = m.cells[0].clone();
-    let prediction = bootmatrix::rules::predict(&host(), &cell);
+    let prediction = bootmatrix::rules::predict(&common::x86_host(), &cell);
     let attempts: Vec<Attempt> = statuses
         .iter()
         .map(|(s, msg)| Attempt { verdict: Verdict { status: *s, summary: msg.to_string(), details: vec![] }, seconds: 1.5, observation: None, exit_status: None })
@@ -54,7 +37,7 @@ fn result(name: &str, statuses: &[(Status, &str)]) -> CellResult {
 }
 
 fn junit_of(results: &[CellResult], flaky_fails: bool) -> String {
-    let h = host();
+    let h = common::x86_host();
     let facts = RunFacts { matrix: "m.toml".into(), matrix_sha256: "00".into(), host: &h, started_unix: 0, seconds: 3.0, interrupted: false };
     report::junit("m", results, &facts, flaky_fails).to_string().unwrap()
 }
@@ -93,7 +76,7 @@ fn a_cell_that_passes_on_retry_is_flaky_and_can_count_as_failed() {
 #[test]
 fn results_json_round_trips_and_diff_sorts_the_changes() {
     let dir = tempfile::tempdir().unwrap();
-    let h = host();
+    let h = common::x86_host();
     let facts = RunFacts { matrix: "m.toml".into(), matrix_sha256: "00".into(), host: &h, started_unix: 0, seconds: 3.0, interrupted: false };
     let old_out = dir.path().join("old");
     let new_out = dir.path().join("new");

@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+
+use bootmatrix::host::{DevKvm, HostFacts, KvmFacts};
 use std::process::{Command, Output};
 
 /// The repository root.
@@ -84,4 +86,23 @@ pub fn testcase<'a>(junit: &'a str, cell: &str) -> &'a str {
     let rest = &junit[start..];
     let end = rest.find("</testcase>").map(|e| e + "</testcase>".len()).or_else(|| rest.find("/>").map(|e| e + 2)).unwrap();
     &rest[..end]
+}
+
+/// An x86-64 host without POWER KVM, as the probe would describe this kind of
+/// machine.
+pub fn x86_host() -> HostFacts {
+    HostFacts {
+        arch: "x86_64".into(),
+        cpu: None,
+        power_generation: None,
+        platform: None,
+        mmu: None,
+        page_size: None,
+        hugepage_size_kib: Some(2048),
+        hugepages_total: 0,
+        hugepages_free: 0,
+        hugetlbfs: vec![],
+        kvm: KvmFacts { dev_kvm: DevKvm::Missing, hv_loaded: false, pr_loaded: false },
+        qemu: None,
+    }
 }
