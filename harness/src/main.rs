@@ -142,7 +142,7 @@ struct RunCmd {
     #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
     timeout_scale: f64,
     /// Initramfs compression (see BENCHMARKS.md for why the default).
-    #[arg(long, value_enum, default_value_t = CompressionArg::Gzip)]
+    #[arg(long, value_enum, default_value_t = CompressionArg::None)]
     compression: CompressionArg,
     /// No progress output; only the final summary line.
     #[arg(short, long)]
