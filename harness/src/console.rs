@@ -41,6 +41,9 @@ pub enum Stream {
     Console,
     /// qemu's own stderr, where its errors and warnings go.
     QemuStderr,
+    /// The stderr of a qemu running inside an emulated host, relayed on the
+    /// host's console with a prefix (see [`crate::chain`]).
+    InnerStderr,
 }
 
 /// Something in a line that matters to the verdict.
@@ -61,11 +64,51 @@ pub enum Sighting {
     /// Any other fatal-looking qemu message (`qemu-system-ppc64: ...`, not a
     /// warning).
     QemuError(String),
+    /// An emulated host's framing (see [`crate::chain`]).
+    Frame(Frame),
+}
+
+/// The framing an emulated host's init prints around each inner run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// KVM is loaded; inner runs follow.
+    Ready,
+    /// Inner run N starts.
+    Begin(usize),
+    /// Inner run N ended with this exit status.
+    End(usize, i32),
+    /// Every inner run is done.
+    Done,
+}
+
+fn frame(line: &str) -> Option<Frame> {
+    use crate::chain::{L1_DONE, L1_READY, L2_BEGIN, L2_END};
+    let l = line.trim();
+    if l.ends_with(L1_READY) {
+        return Some(Frame::Ready);
+    }
+    if l.ends_with(L1_DONE) {
+        return Some(Frame::Done);
+    }
+    if let Some(at) = l.find(L2_BEGIN) {
+        return l[at + L2_BEGIN.len()..].trim().parse().ok().map(Frame::Begin);
+    }
+    if let Some(at) = l.find(L2_END) {
+        let rest = l[at + L2_END.len()..].trim();
+        let (n, rc) = rest.split_once(" rc=")?;
+        return Some(Frame::End(n.trim().parse().ok()?, rc.trim().parse().unwrap_or(-1)));
+    }
+    None
 }
 
 /// Classifies one line of output; pure, so the console's vocabulary is
 /// tested without booting.
 pub fn classify(line: &str) -> Option<Sighting> {
+    if line.contains("BOOTMATRIX-L") {
+        if let Some(f) = frame(line) {
+            return Some(Sighting::Frame(f));
+        }
+    }
     if let Some(found) = GuestReport::find(line) {
         return Some(match found {
             Ok(r) => Sighting::Report(r),
@@ -188,6 +231,34 @@ pub struct Observation {
     pub marker_seen_at: Option<Instant>,
 }
 
+/// What a watch of an emulated host saw.
+#[derive(Debug, Clone)]
+pub struct SessionObservation {
+    /// One observation per inner run that finished, by index.
+    pub cells: Vec<Option<Observation>>,
+    /// The host loaded KVM and started its inner runs.
+    pub ready: bool,
+    /// Why the session ended (`Marker`: the host finished every run).
+    pub ended: EndCause,
+    /// Error lines the host itself printed outside any inner run.
+    pub host_lines: Vec<String>,
+}
+
+fn empty_observation() -> Observation {
+    Observation {
+        cause: EndCause::Timeout,
+        report: None,
+        damaged_reports: 0,
+        documented: Vec::new(),
+        qemu_errors: Vec::new(),
+        oopses: Vec::new(),
+        console_tail: Vec::new(),
+        stderr_tail: Vec::new(),
+        elapsed: Duration::ZERO,
+        marker_seen_at: None,
+    }
+}
+
 /// A running guest: qemu under a PTY with its streams being watched.
 pub struct RunningGuest {
     process: PtyProcess,
@@ -222,8 +293,8 @@ impl RunningGuest {
         let pty = process
             .get_file_handle()
             .map_err(|e| Error::infra(format!("cannot read qemu's console: {e}")))?;
-        let pgid = session_of(&pty, &process).ok_or_else(|| {
-            Error::infra(format!("{} exited before it could be watched", cmd.program))
+        let (pgid, early_exit) = session_of(&pty, &process).ok_or_else(|| {
+            Error::infra(format!("{} could not be watched: it never opened its terminal", cmd.program))
         })?;
         teardown::register(pgid);
         drop(guard);
@@ -243,8 +314,8 @@ impl RunningGuest {
             stderr_tail,
             readers,
             started,
-            exit: None,
-            reaped: false,
+            exit: early_exit.flatten(),
+            reaped: early_exit.is_some(),
         })
     }
 
@@ -266,18 +337,7 @@ impl RunningGuest {
     pub fn watch(&mut self, timeout: Duration) -> Observation {
         let deadline = self.started + timeout;
         let grace = Duration::from_secs(2);
-        let mut obs = Observation {
-            cause: EndCause::Timeout,
-            report: None,
-            damaged_reports: 0,
-            documented: Vec::new(),
-            qemu_errors: Vec::new(),
-            oopses: Vec::new(),
-            console_tail: Vec::new(),
-            stderr_tail: Vec::new(),
-            elapsed: Duration::ZERO,
-            marker_seen_at: None,
-        };
+        let mut obs = empty_observation();
         let mut open = 2;
         let mut stop_by: Option<Instant> = None;
         loop {
@@ -317,6 +377,7 @@ impl RunningGuest {
                         obs.qemu_errors.push(line);
                         stop_by.get_or_insert(Instant::now() + grace);
                     }
+                    Sighting::Frame(_) => {}
                 },
                 Ok(Event::Closed) => {
                     open -= 1;
@@ -343,6 +404,97 @@ impl RunningGuest {
         obs.console_tail = self.console_tail.lock().map(|t| t.lines()).unwrap_or_default();
         obs.stderr_tail = self.stderr_tail.lock().map(|t| t.lines()).unwrap_or_default();
         obs
+    }
+
+    /// Watches an emulated host running its inner cells in turn (see
+    /// [`crate::chain`]): `timeouts[i]` bounds inner run `i` (the host kills
+    /// it first; this is the backstop), `boot` bounds the host's own boot.
+    /// Returns one observation per inner run that finished, and why the
+    /// session ended.
+    pub fn watch_session(&mut self, timeouts: &[Duration], boot: Duration) -> SessionObservation {
+        let slack = Duration::from_secs(60);
+        let mut out = SessionObservation { cells: vec![None; timeouts.len()], ready: false, ended: EndCause::Timeout, host_lines: Vec::new() };
+        let mut deadline = self.started + boot;
+        let mut current: Option<(usize, Observation, Instant)> = None;
+        let mut open = 2;
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                out.ended = if teardown::interrupted() { EndCause::Interrupted } else { EndCause::Timeout };
+                break;
+            }
+            match self.events.recv_timeout(deadline - now) {
+                Ok(Event::Seen(stream, s, at)) => match (s, current.as_mut()) {
+                    (Sighting::Frame(Frame::Ready), _) => {
+                        out.ready = true;
+                        deadline = Instant::now() + slack;
+                    }
+                    (Sighting::Frame(Frame::Begin(i)), _) if i < timeouts.len() => {
+                        current = Some((i, empty_observation(), Instant::now()));
+                        deadline = Instant::now() + timeouts[i] + slack;
+                    }
+                    (Sighting::Frame(Frame::End(i, rc)), Some((j, _, _))) if i == *j => {
+                        let (i, mut obs, began) = current.take().expect("current");
+                        obs.elapsed = began.elapsed();
+                        obs.cause = if obs.marker_seen_at.is_some() {
+                            EndCause::Marker
+                        } else if let Some(p) = obs.oopses.iter().find(|l| l.contains("Kernel panic")) {
+                            EndCause::Panic(p.clone())
+                        } else if rc == 137 {
+                            EndCause::Timeout
+                        } else {
+                            EndCause::QemuExited(Some(rc))
+                        };
+                        obs.console_tail = self.console_tail.lock().map(|t| t.lines()).unwrap_or_default();
+                        out.cells[i] = Some(obs);
+                        deadline = Instant::now() + slack;
+                    }
+                    (Sighting::Frame(Frame::Done), _) => {
+                        out.ended = EndCause::Marker;
+                        break;
+                    }
+                    (Sighting::Frame(_), _) => {}
+                    (s, Some((_, obs, _))) => match s {
+                        Sighting::Report(r) => {
+                            obs.report.get_or_insert(r);
+                        }
+                        Sighting::DamagedReport => obs.damaged_reports += 1,
+                        Sighting::Done => obs.marker_seen_at = Some(at),
+                        // The inner kernel panics and its qemu exits; the
+                        // frame's end says so. Kept with the oopses.
+                        Sighting::Panic(line) | Sighting::Oops(line) => obs.oopses.push(line),
+                        Sighting::Documented(id, line) => obs.documented.push(SeenError { id: id.to_string(), line, stream }),
+                        Sighting::QemuError(line) => obs.qemu_errors.push(line),
+                        Sighting::Frame(_) => unreachable!("matched above"),
+                    },
+                    (s, None) => match s {
+                        // The host itself failed: nothing more will run.
+                        Sighting::Panic(line) => {
+                            out.host_lines.push(line.clone());
+                            out.ended = EndCause::Panic(line);
+                            break;
+                        }
+                        Sighting::Documented(_, line) | Sighting::QemuError(line) | Sighting::Oops(line) => {
+                            out.host_lines.push(line)
+                        }
+                        _ => {}
+                    },
+                },
+                Ok(Event::Closed) => {
+                    open -= 1;
+                    if open == 0 {
+                        out.ended = if teardown::interrupted() { EndCause::Interrupted } else { EndCause::QemuExited(self.reap()) };
+                        break;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => {
+                    out.ended = EndCause::QemuExited(self.reap());
+                    break;
+                }
+            }
+        }
+        out
     }
 
     fn poll_exit(&mut self) -> Option<i32> {
@@ -433,13 +585,21 @@ fn create(dir: &Path, name: &str) -> Result<File> {
 
 /// The child's session (and process group) id: it calls `setsid` and opens
 /// the PTY as its controlling terminal, so the terminal knows its session.
-fn session_of(pty: &File, process: &PtyProcess) -> Option<Pid> {
+/// A child that exits before that is reaped here: its pid is its session,
+/// and its exit status comes back with it (`Some(status)`).
+fn session_of(pty: &File, process: &PtyProcess) -> Option<(Pid, Option<Option<i32>>)> {
     let until = Instant::now() + Duration::from_secs(5);
     loop {
         if let Ok(sid) = nix::sys::termios::tcgetsid(pty.as_fd()) {
-            return Some(sid);
+            return Some((sid, None));
         }
-        if !matches!(process.status(), Some(WaitStatus::StillAlive)) || Instant::now() > until {
+        match process.status() {
+            Some(WaitStatus::StillAlive) => {}
+            Some(WaitStatus::Exited(pid, code)) => return Some((pid, Some(Some(code)))),
+            Some(WaitStatus::Signaled(pid, sig, _)) => return Some((pid, Some(Some(128 + sig as i32)))),
+            _ => return None,
+        }
+        if Instant::now() > until {
             return None;
         }
         std::thread::sleep(Duration::from_micros(200));
@@ -463,6 +623,10 @@ fn reader(
             if let Ok(mut t) = tail.lock() {
                 t.push(text);
             }
+            let (stream, text) = match text.find(crate::chain::L2_STDERR) {
+                Some(at) => (Stream::InnerStderr, &text[at + crate::chain::L2_STDERR.len()..]),
+                None => (stream, text),
+            };
             if let Some(s) = classify(text) {
                 let _ = tx.send(Event::Seen(stream, s, Instant::now()));
             }
@@ -523,6 +687,16 @@ mod tests {
     fn panics_and_oopses_are_recognised() {
         assert!(matches!(classify("[    1.0] Kernel panic - not syncing: VFS: Unable to mount root fs"), Some(Sighting::Panic(_))));
         assert!(matches!(classify("[    2.0] Oops: Kernel access of bad area, sig: 11 [#1]"), Some(Sighting::Oops(_))));
+    }
+
+    #[test]
+    fn an_emulated_hosts_framing_is_recognised() {
+        assert_eq!(classify("BOOTMATRIX-L1-READY"), Some(Sighting::Frame(Frame::Ready)));
+        assert_eq!(classify("[ 3.1] x BOOTMATRIX-L2-BEGIN 3"), Some(Sighting::Frame(Frame::Begin(3))));
+        assert_eq!(classify("BOOTMATRIX-L2-END 3 rc=137"), Some(Sighting::Frame(Frame::End(3, 137))));
+        assert_eq!(classify("BOOTMATRIX-L1-DONE"), Some(Sighting::Frame(Frame::Done)));
+        // The L1's own messages are not frames.
+        assert_eq!(classify("BOOTMATRIX-L1: insmod kvm-hv.ko failed"), None);
     }
 
     #[test]
