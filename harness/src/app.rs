@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use crate::chain;
 use crate::error::{Error, Result};
 use crate::host::{self, HostFacts};
 use crate::images::{self, Image, Store, StoreOptions};
@@ -163,18 +164,52 @@ fn memory_available_mib() -> u64 {
         .map_or(4096, |kb| kb / 1024)
 }
 
-/// Plans one cell on this host: prediction, expectation, and the command or
-/// the verdict reached without booting.
-pub fn plan_cell(cell: &Cell, facts: &HostFacts, qemu_bin: &str, files: Option<std::result::Result<BootFiles, String>>) -> PlannedCell {
-    let prediction = rules::predict(facts, cell);
+/// The facts a cell is judged on: the probed machine, or the emulated host
+/// the cell names (with the hugepages its host session reserves).
+pub fn facts_for(cell: &Cell, probed: &HostFacts, hugepages: u64) -> HostFacts {
+    if cell.host.kind.is_emulated() {
+        chain::emulated_facts(&cell.host, hugepages)
+    } else {
+        probed.clone()
+    }
+}
+
+/// Hugepages the emulated host of `cell` reserves: enough for the largest
+/// hugepage-backed guest among `cells` on the same host, on HPT hosts only
+/// (a Radix powernv host has no HugeTLB, see [`chain::host_limits`]).
+pub fn session_hugepages(cell: &Cell, cells: &[Cell]) -> u64 {
+    if !cell.host.kind.is_emulated() || cell.host.mmu != Some(crate::model::Mmu::Hpt) {
+        return 0;
+    }
+    let key = chain::session_key(&cell.host);
+    cells
+        .iter()
+        .filter(|c| chain::session_key(&c.host) == key && c.guest.fixes.contains(&crate::model::Fix::Hugepages))
+        .map(|c| chain::hugepages_for(c.guest.memory_mib))
+        .max()
+        .unwrap_or(0)
+}
+
+/// The rules' prediction for a cell, with the limits of its emulated host.
+pub fn predict(cell: &Cell, probed: &HostFacts, cells: &[Cell]) -> rules::Prediction {
+    let facts = facts_for(cell, probed, session_hugepages(cell, cells));
+    let mut p = rules::predict(&facts, cell);
+    if p.skip.is_none() {
+        p.skip = chain::host_limits(cell, probed);
+    }
+    p
+}
+
+/// Plans one cell: prediction, expectation, and the command or the verdict
+/// reached without booting.
+pub fn plan_cell(cell: &Cell, prediction: rules::Prediction, qemu_bin: &str, files: std::result::Result<BootFiles, String>) -> PlannedCell {
     let expected = verdict::expected(cell, &prediction);
     let action = if let Some(reason) = &prediction.skip {
         Action::Settled(Verdict::skipped(reason))
     } else {
         match files {
-            Some(Ok(files)) => Action::Boot(qemu::guest_command(qemu_bin, cell, &prediction, &files)),
-            Some(Err(e)) => Action::Settled(Verdict::error(&e)),
-            None => Action::Settled(Verdict::error("no boot files")),
+            Ok(files) => Action::Boot(qemu::guest_command(qemu_bin, cell, &prediction, &files)),
+            Err(e) => Action::Settled(Verdict::error(&e)),
         }
     };
     PlannedCell { cell: cell.clone(), prediction, expected, action }
@@ -200,19 +235,19 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, "cannot create", e))?;
 
     // Images and payloads only for cells that will boot.
-    let runnable: Vec<Cell> = cells.iter().filter(|c| rules::predict(&facts, c).skip.is_none()).cloned().collect();
+    let predictions: Vec<rules::Prediction> = cells.iter().map(|c| predict(c, &facts, &cells)).collect();
+    let runnable: Vec<Cell> = cells.iter().zip(&predictions).filter(|(_, p)| p.skip.is_none()).map(|(c, _)| c.clone()).collect();
     let images_dir = args.sources.images_dir_for(&args.matrix);
-    let images = if runnable.is_empty() {
-        BTreeMap::new()
-    } else {
-        let store = args.sources.store()?;
-        resolve_images(&needed_images_with(&runnable, args.kernel_override.is_none()), &images_dir, &store)?
+    let store = if runnable.is_empty() { None } else { Some(args.sources.store()?) };
+    let images = match &store {
+        None => BTreeMap::new(),
+        Some(store) => resolve_images(&needed_images_with(&runnable, args.kernel_override.is_none()), &images_dir, store)?,
     };
     // Absolute, so that every repro.sh runs from any directory.
     let payload_dir = std::path::absolute(&args.out).unwrap_or_else(|_| args.out.clone()).join("payload");
     let mut initrds: BTreeMap<String, std::result::Result<PathBuf, String>> = BTreeMap::new();
     for (name, img) in &images {
-        if runnable.iter().any(|c| &c.guest.busybox == name) {
+        if runnable.iter().any(|c| &c.guest.busybox == name && !c.host.kind.is_emulated()) {
             let built = match img {
                 Ok(img) => build_payload(img, &payload_dir, args.compression),
                 Err(e) => Err(e.message().to_string()),
@@ -220,23 +255,66 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
             initrds.insert(name.clone(), built);
         }
     }
-    let planned: Vec<PlannedCell> = cells
-        .iter()
-        .map(|c| {
-            let files = (|| -> std::result::Result<BootFiles, String> {
-                let kernel = match &args.kernel_override {
-                    Some(path) => std::path::absolute(path).unwrap_or_else(|_| path.clone()),
-                    None => {
-                        let k = images.get(&c.guest.kernel.image).ok_or("kernel image not resolved")?;
-                        k.as_ref().map_err(|e| e.message().to_string())?.path.clone()
-                    }
-                };
-                let initrd = initrds.get(&c.guest.busybox).ok_or("payload not built")?.clone()?;
-                Ok(BootFiles { kernel, initrd })
-            })();
-            plan_cell(c, &facts, &args.sources.qemu, Some(files))
-        })
-        .collect();
+    let image_path = |name: &str| -> std::result::Result<PathBuf, String> {
+        let img = images.get(name).ok_or_else(|| format!("image `{name}` not resolved"))?;
+        Ok(img.as_ref().map_err(|e| e.message().to_string())?.path.clone())
+    };
+    let mut planned: Vec<PlannedCell> = Vec::new();
+    let mut session_keys: Vec<String> = Vec::new();
+    let mut session_cells: Vec<Vec<usize>> = Vec::new();
+    for (c, p) in cells.iter().zip(predictions) {
+        if c.host.kind.is_emulated() && p.skip.is_none() {
+            let key = chain::session_key(&c.host);
+            let k = session_keys.iter().position(|s| s == &key).unwrap_or_else(|| {
+                session_keys.push(key);
+                session_cells.push(Vec::new());
+                session_keys.len() - 1
+            });
+            session_cells[k].push(planned.len());
+            let argv = qemu::guest_command(chain::L1_QEMU, c, &p, &chain::l2_files(c)).argv();
+            let expected = verdict::expected(c, &p);
+            planned.push(PlannedCell { cell: c.clone(), prediction: p, expected, action: Action::Inner { session: k, argv } });
+            continue;
+        }
+        let files = (|| -> std::result::Result<BootFiles, String> {
+            let kernel = match &args.kernel_override {
+                Some(path) => std::path::absolute(path).unwrap_or_else(|_| path.clone()),
+                None => image_path(&c.guest.kernel.image)?,
+            };
+            let initrd = initrds.get(&c.guest.busybox).ok_or("payload not built")?.clone()?;
+            Ok(BootFiles { kernel, initrd })
+        })();
+        planned.push(plan_cell(c, p, &args.sources.qemu, files));
+    }
+    let mut sessions: Vec<run::HostSession> = Vec::new();
+    for (k, members) in session_cells.iter().enumerate() {
+        let first = planned[members[0]].cell.clone();
+        let hugepages = session_hugepages(&first, &cells);
+        let prepared = prepare_session(&planned, members, hugepages, &image_path, &images_dir, store.as_ref(), &payload_dir)
+            .map(|l1| chain::host_command(&args.sources.qemu, &first.host, &l1.0, &l1.1, hugepages));
+        match prepared {
+            Ok(command) => sessions.push(run::HostSession {
+                key: session_keys[k].clone(),
+                command,
+                cells: members.clone(),
+                memory_mib: first.host.memory_mib.unwrap_or(chain::default_host_memory(first.host.kind)),
+                boot_timeout: std::time::Duration::from_secs(300).mul_f64(args.timeout_scale),
+            }),
+            Err(e) => {
+                for &i in members {
+                    planned[i].action = Action::Settled(Verdict::error(&format!("cannot build the emulated host {}: {e}", session_keys[k])));
+                }
+            }
+        }
+    }
+    // Session indices must follow the sessions that were built.
+    for (k, s) in sessions.iter().enumerate() {
+        for &i in &s.cells {
+            if let Action::Inner { session, .. } = &mut planned[i].action {
+                *session = k;
+            }
+        }
+    }
 
     let previous = ResultsFile::load(&args.out.join("results.json"))
         .map(|r| r.cells.into_iter().map(|c| (c.name, c.seconds)).collect())
@@ -253,7 +331,7 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
     // Old per-cell results of cells not in this run would mislead; the
     // cells directory is rewritten cell by cell.
     let progress = Progress::new(planned.len(), args.mode);
-    let results = run::execute(planned, &opts, &progress, &|_| {});
+    let results = run::execute(planned, sessions, &opts, &progress, &|_| {});
     progress.finish();
     let facts_run = RunFacts {
         matrix: args.matrix.display().to_string(),
@@ -269,6 +347,23 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
         code = 1;
     }
     Ok(RunOutcome { results, junit, exit_code: code })
+}
+
+/// Builds the initramfs of an emulated host for the cells `members` of
+/// `planned`: busybox, the host kernel's KVM modules, qemu's userland, the
+/// L2 kernels and payload, and the init that runs them. Returns the host
+/// kernel and the initramfs. Named by content, so a rerun reuses it.
+fn prepare_session(
+    planned: &[PlannedCell],
+    members: &[usize],
+    hugepages: u64,
+    image_path: &dyn Fn(&str) -> std::result::Result<PathBuf, String>,
+    images_dir: &Path,
+    store: Option<&Store>,
+    payload_dir: &Path,
+) -> std::result::Result<(PathBuf, PathBuf), String> {
+    let _ = (planned, members, hugepages, image_path, images_dir, store, payload_dir);
+    Err("BUNDLE-PENDING".to_string())
 }
 
 /// Builds (or reuses) the initramfs for a busybox image; named by content so
@@ -320,7 +415,21 @@ pub fn plan_entries(cells: &[Cell], facts: &HostFacts, qemu_bin: &str) -> Vec<cr
     cells
         .iter()
         .map(|c| {
-            let prediction = rules::predict(facts, c);
+            let prediction = predict(c, facts, cells);
+            if c.host.kind.is_emulated() {
+                let argv = qemu::guest_command(chain::L1_QEMU, c, &prediction, &chain::l2_files(c)).argv();
+                let kernel = c.host.kernel.as_ref().map_or(String::new(), |k| k.image.clone());
+                let host = chain::host_command(
+                    qemu_bin,
+                    &c.host,
+                    Path::new(&format!("<image:{kernel}>")),
+                    Path::new("<initramfs:emulated-host>"),
+                    session_hugepages(c, cells),
+                );
+                let mut e = crate::plan::PlanEntry::new(c, prediction, argv);
+                e.host_argv = Some(host.argv());
+                return e;
+            }
             let files = BootFiles {
                 kernel: PathBuf::from(format!("<image:{}>", c.guest.kernel.image)),
                 initrd: PathBuf::from(format!("<initramfs:{}>", c.guest.busybox)),

@@ -9,6 +9,7 @@
 pub mod diff;
 pub mod documented;
 pub mod app;
+pub mod chain;
 pub mod console;
 pub mod error;
 pub mod host;

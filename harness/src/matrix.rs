@@ -64,7 +64,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Matrix> {
             .map_err(|m| file.error(k.get_ref().page_size.span().start, "page_size", &m))?;
         kernels.insert(
             name.clone(),
-            Kernel { name: name.clone(), image: k.get_ref().image.clone(), page_size },
+            Kernel { name: name.clone(), image: k.get_ref().image.clone(), page_size, kvm_pr: k.get_ref().kvm_pr },
         );
     }
     let empty = RawCells::default();
@@ -128,6 +128,8 @@ struct RawMatrix {
 struct RawKernel {
     image: String,
     page_size: Spanned<String>,
+    #[serde(default)]
+    kvm_pr: bool,
 }
 
 type Field = Option<Spanned<Value>>;
@@ -140,6 +142,8 @@ struct RawCells {
     host_mmu: Field,
     host_page_size: Field,
     host_nested: Field,
+    host_kernel: Field,
+    host_memory: Field,
     accel: Field,
     kernel: Field,
     busybox: Field,
@@ -161,7 +165,7 @@ struct RawCells {
 /// The keys a list turns into an axis, in the order axes vary (leftmost
 /// slowest). `fixes` is an axis only as a list of lists.
 const AXES: &[&str] = &[
-    "host", "host_mmu", "host_page_size", "host_nested", "accel", "kernel", "mmu", "machine", "fixes", "memory",
+    "host", "host_kernel", "host_mmu", "host_page_size", "host_nested", "host_memory", "accel", "kernel", "mmu", "machine", "fixes", "memory",
     "firmware", "cpu", "expect",
 ];
 
@@ -172,6 +176,8 @@ impl RawCells {
             "host_mmu" => self.host_mmu.as_ref(),
             "host_page_size" => self.host_page_size.as_ref(),
             "host_nested" => self.host_nested.as_ref(),
+            "host_kernel" => self.host_kernel.as_ref(),
+            "host_memory" => self.host_memory.as_ref(),
             "accel" => self.accel.as_ref(),
             "kernel" => self.kernel.as_ref(),
             "busybox" => self.busybox.as_ref(),
@@ -348,6 +354,45 @@ fn build_cell(
     let host_page = scalar("host_page_size")
         .map(|p| parse_str::<PageSize>(file, "host_page_size", &p))
         .transpose()?;
+    let lookup_kernel = |key: &str, p: &Picked| -> Result<Kernel> {
+        let name = string(file, key, p)?;
+        kernels.get(name).cloned().ok_or_else(|| {
+            let known: Vec<_> = kernels.keys().map(|k| format!("`{k}`")).collect();
+            file.error(
+                p.offset,
+                key,
+                &format!(
+                    "no kernel `{name}` in [kernels] (defined: {})",
+                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                ),
+            )
+        })
+    };
+    let host_kernel = scalar("host_kernel").map(|p| lookup_kernel("host_kernel", &p)).transpose()?;
+    let host_memory = scalar("host_memory").map(|p| integer(file, "host_memory", &p, 1024, 1 << 20)).transpose()?;
+    if kind.is_emulated() && host_kernel.is_none() {
+        return Err(missing("host_kernel", "an emulated host boots a host kernel: name one of the [kernels] tables"));
+    }
+    if !kind.is_emulated() {
+        for key in ["host_kernel", "host_memory"] {
+            if let Some(p) = scalar(key) {
+                return Err(file.error(p.offset, key, "only meaningful with an emulated host (host = \"powernv9\" or \"nested-pseries\")"));
+            }
+        }
+    }
+    // An emulated host's page size is its kernel's.
+    let host_page = match (&host_kernel, host_page) {
+        (Some(k), Some(p)) if k.page_size != p => {
+            let at = scalar("host_page_size").expect("present");
+            return Err(file.error(
+                at.offset,
+                "host_page_size",
+                &format!("the host kernel `{}` has {} pages, not {p}", k.name, k.page_size),
+            ));
+        }
+        (Some(k), _) => Some(k.page_size),
+        (None, p) => p,
+    };
     let host_nested = match scalar("host_nested") {
         Some(p) => Some(p.value.as_bool().ok_or_else(|| {
             file.error(p.offset, "host_nested", &format!("expected true or false, found {}", p.value.type_str()))
@@ -359,20 +404,7 @@ fn build_cell(
         None => Accel::Tcg,
     };
     let kernel = match scalar("kernel") {
-        Some(p) => {
-            let name = string(file, "kernel", &p)?;
-            kernels.get(name).cloned().ok_or_else(|| {
-                let known: Vec<_> = kernels.keys().map(|k| format!("`{k}`")).collect();
-                file.error(
-                    p.offset,
-                    "kernel",
-                    &format!(
-                        "no kernel `{name}` in [kernels] (defined: {})",
-                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
-                    ),
-                )
-            })?
-        }
+        Some(p) => lookup_kernel("kernel", &p)?,
         None => return Err(missing("kernel", "name one of the [kernels] tables")),
     };
     let busybox = match scalar("busybox") {
@@ -487,7 +519,19 @@ fn build_cell(
         return Err(file.error(p.offset, "expect_mmu", "only meaningful with expect = \"boots\""));
     }
 
-    let host = HostSpec { kind, mmu: host_mmu, page_size: host_page, nested: host_nested };
+    let host_nested = match kind {
+        HostKind::NestedPseries => Some(true),
+        HostKind::PowerNv9 => Some(false),
+        HostKind::Native => host_nested,
+    };
+    let host = HostSpec {
+        kind,
+        mmu: host_mmu,
+        page_size: host_page,
+        nested: host_nested,
+        kernel: host_kernel,
+        memory_mib: host_memory,
+    };
     let fixes_word = if fixes.is_empty() {
         "no-fix".to_string()
     } else {
@@ -498,7 +542,8 @@ fn build_cell(
         Expectation::Boots { .. } => "boots".to_string(),
         Expectation::Error(id) => id.clone(),
     };
-    let vars: [(&str, String); 12] = [
+    let vars: [(&str, String); 13] = [
+        ("host_kernel", host.kernel.as_ref().map_or("none".to_string(), |k| k.name.clone())),
         ("host_level", match host_nested {
             Some(true) => "l1".to_string(),
             Some(false) => "l0".to_string(),

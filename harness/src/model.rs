@@ -319,6 +319,10 @@ pub struct Kernel {
     pub image: String,
     /// The base page size it was built with.
     pub page_size: PageSize,
+    /// Whether it has KVM-PR (`CONFIG_KVM_BOOK3S_64_PR`), as a host kernel.
+    /// Debian's kernels do not.
+    #[serde(default)]
+    pub kvm_pr: bool,
 }
 
 /// One guest: what qemu boots at the innermost level of a cell.
@@ -351,12 +355,22 @@ pub struct Guest {
     pub append: Vec<String>,
 }
 
-/// What kind of machine level 0 of a cell is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// What kind of machine the cell's host is. A native host is level 0; an
+/// emulated host is a guest that qemu boots under TCG at level 0 and that
+/// runs the cell's guest under real KVM at level 1, so that a cell becomes a
+/// chain of levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum HostKind {
     /// The machine the harness runs on, as probed.
     Native,
+    /// An emulated bare-metal POWER9 (`-machine powernv9`, skiboot) running
+    /// the host kernel in hypervisor mode: KVM-HV as on a real POWER9.
+    #[serde(rename = "powernv9")]
+    PowerNv9,
+    /// An emulated `pseries` guest started with `cap-nested-hv=on`: the
+    /// nested scenarios, with the cell's guest as an L2.
+    NestedPseries,
 }
 
 impl HostKind {
@@ -364,7 +378,14 @@ impl HostKind {
     pub fn as_str(self) -> &'static str {
         match self {
             HostKind::Native => "native",
+            HostKind::PowerNv9 => "powernv9",
+            HostKind::NestedPseries => "nested-pseries",
         }
+    }
+
+    /// True for hosts the harness boots itself.
+    pub fn is_emulated(self) -> bool {
+        !matches!(self, HostKind::Native)
     }
 }
 
@@ -373,7 +394,9 @@ impl FromStr for HostKind {
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "native" => Ok(HostKind::Native),
-            _ => Err(format!("unknown host `{s}` (expected `native`)")),
+            "powernv9" => Ok(HostKind::PowerNv9),
+            "nested-pseries" => Ok(HostKind::NestedPseries),
+            _ => Err(format!("unknown host `{s}` (expected `native`, `powernv9` or `nested-pseries`)")),
         }
     }
 }
@@ -392,12 +415,16 @@ pub struct HostSpec {
     /// Whether the host must itself be a KVM guest (a pSeries L1), for the
     /// nested rows of the table; `None` when the row does not care.
     pub nested: Option<bool>,
+    /// The host kernel of an emulated host (its page size is the host's).
+    pub kernel: Option<Kernel>,
+    /// RAM of an emulated host, MiB.
+    pub memory_mib: Option<u32>,
 }
 
 impl HostSpec {
     /// The probed machine, whatever it runs.
     pub fn native() -> HostSpec {
-        HostSpec { kind: HostKind::Native, mmu: None, page_size: None, nested: None }
+        HostSpec { kind: HostKind::Native, mmu: None, page_size: None, nested: None, kernel: None, memory_mib: None }
     }
 }
 

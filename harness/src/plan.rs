@@ -31,8 +31,12 @@ pub struct PlanEntry {
     /// `predicted`. `Some(false)` means the matrix and the rules document
     /// different tables.
     pub agrees: Option<bool>,
-    /// The qemu command, program first, unquoted.
+    /// The qemu command, program first, unquoted (inside the emulated host
+    /// when there is one).
     pub argv: Vec<String>,
+    /// For a cell on an emulated host: the level-0 command that boots the
+    /// host (its initramfs named symbolically).
+    pub host_argv: Option<Vec<String>>,
 }
 
 impl PlanEntry {
@@ -46,6 +50,7 @@ impl PlanEntry {
             agrees: rules::expectation_agrees(cell, &prediction.outcome),
             prediction,
             argv,
+            host_argv: None,
         }
     }
 }
@@ -90,7 +95,14 @@ pub fn render_text(entries: &[PlanEntry]) -> String {
             s.push_str(&format!("  note:     {n}\n"));
         }
         let line: Vec<String> = e.argv.iter().map(|a| crate::qemu::shell_quote(a)).collect();
-        s.push_str(&format!("  command:  {}\n\n", line.join(" ")));
+        match &e.host_argv {
+            Some(host) => {
+                let host: Vec<String> = host.iter().map(|a| crate::qemu::shell_quote(a)).collect();
+                s.push_str(&format!("  level 0:  {}\n", host.join(" ")));
+                s.push_str(&format!("  level 1:  {}\n\n", line.join(" ")));
+            }
+            None => s.push_str(&format!("  command:  {}\n\n", line.join(" "))),
+        }
         match p.outcome {
             Outcome::Boots { .. } => boots += 1,
             Outcome::Fails { .. } => fails += 1,
@@ -123,9 +135,9 @@ mod tests {
     fn cell(expect: Expectation) -> Cell {
         Cell {
             name: "radix-4k/kvm-hv/hpt/4k/no-fix".into(),
-            host: HostSpec { kind: HostKind::Native, mmu: Some(Mmu::Radix), page_size: Some(PageSize::K4), nested: None },
+            host: HostSpec { kind: HostKind::Native, mmu: Some(Mmu::Radix), page_size: Some(PageSize::K4), nested: None, kernel: None, memory_mib: None },
             guest: Guest {
-                kernel: Kernel { name: "k4".into(), image: "k4".into(), page_size: PageSize::K4 },
+                kernel: Kernel { name: "k4".into(), image: "k4".into(), page_size: PageSize::K4, kvm_pr: false },
                 busybox: "bb".into(),
                 mmu: Mmu::Hpt,
                 accel: Accel::KvmHv,

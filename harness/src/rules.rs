@@ -910,15 +910,47 @@ pub fn predict(host: &HostFacts, cell: &Cell) -> Prediction {
     });
     let mut seen = std::collections::BTreeSet::new();
     notes.retain(|n| seen.insert(n.clone()));
+    let (mut machine_props, mut additions) = (f.machine_props, f.additions);
+    host_profile(cell, &mut machine_props, &mut additions);
     Prediction {
         outcome,
         skip,
         rule,
-        machine_props: f.machine_props,
+        machine_props,
         cpu,
         extra_args: f.extra_args,
-        additions: f.additions,
+        additions,
         notes,
+    }
+}
+
+/// The caps every KVM guest of an emulated `powernv9` host needs: QEMU's TCG
+/// powernv9 does not offer the speculation-mitigation levels, so KVM there
+/// refuses the pseries defaults.
+pub const POWERNV9_GUEST_CAPS: [(&str, &str); 4] = [
+    ("cap-cfpc", "broken"),
+    ("cap-sbbc", "broken"),
+    ("cap-ibs", "broken"),
+    ("cap-ccf-assist", "off"),
+];
+
+/// Quirks of the host, not of the cell: added to every KVM guest of an
+/// emulated powernv9 host unless the cell sets the cap itself.
+fn host_profile(cell: &Cell, props: &mut Vec<(String, String)>, additions: &mut Vec<Addition>) {
+    if cell.host.kind != crate::model::HostKind::PowerNv9 || !cell.guest.accel.is_kvm() {
+        return;
+    }
+    for (cap, value) in POWERNV9_GUEST_CAPS {
+        if props.iter().any(|(k, _)| k == cap) {
+            continue;
+        }
+        props.push((cap.to_string(), value.to_string()));
+        additions.push(Addition {
+            flag: format!("{cap}={value}"),
+            why: "host profile powernv9: TCG's powernv9 offers no speculation-mitigation levels, so KVM there \
+                  refuses the defaults (`Requested safe cache capability level not supported by KVM`, measured.md)"
+                .into(),
+        });
     }
 }
 

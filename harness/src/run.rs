@@ -39,6 +39,30 @@ pub enum Action {
     Boot(QemuCommand),
     /// Do not boot; this is the verdict.
     Settled(Verdict),
+    /// Run inside an emulated host: `session` indexes the run's
+    /// [`HostSession`]s, `argv` is the command inside the host.
+    Inner {
+        /// Which host session runs it.
+        session: usize,
+        /// The qemu argv inside the host.
+        argv: Vec<String>,
+    },
+}
+
+/// One boot of an emulated host that runs several cells in turn (see
+/// [`crate::chain`]).
+#[derive(Debug, Clone)]
+pub struct HostSession {
+    /// Names the host (and its directory under `hosts/`).
+    pub key: String,
+    /// The level-0 command.
+    pub command: QemuCommand,
+    /// Indices of its cells in the planned list, in the order they run.
+    pub cells: Vec<usize>,
+    /// RAM the host claims, MiB.
+    pub memory_mib: u32,
+    /// How long the host may take to boot and load KVM.
+    pub boot_timeout: Duration,
 }
 
 /// One attempt at a cell.
@@ -108,7 +132,7 @@ pub fn schedule_order(cells: &[PlannedCell], previous: &BTreeMap<String, f64>) -
     let mut order: Vec<usize> = (0..cells.len()).collect();
     let guess = |p: &PlannedCell| -> f64 {
         match &p.action {
-            Action::Settled(_) => -1.0,
+            Action::Settled(_) | Action::Inner { .. } => -1.0,
             Action::Boot(_) => previous
                 .get(&p.cell.name)
                 .copied()
@@ -143,37 +167,165 @@ impl Budget {
     }
 }
 
-/// Runs every planned cell and returns the results in matrix order.
-/// `on_done` is called as each cell finishes (for reports written as the
-/// run goes).
+/// A unit of work for the pool.
+enum Work {
+    Cell(usize),
+    Session(usize),
+}
+
+/// Runs every planned cell and host session and returns the results in
+/// matrix order. `on_done` is called as each cell finishes.
 pub fn execute(
     cells: Vec<PlannedCell>,
+    sessions: Vec<HostSession>,
     opts: &RunOptions,
     progress: &Progress,
     on_done: &(dyn Fn(&CellResult) + Sync),
 ) -> Vec<CellResult> {
-    let order = schedule_order(&cells, &opts.previous_seconds);
-    let queue: Mutex<VecDeque<usize>> = Mutex::new(order.into_iter().collect());
+    // Emulated hosts take longest: they go first, then cells longest first.
+    let mut work: VecDeque<Work> = (0..sessions.len()).map(Work::Session).collect();
+    work.extend(
+        schedule_order(&cells, &opts.previous_seconds)
+            .into_iter()
+            .filter(|&i| !matches!(cells[i].action, Action::Inner { .. }))
+            .map(Work::Cell),
+    );
+    let queue: Mutex<VecDeque<Work>> = Mutex::new(work);
     let results: Mutex<Vec<Option<CellResult>>> = Mutex::new(vec![None; cells.len()]);
     let budget = Arc::new(Budget {
         free_mib: Mutex::new(opts.memory_budget_mib),
         freed: Condvar::new(),
         total: opts.memory_budget_mib,
     });
-    let cells = &cells;
+    let (cells, sessions) = (&cells, &sessions);
+    let finish = |r: CellResult, i: usize| {
+        on_done(&r);
+        progress.cell_done(&r);
+        results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
+    };
     std::thread::scope(|s| {
         for _ in 0..opts.jobs.max(1) {
             s.spawn(|| loop {
-                let Some(i) = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front() else { break };
-                let planned = &cells[i];
-                let result = run_one(planned, opts, &budget, progress);
-                on_done(&result);
-                progress.cell_done(&result);
-                results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(result);
+                let Some(w) = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front() else { break };
+                match w {
+                    Work::Cell(i) => finish(run_one(&cells[i], opts, &budget, progress), i),
+                    Work::Session(k) => {
+                        for (i, r) in run_session(&sessions[k], cells, opts, &budget, progress) {
+                            finish(r, i);
+                        }
+                    }
+                }
             });
         }
     });
     results.into_inner().unwrap_or_else(|p| p.into_inner()).into_iter().flatten().collect()
+}
+
+fn blank_result(planned: &PlannedCell, dir: PathBuf) -> CellResult {
+    CellResult {
+        name: planned.cell.name.clone(),
+        cell: planned.cell.clone(),
+        prediction: planned.prediction.clone(),
+        expected: planned.expected.clone(),
+        verdict: Verdict::error("not run"),
+        attempts: Vec::new(),
+        flaky: false,
+        dir,
+        argv: Vec::new(),
+        seconds: 0.0,
+    }
+}
+
+/// Boots an emulated host once and runs its cells in turn.
+fn run_session(
+    session: &HostSession,
+    cells: &[PlannedCell],
+    opts: &RunOptions,
+    budget: &Budget,
+    progress: &Progress,
+) -> Vec<(usize, CellResult)> {
+    let host_dir = opts.out_dir.join("hosts").join(cell_dir_name(&session.key));
+    let _ = std::fs::create_dir_all(&host_dir);
+    let _ = std::fs::write(host_dir.join("repro.sh"), session.command.repro_script(&format!("emulated host {}", session.key)));
+    set_executable(&host_dir.join("repro.sh"));
+    let timeouts: Vec<Duration> = session.cells.iter().map(|&i| cells[i].cell.timeout).collect();
+    let held = budget.take(session.memory_mib as u64);
+    let started = Instant::now();
+    let watched = RunningGuest::spawn(&session.command, &host_dir).map(|mut guest| {
+        let ticket = progress.cell_started(&format!("host {}", session.key), guest.console_tail());
+        let seen = guest.watch_session(&timeouts, session.boot_timeout);
+        // OPAL power-off does not end a powernv qemu: end it here.
+        guest.finish(Duration::from_secs(1));
+        progress.cell_stopped(ticket);
+        seen
+    });
+    budget.give(held);
+    let host_seconds = started.elapsed().as_secs_f64();
+    let host_log = std::fs::read_to_string(host_dir.join("console.log")).unwrap_or_default();
+    let mut out = Vec::new();
+    for (n, &i) in session.cells.iter().enumerate() {
+        let planned = &cells[i];
+        let dir = opts.out_dir.join("cells").join(cell_dir_name(&planned.cell.name));
+        let _ = std::fs::create_dir_all(&dir);
+        let mut r = blank_result(planned, dir.clone());
+        let Action::Inner { argv, .. } = &planned.action else { continue };
+        r.argv = argv.clone();
+        let _ = std::fs::write(dir.join("repro.sh"), crate::chain::repro_script(&planned.cell.name, &session.command, argv));
+        set_executable(&dir.join("repro.sh"));
+        let _ = std::fs::write(dir.join("console.log"), segment(&host_log, n));
+        let (verdict, obs, seconds) = match &watched {
+            Err(e) => (Verdict::error(e.message()), None, 0.0),
+            Ok(seen) => match &seen.cells[n] {
+                Some(obs) => (verdict::decide(&planned.cell, &planned.expected, obs), Some(obs.clone()), obs.elapsed.as_secs_f64()),
+                None if teardown::interrupted() => (
+                    Verdict { status: Status::Interrupted, summary: "the run was interrupted before this cell finished".into(), details: vec![] },
+                    None,
+                    0.0,
+                ),
+                None => {
+                    let why = if !seen.ready {
+                        format!(
+                            "the emulated host {} never became ready ({:?} after {host_seconds:.0} s){}",
+                            session.key,
+                            seen.ended,
+                            seen.host_lines.first().map(|l| format!(": {l}")).unwrap_or_default()
+                        )
+                    } else {
+                        format!("the emulated host {} stopped before this cell finished ({:?})", session.key, seen.ended)
+                    };
+                    (Verdict::error(&why), None, 0.0)
+                }
+            },
+        };
+        r.seconds = seconds;
+        r.attempts.push(Attempt { verdict: verdict.clone(), seconds, observation: obs, exit_status: None });
+        r.verdict = verdict;
+        write_cell_files(&r);
+        out.push((i, r));
+    }
+    out
+}
+
+/// The lines of an emulated host's console between the frames of inner
+/// run `n`.
+fn segment(log: &str, n: usize) -> String {
+    let begin = format!("{} {n}", crate::chain::L2_BEGIN);
+    let end = format!("{} {n} ", crate::chain::L2_END);
+    let mut inside = false;
+    let mut out = String::new();
+    for line in log.lines() {
+        if line.contains(&begin) {
+            inside = true;
+        }
+        if inside {
+            out.push_str(line.trim_end_matches('\r'));
+            out.push('\n');
+        }
+        if line.contains(&end) {
+            break;
+        }
+    }
+    out
 }
 
 fn run_one(planned: &PlannedCell, opts: &RunOptions, budget: &Budget, progress: &Progress) -> CellResult {
@@ -202,6 +354,7 @@ fn run_one(planned: &PlannedCell, opts: &RunOptions, budget: &Budget, progress: 
             return result;
         }
         Action::Boot(cmd) => cmd,
+        Action::Inner { .. } => unreachable!("inner cells run in their host session"),
     };
     result.argv = cmd.argv();
     let _ = std::fs::write(dir.join("repro.sh"), cmd.repro_script(&cell.name));

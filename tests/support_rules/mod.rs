@@ -77,12 +77,15 @@ pub fn cell(host_row: Option<(Mmu, PageSize)>, accel: Accel, mmu: Mmu, page: Pag
             mmu: host_row.map(|r| r.0),
             page_size: host_row.map(|r| r.1),
             nested: None,
+            kernel: None,
+            memory_mib: None,
         },
         guest: Guest {
             kernel: Kernel {
                 name: format!("debian-{page}"),
                 image: format!("debian-kernel-{page}"),
                 page_size: page,
+                kvm_pr: false,
             },
             busybox: "debian-busybox".into(),
             mmu,

@@ -1,0 +1,327 @@
+//! Cells as chains of levels: an emulated host booted by qemu under TCG at
+//! level 0, running the cell's guest under real KVM at level 1.
+//!
+//! No POWER machine is needed to prove the KVM rows of the table: qemu's
+//! `powernv9` machine boots a host kernel in hypervisor mode (KVM-HV loads
+//! as on a real POWER9), and a `pseries` guest with `cap-nested-hv=on` is an
+//! L1 of the nested scenarios. The harness builds the L1's initramfs itself
+//! (busybox, the kernel's KVM modules, Debian's ppc64el qemu with its
+//! libraries and firmware, the L2 kernels and payload) and an init that runs
+//! every L2 command of the host in sequence, framing each on the console:
+//!
+//! ```text
+//! BOOTMATRIX-L1-READY
+//! BOOTMATRIX-L2-BEGIN 0
+//! ...the L2 guest's console; qemu's stderr as "BM-L2-ERR: <line>"...
+//! BOOTMATRIX-L2-END 0 rc=0
+//! BOOTMATRIX-L1-DONE
+//! ```
+//!
+//! Cells that share an emulated host (same kind, kernel, MMU, memory) share
+//! one boot of it: the L1 boots once and runs its cells one after another.
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::host::{DevKvm, HostFacts, HugetlbfsMount, KvmFacts, QemuFacts};
+use crate::model::{Cell, Firmware, Fix, HostKind, HostSpec, Mmu};
+use crate::payload::{self, Member};
+use crate::qemu::{shell_quote, BootFiles, QemuCommand};
+
+/// Where qemu lives inside the L1.
+pub const L1_QEMU: &str = "/usr/bin/qemu-system-ppc64";
+/// The version of Debian's ppc64el qemu the L1 runs (bookworm-backports).
+pub const L1_QEMU_VERSION: (u32, u32, u32) = (10, 0, 2);
+/// Framing printed by the L1 init.
+pub const L1_READY: &str = "BOOTMATRIX-L1-READY";
+/// See [`L1_READY`].
+pub const L2_BEGIN: &str = "BOOTMATRIX-L2-BEGIN";
+/// See [`L1_READY`].
+pub const L2_END: &str = "BOOTMATRIX-L2-END";
+/// See [`L1_READY`].
+pub const L1_DONE: &str = "BOOTMATRIX-L1-DONE";
+/// Prefix of the L2 qemu's stderr lines relayed on the L1 console.
+pub const L2_STDERR: &str = "BM-L2-ERR: ";
+/// Size of the hugepages an HPT L1 reserves (the hash MMU's 16 MiB pages).
+pub const L1_HUGEPAGE_KIB: u64 = 16 * 1024;
+
+/// RAM of an emulated host when the matrix does not say.
+pub fn default_host_memory(kind: HostKind) -> u32 {
+    match kind {
+        HostKind::PowerNv9 => 6144,
+        HostKind::NestedPseries | HostKind::Native => 4096,
+    }
+}
+
+/// Hugepages an HPT L1 reserves at boot for the largest hugepage-backed
+/// guest it runs (reserving later fails from fragmentation, measured.md).
+pub fn hugepages_for(guest_memory_mib: u32) -> u64 {
+    (guest_memory_mib as u64 * 1024).div_ceil(L1_HUGEPAGE_KIB) + 8
+}
+
+/// What the rules see of an emulated host: plain facts, as a probe inside
+/// the L1 would report them.
+pub fn emulated_facts(host: &HostSpec, hugepages: u64) -> HostFacts {
+    let mmu = host.mmu.unwrap_or(Mmu::Radix);
+    let nested = host.kind == HostKind::NestedPseries;
+    let kernel_pr = host.kernel.as_ref().is_some_and(|k| k.kvm_pr);
+    // kvm-hv loads on bare metal, and in a guest only when it is Radix and
+    // its L0 offers nesting (the L0 command always does).
+    let hv_loaded = !nested || mmu == Mmu::Radix;
+    let pr_loaded = kernel_pr && mmu == Mmu::Hpt;
+    let hugetlbfs = if hugepages > 0 {
+        vec![HugetlbfsMount { path: "/dev/hugepages".into(), page_size_kib: Some(L1_HUGEPAGE_KIB), writable: true }]
+    } else {
+        Vec::new()
+    };
+    HostFacts {
+        arch: "ppc64le".into(),
+        cpu: Some("POWER9 (emulated by qemu TCG)".into()),
+        power_generation: Some(9),
+        platform: Some(if nested { "pSeries" } else { "PowerNV" }.into()),
+        mmu: Some(mmu),
+        page_size: host.page_size,
+        hugepage_size_kib: Some(L1_HUGEPAGE_KIB),
+        hugepages_total: hugepages,
+        hugepages_free: hugepages,
+        hugetlbfs,
+        kvm: KvmFacts { dev_kvm: DevKvm::Usable, hv_loaded, pr_loaded },
+        qemu: Some(QemuFacts {
+            path: L1_QEMU.into(),
+            version: L1_QEMU_VERSION,
+            machines: Vec::new(),
+            accels: vec!["kvm".into(), "tcg".into()],
+        }),
+    }
+}
+
+/// Why an emulated host cannot run `cell` at all, beyond what the rules
+/// say, or `None`.
+pub fn host_limits(cell: &Cell, probed: &HostFacts) -> Option<String> {
+    let host = &cell.host;
+    let machine = match host.kind {
+        HostKind::PowerNv9 => "powernv9",
+        HostKind::NestedPseries => "pseries",
+        HostKind::Native => return None,
+    };
+    if let Some(q) = &probed.qemu {
+        if !q.machines.is_empty() && !q.machines.iter().any(|m| m == machine) {
+            return Some(format!("qemu {}.{}.{} has no `{machine}` machine to emulate the host", q.version.0, q.version.1, q.version.2));
+        }
+    } else {
+        return Some("qemu-system-ppc64 not found: run ci/setup-debian.sh".into());
+    }
+    if cell.guest.accel == crate::model::Accel::KvmPr && !host.kernel.as_ref().is_some_and(|k| k.kvm_pr) {
+        return Some(format!(
+            "the host kernel `{}` has no KVM-PR (CONFIG_KVM_BOOK3S_64_PR is unset in Debian's kernels): give the \
+             emulated host a kernel built with it and mark it `kvm_pr = true` in [kernels]",
+            host.kernel.as_ref().map_or("?", |k| k.name.as_str())
+        ));
+    }
+    if cell.guest.fixes.contains(&Fix::Hugepages) && host.mmu != Some(Mmu::Hpt) {
+        return Some(
+            "hugepages on an emulated Radix host: QEMU's powernv device tree lacks ibm,processor-radix-AP-encodings, \
+             so the host kernel disables HugeTLB (measured.md); run this row on a POWER9 runner"
+                .into(),
+        );
+    }
+    if cell.guest.memory_mib + 1024 > host.memory_mib.unwrap_or(default_host_memory(host.kind)) {
+        return Some(format!(
+            "the guest's {} MiB do not fit the emulated host's {} MiB with room for the host; raise host_memory",
+            cell.guest.memory_mib,
+            host.memory_mib.unwrap_or(default_host_memory(host.kind))
+        ));
+    }
+    None
+}
+
+/// Cells that can share one boot of an emulated host have the same key.
+pub fn session_key(host: &HostSpec) -> String {
+    format!(
+        "{}-{}-{}-{}",
+        host.kind.as_str(),
+        host.mmu.unwrap_or(Mmu::Radix),
+        host.kernel.as_ref().map_or("none", |k| k.name.as_str()),
+        host.memory_mib.unwrap_or(default_host_memory(host.kind))
+    )
+}
+
+/// Paths inside the L1 of the files an L2 boots from.
+pub fn l2_files(cell: &Cell) -> BootFiles {
+    BootFiles {
+        kernel: PathBuf::from(format!("/l2/{}.vmlinux", cell.guest.kernel.name)),
+        initrd: PathBuf::from("/l2/initrd.cpio"),
+    }
+}
+
+/// The level-0 command that boots the emulated host.
+pub fn host_command(qemu: &str, host: &HostSpec, kernel: &Path, initrd: &Path, hugepages: u64) -> QemuCommand {
+    let memory = host.memory_mib.unwrap_or(default_host_memory(host.kind));
+    let machine = match host.kind {
+        HostKind::PowerNv9 => "powernv9".to_string(),
+        _ => "pseries,accel=tcg,cap-nested-hv=on".to_string(),
+    };
+    // Quiet: the L1's kernel shares the console with the L2's report.
+    let mut append = vec!["console=hvc0".to_string(), "quiet".into(), "loglevel=1".into(), "panic=-1".into()];
+    if host.mmu == Some(Mmu::Hpt) {
+        append.push("disable_radix".into());
+    }
+    if hugepages > 0 {
+        append.push("default_hugepagesz=16M".into());
+        append.push("hugepagesz=16M".into());
+        append.push(format!("hugepages={hugepages}"));
+    }
+    let args = [
+        "-machine", &machine, "-cpu", "POWER9", "-m", &memory.to_string(), "-smp", "1", "-nographic", "-nodefaults",
+        "-serial", "mon:stdio", "-kernel", &kernel.to_string_lossy(), "-initrd", &initrd.to_string_lossy(),
+        "-append", &append.join(" "), "-no-reboot",
+    ]
+    .map(str::to_string)
+    .to_vec();
+    QemuCommand { program: qemu.to_string(), args }
+}
+
+/// One L2 run inside the L1: its argv (inside the L1) and time limit.
+#[derive(Debug, Clone)]
+pub struct InnerRun {
+    /// The qemu argv inside the L1.
+    pub argv: Vec<String>,
+    /// Seconds before the L1 kills it.
+    pub timeout_secs: u64,
+}
+
+/// The L1's `/init`: load KVM, mount hugetlbfs if asked, then run each L2
+/// command under `timeout`, framing each and relaying its stderr with a
+/// prefix, and report the exit status.
+pub fn l1_init(modules: &[String], runs: &[InnerRun], hugepages: bool) -> String {
+    let mut s = String::from(
+        "#!/bin/busybox sh\n/bin/busybox --install -s /bin\nexport PATH=/bin:/usr/bin\n\
+         mount -t proc proc /proc\nmount -t sysfs sysfs /sys\nmount -t devtmpfs devtmpfs /dev 2>/dev/null\n\
+         ln -s /proc/self/fd /dev/fd 2>/dev/null\n",
+    );
+    for m in modules {
+        s.push_str(&format!(
+            "insmod /lib/modules/{m} 2>&1 | sed 's/^/BOOTMATRIX-L1: /' || echo 'BOOTMATRIX-L1: insmod {m} failed'\n"
+        ));
+    }
+    if hugepages {
+        s.push_str("mkdir -p /dev/hugepages\nmount -t hugetlbfs -o pagesize=16M hugetlbfs /dev/hugepages\n");
+        s.push_str("echo \"BOOTMATRIX-L1: hugepages $(grep HugePages_Free /proc/meminfo)\"\n");
+    }
+    s.push_str(&format!("echo {L1_READY}\n"));
+    for (i, r) in runs.iter().enumerate() {
+        let cmd: Vec<String> = r.argv.iter().map(|a| shell_quote(a)).collect();
+        s.push_str(&format!(
+            "echo {L2_BEGIN} {i}\n\
+             {{ timeout -s KILL {t} {cmd} < /dev/console; echo $? > /tmp/rc; }} 2>&1 1>&3 | sed 's/^/{L2_STDERR}/'\n\
+             echo \"{L2_END} {i} rc=$(cat /tmp/rc)\"\n",
+            t = r.timeout_secs,
+            cmd = cmd.join(" "),
+        ));
+    }
+    s.push_str(&format!("echo {L1_DONE}\npoweroff -f\n"));
+    // fd 3 is the console for the whole script.
+    s.replacen("export PATH=/bin:/usr/bin\n", "export PATH=/bin:/usr/bin\nexec 3>/dev/console\n", 1)
+}
+
+/// A file of the L1 userland (qemu, its libraries and firmware).
+pub enum UserlandFile<'a> {
+    /// A regular file.
+    File(&'a str, u32, &'a [u8]),
+    /// A symbolic link.
+    Symlink(&'a str, &'a str),
+    /// A directory.
+    Dir(&'a str),
+}
+
+/// What goes into an L1 initramfs.
+pub struct L1Contents<'a> {
+    /// Static ppc64le busybox.
+    pub busybox: &'a [u8],
+    /// The `/init` script ([`l1_init`]).
+    pub init: &'a str,
+    /// KVM modules, `(file name, bytes)`, in load order.
+    pub modules: &'a [(String, Vec<u8>)],
+    /// qemu and what it needs.
+    pub userland: Vec<UserlandFile<'a>>,
+    /// L2 kernels by name (placed at `/l2/<name>.vmlinux`).
+    pub l2_kernels: Vec<(String, Vec<u8>)>,
+    /// The L2 payload (an uncompressed initramfs).
+    pub l2_initrd: &'a [u8],
+}
+
+/// Writes the L1 initramfs to `path` (uncompressed: decompressing 100 MB
+/// inside a TCG guest would cost more than copying it), via a temporary
+/// file renamed at the end.
+pub fn write_l1_initramfs(path: &Path, c: &L1Contents) -> std::io::Result<()> {
+    let module_paths: Vec<String> = c.modules.iter().map(|(n, _)| format!("lib/modules/{n}")).collect();
+    let kernel_paths: Vec<String> = c.l2_kernels.iter().map(|(n, _)| format!("l2/{n}.vmlinux")).collect();
+    let mut files: Vec<Member> = Vec::new();
+    for ((_, data), p) in c.modules.iter().zip(&module_paths) {
+        files.push(Member::File { path: p, mode: 0o644, data });
+    }
+    let mut extra_dirs: Vec<&str> = Vec::new();
+    for f in &c.userland {
+        match f {
+            UserlandFile::Dir(p) => extra_dirs.push(p),
+            UserlandFile::File(p, mode, data) => files.push(Member::File { path: p, mode: *mode, data }),
+            UserlandFile::Symlink(p, target) => files.push(Member::Symlink { path: p, target }),
+        }
+    }
+    for ((_, data), p) in c.l2_kernels.iter().zip(&kernel_paths) {
+        files.push(Member::File { path: p, mode: 0o644, data });
+    }
+    files.push(Member::File { path: "l2/initrd.cpio", mode: 0o644, data: c.l2_initrd });
+    // Every parent directory, once, before anything inside it.
+    let base = ["bin", "dev", "proc", "sys", "tmp"];
+    let mut dirs: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    let mut add_parents = |p: &str, own: bool| {
+        let parts: Vec<&str> = p.split('/').collect();
+        let upto = if own { parts.len() } else { parts.len() - 1 };
+        for n in 1..=upto {
+            let d = parts[..n].join("/");
+            if !base.contains(&d.as_str()) {
+                dirs.insert(d);
+            }
+        }
+    };
+    for m in &files {
+        if let Member::File { path, .. } | Member::Symlink { path, .. } = m {
+            add_parents(path, false);
+        }
+    }
+    for d in &extra_dirs {
+        add_parents(d, true);
+    }
+    let mut members: Vec<Member> = payload::base_members(c.busybox);
+    members.push(Member::File { path: "init", mode: 0o755, data: c.init.as_bytes() });
+    // BTreeSet order puts a parent before its children.
+    members.extend(dirs.iter().map(|d| Member::Dir(d.as_str())));
+    members.extend(files);
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let out = BufWriter::new(std::fs::File::create(&tmp)?);
+    let mut out = payload::write_archive(out, &members)?;
+    out.flush()?;
+    drop(out);
+    std::fs::rename(&tmp, path)
+}
+
+/// A reproducer for an L2 cell: the level-0 command that boots its host
+/// (which runs every L2 of that host), and the inner command.
+pub fn repro_script(cell: &str, l0: &QemuCommand, inner: &[String]) -> String {
+    let mut s = l0.repro_script(cell);
+    s = s.replacen(
+        "# The exact command the harness ran.",
+        &format!(
+            "# This cell runs inside an emulated host. Its command inside the host:\n#   {}\n# The exact level-0 command the harness ran (it boots the host, which\n# runs every cell of that host in turn).",
+            inner.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")
+        ),
+        1,
+    );
+    s
+}
+
+/// True when the firmware an L2 asks for must be in the L1.
+pub fn needs_vof(cells: &[&Cell]) -> bool {
+    cells.iter().any(|c| c.guest.firmware == Firmware::Vof)
+}
