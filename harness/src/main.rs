@@ -88,6 +88,9 @@ struct BisectCmd {
     /// Multiply the cell's timeout.
     #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
     timeout_scale: f64,
+    /// Run the cell on its emulated host (see `run --emulate`).
+    #[arg(long)]
+    emulate: bool,
 }
 
 #[derive(Args, Clone)]
@@ -147,6 +150,11 @@ struct RunCmd {
     /// No progress output; only the final summary line.
     #[arg(short, long)]
     quiet: bool,
+    /// Run the matrix's KVM host rows on emulated hosts (qemu's powernv9, or
+    /// a nested pseries L1, under TCG) as its [emulation] table says: the
+    /// whole table on a machine without POWER KVM.
+    #[arg(long)]
+    emulate: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -174,6 +182,9 @@ struct PlanCmd {
     /// Only cells whose name matches (glob or substring).
     #[arg(long, value_name = "PATTERN")]
     filter: Vec<String>,
+    /// Plan the host rows on emulated hosts (see `run --emulate`).
+    #[arg(long)]
+    emulate: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -230,6 +241,7 @@ fn bisect(c: BisectCmd) -> i32 {
         compression: Compression::default(),
         timeout_scale: c.timeout_scale,
         kernel_override: c.kernel,
+        emulate: c.emulate,
     };
     let outcome = match app::run(&args) {
         Ok(o) => o,
@@ -305,6 +317,7 @@ fn dispatch(command: Command) -> bootmatrix::Result<i32> {
                 },
                 timeout_scale: c.timeout_scale,
                 kernel_override: None,
+                emulate: c.emulate,
             };
             let outcome = app::run(&args)?;
             let count = |s| outcome.results.iter().filter(|r| r.verdict.status == s).count();
@@ -320,7 +333,7 @@ fn dispatch(command: Command) -> bootmatrix::Result<i32> {
             Ok(outcome.exit_code)
         }
         Command::Plan(c) => {
-            let (_, cells) = app::load_selected(&c.matrix, &c.filter, None)?;
+            let (_, cells) = app::load_selected_as(&c.matrix, &c.filter, None, c.emulate)?;
             let facts = host::probe(&c.qemu);
             let entries = app::plan_entries(&cells, &facts, &c.qemu);
             match c.format {

@@ -40,6 +40,50 @@ pub struct Matrix {
     /// SHA-256 of the file's bytes, recorded in results so that two runs can
     /// be known to have run the same matrix.
     pub sha256: String,
+    /// How `--emulate` turns the matrix's host rows into emulated hosts.
+    pub emulation: Option<Emulation>,
+}
+
+/// The `[emulation]` table: which host kernel emulates a host row of each
+/// page size, so that one matrix runs natively on a POWER runner and, with
+/// `bootmatrix run --emulate`, on any machine through emulated hosts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Emulation {
+    /// Host kernel for 4 KiB host rows.
+    pub kernel_4k: Option<Kernel>,
+    /// Host kernel for 64 KiB host rows.
+    pub kernel_64k: Option<Kernel>,
+    /// RAM of each emulated host, MiB (`None`: the kind's default).
+    pub memory_mib: Option<u32>,
+}
+
+/// Turns every native cell that names a host row into the same cell on an
+/// emulated host: a `powernv9` bare-metal host, or a `nested-pseries` L1 for
+/// the nested rows. Cell names do not change, so results of a native and an
+/// emulated run compare cell by cell (`bootmatrix diff`).
+pub fn emulate(cells: &[Cell], emulation: &Emulation) -> std::result::Result<Vec<Cell>, String> {
+    use crate::model::HostKind;
+    cells
+        .iter()
+        .map(|c| {
+            let mut c = c.clone();
+            if c.host.kind != HostKind::Native || !c.guest.accel.is_kvm() {
+                return Ok(c);
+            }
+            let page = c.host.page_size.unwrap_or(PageSize::K64);
+            let kernel = match page {
+                PageSize::K4 => emulation.kernel_4k.clone(),
+                PageSize::K64 => emulation.kernel_64k.clone(),
+            }
+            .ok_or_else(|| format!("cell {}: [emulation] names no kernel for {page} host rows", c.name))?;
+            c.host.kind = if c.host.nested == Some(true) { HostKind::NestedPseries } else { HostKind::PowerNv9 };
+            c.host.mmu = Some(c.host.mmu.unwrap_or(Mmu::Radix));
+            c.host.page_size = Some(kernel.page_size);
+            c.host.kernel = Some(kernel);
+            c.host.memory_mib = emulation.memory_mib;
+            Ok(c)
+        })
+        .collect()
 }
 
 /// Reads and expands a matrix file.
@@ -97,8 +141,30 @@ pub fn parse(path: &Path, text: &str) -> Result<Matrix> {
             cells.push(cell);
         }
     }
+    let emulation = match &raw.emulation {
+        None => None,
+        Some(e) => {
+            let pick = |key: &str, v: &Option<Spanned<String>>, want: PageSize| -> Result<Option<Kernel>> {
+                let Some(v) = v else { return Ok(None) };
+                let k = kernels.get(v.get_ref()).cloned().ok_or_else(|| {
+                    file.error(v.span().start, key, &format!("no kernel `{}` in [kernels]", v.get_ref()))
+                })?;
+                if k.page_size != want {
+                    return Err(file.error(v.span().start, key, &format!("kernel `{}` has {} pages", k.name, k.page_size)));
+                }
+                Ok(Some(k))
+            };
+            let e = e.get_ref();
+            Some(Emulation {
+                kernel_4k: pick("kernel_4k", &e.kernel_4k, PageSize::K4)?,
+                kernel_64k: pick("kernel_64k", &e.kernel_64k, PageSize::K64)?,
+                memory_mib: e.memory,
+            })
+        }
+    };
     let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     Ok(Matrix {
+        emulation,
         path: path.to_path_buf(),
         name,
         description: raw.description,
@@ -121,6 +187,15 @@ struct RawMatrix {
     kernels: BTreeMap<String, Spanned<RawKernel>>,
     #[serde(default)]
     cells: Vec<Spanned<RawCells>>,
+    emulation: Option<Spanned<RawEmulation>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEmulation {
+    kernel_4k: Option<Spanned<String>>,
+    kernel_64k: Option<Spanned<String>>,
+    memory: Option<u32>,
 }
 
 #[derive(Deserialize)]
