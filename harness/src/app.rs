@@ -140,7 +140,15 @@ pub fn needed_images(cells: &[Cell]) -> Vec<String> {
 fn needed_images_with(cells: &[Cell], kernels: bool) -> Vec<String> {
     let mut names: Vec<String> = cells
         .iter()
-        .flat_map(|c| [kernels.then(|| c.guest.kernel.image.clone()), Some(c.guest.busybox.clone())])
+        .flat_map(|c| {
+            [
+                // A kernel under test (--kernel) replaces the guest's, never an
+                // emulated host's.
+                (kernels || c.host.kind.is_emulated()).then(|| c.guest.kernel.image.clone()),
+                Some(c.guest.busybox.clone()),
+                c.host.kernel.as_ref().map(|k| k.image.clone()),
+            ]
+        })
         .flatten()
         .collect();
     names.sort();
@@ -377,8 +385,49 @@ fn prepare_session(
     store: Option<&Store>,
     payload_dir: &Path,
 ) -> std::result::Result<(PathBuf, PathBuf), String> {
-    let _ = (planned, members, hugepages, image_path, images_dir, store, payload_dir);
-    Err("BUNDLE-PENDING".to_string())
+    let store = store.ok_or("no image store")?;
+    let first = &planned[members[0]].cell;
+    let host_kernel = first.host.kernel.as_ref().ok_or("the emulated host has no kernel")?;
+    let host_kernel_path = image_path(&host_kernel.image)?;
+    let busybox = std::fs::read(image_path(&first.guest.busybox)?).map_err(|e| e.to_string())?;
+    let kernel_spec = images::load(images_dir, &host_kernel.image).map_err(|e| e.message().to_string())?;
+    let modules = images::bundle::kvm_modules(store, &kernel_spec).map_err(|e| e.message().to_string())?;
+    let userland = images::bundle::qemu_userland(store).map_err(|e| e.message().to_string())?;
+    let mut l2_kernels: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut runs = Vec::new();
+    for &i in members {
+        let c = &planned[i].cell;
+        if !l2_kernels.iter().any(|(n, _)| n == &c.guest.kernel.name) {
+            let bytes = std::fs::read(image_path(&c.guest.kernel.image)?).map_err(|e| e.to_string())?;
+            l2_kernels.push((c.guest.kernel.name.clone(), bytes));
+        }
+        if let Action::Inner { argv, .. } = &planned[i].action {
+            runs.push(chain::InnerRun { argv: argv.clone(), timeout_secs: c.timeout.as_secs().max(1) });
+        }
+    }
+    let module_names: Vec<String> = modules.iter().map(|(n, _)| n.clone()).collect();
+    let init = chain::l1_init(&module_names, &runs, hugepages > 0);
+    let l2_initrd = payload::build_initramfs(&busybox, Compression::None).map_err(|e| e.to_string())?;
+    let mut key_material = format!("{init}|{}|{}", payload::checksum(&String::from_utf8_lossy(&busybox)), userland.packages.join(","));
+    for (n, b) in modules.iter().chain(l2_kernels.iter()) {
+        key_material.push_str(&format!("|{n}:{}", images::sha256_bytes(b)));
+    }
+    let path = payload_dir.join(format!("l1-{}.cpio", payload::checksum(&key_material)));
+    if !path.exists() {
+        std::fs::create_dir_all(payload_dir).map_err(|e| e.to_string())?;
+        let files: Vec<chain::UserlandFile> = userland
+            .files
+            .iter()
+            .map(|f| match &f.content {
+                images::bundle::BundleContent::File(data) => chain::UserlandFile::File(&f.path, f.mode, data),
+                images::bundle::BundleContent::Symlink(t) => chain::UserlandFile::Symlink(&f.path, t),
+                images::bundle::BundleContent::Dir => chain::UserlandFile::Dir(&f.path),
+            })
+            .collect();
+        let contents = chain::L1Contents { busybox: &busybox, init: &init, modules: &modules, userland: files, l2_kernels, l2_initrd: &l2_initrd };
+        chain::write_l1_initramfs(&path, &contents).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok((host_kernel_path, path))
 }
 
 /// Builds (or reuses) the initramfs for a busybox image; named by content so

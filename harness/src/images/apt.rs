@@ -245,6 +245,169 @@ pub(crate) fn resolve(apt: &AptConfig, src: &AptSource, spec_file: &Path) -> Res
     })
 }
 
+/// Runs `apt-cache depends --recurse` for `query` with every optional kind of
+/// relation left out (recommends, suggests, conflicts, breaks, replaces,
+/// enhances), so that the output is the hard dependency graph apt itself would
+/// install, as apt prints it. Reads the local lists only (no network).
+pub(crate) fn depends_recursive(
+    apt: &AptConfig,
+    query: &str,
+    release: Option<&str>,
+) -> Result<String> {
+    let mut cmd = apt.command("apt-cache", release);
+    cmd.args([
+        "depends",
+        "--recurse",
+        "--no-recommends",
+        "--no-suggests",
+        "--no-conflicts",
+        "--no-breaks",
+        "--no-replaces",
+        "--no-enhances",
+        query,
+    ]);
+    let out = cmd.output().map_err(|e| {
+        Error::infra(format!(
+            "cannot run apt-cache ({e}); resolving packages needs Debian's apt: run \
+             ci/setup-debian.sh"
+        ))
+    })?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("E:")).collect();
+    if !out.status.success() || !errors.is_empty() {
+        return Err(Error::infra(format!(
+            "`apt-cache depends --recurse {query}`{} failed: {}; check `apt-cache policy {query}` \
+             (ci/setup-debian.sh adds the ppc64el architecture and bookworm-backports)",
+            release.map(|r| format!(" -t {r}")).unwrap_or_default(),
+            if errors.is_empty() {
+                stderr.trim().to_owned()
+            } else {
+                errors.join(" ")
+            }
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Resolves many `pkg[:arch]` queries to apt's candidate versions in one
+/// `apt-cache show` call (one call costs as much as one query), in the order
+/// asked. Every query must resolve to exactly one candidate.
+pub(crate) fn show_candidates(
+    apt: &AptConfig,
+    queries: &[String],
+    release: Option<&str>,
+) -> Result<Vec<AptPackage>> {
+    if queries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut cmd = apt.command("apt-cache", release);
+    cmd.args(["show", "--no-all-versions"]).args(queries);
+    let out = cmd.output().map_err(|e| {
+        Error::infra(format!(
+            "cannot run apt-cache ({e}); resolving packages needs Debian's apt: run \
+             ci/setup-debian.sh"
+        ))
+    })?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("E:")).collect();
+    if !out.status.success() || !errors.is_empty() {
+        return Err(Error::infra(format!(
+            "`apt-cache show` for {} packages failed: {}; run `apt-get update` (and \
+             ci/setup-debian.sh if an architecture or release is missing)",
+            queries.len(),
+            errors.join(" ")
+        )));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let stanzas: Vec<Stanza> = text
+        .split("\n\n")
+        .map(parse_first_stanza)
+        .filter(|s| !s.is_empty())
+        .collect();
+    queries
+        .iter()
+        .map(|q| {
+            let (name, arch) = match q.split_once(':') {
+                Some((n, a)) => (n, Some(a)),
+                None => (q.as_str(), None),
+            };
+            let found: Vec<&Stanza> = stanzas
+                .iter()
+                .filter(|s| field(s, "Package") == Some(name))
+                .filter(|s| {
+                    let a = field(s, "Architecture");
+                    arch.is_none_or(|want| a == Some(want) || a == Some("all"))
+                })
+                .collect();
+            let [stanza] = found.as_slice() else {
+                return Err(Error::infra(format!(
+                    "apt lists {} candidates for `{q}`{}, expected one; check `apt-cache policy \
+                     {q}` and run `apt-get update`",
+                    found.len(),
+                    release.map(|r| format!(" in {r}")).unwrap_or_default()
+                )));
+            };
+            let get = |f: &str| field(stanza, f).map(str::to_owned);
+            Ok(AptPackage {
+                package: name.to_owned(),
+                arch: get("Architecture").unwrap_or_default(),
+                version: get("Version").unwrap_or_default(),
+                sha256: get("SHA256")
+                    .map(|s| s.to_ascii_lowercase())
+                    .ok_or_else(|| {
+                        Error::infra(format!(
+                            "apt lists no SHA256 for `{q}`; run `apt-get update` and try again"
+                        ))
+                    })?,
+                size: get("Size").and_then(|s| s.parse().ok()),
+                via: None,
+            })
+        })
+        .collect()
+}
+
+/// Downloads several packages into `dir` with a single `apt-get download`
+/// (apt fetches them in parallel and reads its lists once), returning the
+/// .deb files left there. Callers match files to packages by hash.
+pub(crate) fn download_many(
+    apt: &AptConfig,
+    pkgs: &[&AptPackage],
+    dir: &Path,
+    retries: u32,
+) -> Result<Vec<PathBuf>> {
+    let pins: Vec<String> = pkgs.iter().map(|p| p.pin()).collect();
+    let mut cmd = apt.command("apt-get", None);
+    cmd.args([
+        "-q",
+        "-o",
+        &format!("Acquire::Retries={retries}"),
+        "download",
+    ])
+    .args(&pins)
+    .current_dir(dir);
+    let out = cmd.output().map_err(|e| {
+        Error::infra(format!(
+            "cannot run apt-get ({e}); fetching packages needs Debian's apt: run \
+             ci/setup-debian.sh"
+        ))
+    })?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(Error::infra(format!(
+            "`apt-get download` of {} packages failed: {}; check the network and the apt \
+             sources (`apt-get update`), then run again",
+            pins.len(),
+            stderr.trim()
+        )));
+    }
+    Ok(std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, "cannot list", e))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "deb"))
+        .collect())
+}
+
 /// Downloads the package's .deb into `dir` (a fresh directory inside the
 /// cache) with `apt-get download`, and returns the file's path.
 pub(crate) fn download(

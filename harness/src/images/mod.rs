@@ -11,15 +11,19 @@
 //! - [`Store`]: the cache, downloads (resume, retry, progress) and apt.
 //! - [`deb_extract`]: taking files out of Debian packages, also for building
 //!   initramfs images from packages.
+//! - [`bundle`]: the L1 userland (ppc64el qemu with its libraries and
+//!   firmware) and a kernel package's KVM modules, for nested rows.
 
 mod apt;
+pub mod bundle;
 mod cache;
 mod deb;
 mod download;
 pub mod spec;
 mod store;
 
-pub use cache::sha256_file;
+pub use bundle::{kvm_modules, qemu_userland, BundleContent, BundleFile, Userland};
+pub use cache::{sha256_bytes, sha256_file};
 pub use deb::{deb_extract, DebMember, MemberKind};
 pub use spec::{load, AptSource, ArchiveKind, Compression, ImageSpec, Source};
 pub use store::{Image, Store, StoreOptions};

@@ -257,9 +257,91 @@ impl Store {
         ))
     }
 
-    fn apt(&self) -> &apt::AptConfig {
+    pub(crate) fn apt(&self) -> &apt::AptConfig {
         self.apt
             .get_or_init(|| apt::AptConfig::detect(&self.cache.root().join("apt")))
+    }
+
+    /// The cache itself, for derived products built outside `get` (the L1
+    /// userland bundle) that want the same blobs, records and locks.
+    pub(crate) fn cache(&self) -> &Cache {
+        &self.cache
+    }
+
+    /// The verified .deb an apt image description resolves to, with the
+    /// package apt chose and whether it came from the cache (no download).
+    /// For consumers that need more of the package than the one `member`.
+    pub(crate) fn apt_deb(&self, spec: &ImageSpec) -> Result<(apt::AptPackage, PathBuf, bool)> {
+        let Source::Apt(src) = &spec.source else {
+            return Err(Error::bad_input(format!(
+                "{}: image `{}` is not an `apt` source; this use needs a Debian package, so \
+                 describe it with `apt = ...`",
+                spec.description_file.display(),
+                spec.name
+            )));
+        };
+        let pkg = apt::resolve(self.apt(), src, &spec.description_file)?;
+        let _lock = self.cache.lock(&pkg.sha256)?;
+        let (path, cached) = self.fetch_deb(spec, &pkg)?;
+        Ok((pkg, path, cached))
+    }
+
+    /// Verified .debs for many packages at once (in the order given): cached
+    /// ones are reused, the rest fetched with one `apt-get download`. The
+    /// flag is true when nothing had to be downloaded. `what` names the
+    /// product for messages (`the qemu userland`).
+    pub(crate) fn apt_debs(
+        &self,
+        pkgs: &[apt::AptPackage],
+        what: &str,
+    ) -> Result<(Vec<PathBuf>, bool)> {
+        let mut missing: Vec<&apt::AptPackage> = Vec::new();
+        for p in pkgs {
+            if self.cache.verified_blob(&p.sha256)?.is_none() {
+                missing.push(p);
+            }
+        }
+        let cached = missing.is_empty();
+        if !cached {
+            if self.options.offline {
+                let names: Vec<String> = missing.iter().take(6).map(|p| p.pin()).collect();
+                return Err(Error::infra(format!(
+                    "{what} needs {} packages that are not in the cache {} (e.g. {}) and \
+                     --offline forbids fetching them; run once without --offline, or point \
+                     --cache-dir / BOOTMATRIX_CACHE at a cache that holds them",
+                    missing.len(),
+                    self.cache.root().display(),
+                    names.join(", ")
+                )));
+            }
+            let dir = self.cache.temp_dir()?;
+            let spinner = self.spinner(format!(
+                "{what}: apt-get download {} packages",
+                missing.len()
+            ));
+            let debs = apt::download_many(self.apt(), &missing, dir.path(), self.options.attempts);
+            spinner.finish_and_clear();
+            for deb in debs? {
+                let sha = sha256_file(&deb).map_err(|e| Error::io(&deb, "cannot read", e))?;
+                if missing.iter().any(|p| p.sha256 == sha) {
+                    self.cache.commit(&deb, &sha)?;
+                }
+            }
+        }
+        pkgs.iter()
+            .map(|p| {
+                self.cache.verified_blob(&p.sha256)?.ok_or_else(|| {
+                    Error::infra(format!(
+                        "apt-get download gave no file with the sha256 apt's lists give for {} \
+                         ({}); the mirror and the lists disagree: run `apt-get update` and try \
+                         again",
+                        p.pin(),
+                        p.sha256
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>>>()
+            .map(|paths| (paths, cached))
     }
 
     /// A spinner for downloads apt does (it reports no byte counts to us).
