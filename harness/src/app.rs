@@ -412,7 +412,7 @@ fn prepare_session(
     for (n, b) in modules.iter().chain(l2_kernels.iter()) {
         key_material.push_str(&format!("|{n}:{}", images::sha256_bytes(b)));
     }
-    let path = payload_dir.join(format!("l1-{}.cpio", payload::checksum(&key_material)));
+    let path = payload_dir.join(format!("l1-{}.cpio.zst", payload::checksum(&key_material)));
     if !path.exists() {
         std::fs::create_dir_all(payload_dir).map_err(|e| e.to_string())?;
         let files: Vec<chain::UserlandFile> = userland

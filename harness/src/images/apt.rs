@@ -11,7 +11,7 @@ use super::spec::AptSource;
 use crate::{Error, Result};
 
 /// A package version as apt's lists describe it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct AptPackage {
     /// Package name (after following a metapackage).
     pub package: String,

@@ -138,7 +138,7 @@ impl Store {
             }
             Source::File { path, sha256 } => self.get_file(spec, path, sha256.as_deref()),
             Source::Apt(src) => {
-                let pkg = apt::resolve(self.apt(), src, &spec.description_file)?;
+                let pkg = self.resolve_apt(src, &spec.description_file)?;
                 let _lock = self.cache.lock(&pkg.sha256)?;
                 let out = self.produce(spec, &pkg.sha256, || self.fetch_deb(spec, &pkg))?;
                 Ok(out.into_image(
@@ -257,6 +257,42 @@ impl Store {
         ))
     }
 
+    /// Which package version an apt source means. apt's answer changes only
+    /// when its lists or sources do, and asking costs about a second per
+    /// call (apt rebuilds its package cache), which a cache hit should not
+    /// pay: the answer is remembered in the cache, stamped with the
+    /// modification times of apt's lists and sources, and asked again only
+    /// when they changed. Offline, the remembered answer stands.
+    fn resolve_apt(&self, src: &super::spec::AptSource, spec_file: &Path) -> Result<apt::AptPackage> {
+        #[derive(serde::Serialize, serde::Deserialize)]
+        struct Memo {
+            stamp: String,
+            package: apt::AptPackage,
+        }
+        let key = sha256_bytes(
+            format!(
+                "bootmatrix apt resolution 1\n{}:{} version={:?} release={:?} depends={}",
+                src.package, src.arch, src.version, src.release, src.resolve_depends
+            )
+            .as_bytes(),
+        );
+        let path = self.cache.root().join("refs").join(format!("apt-{key}.json"));
+        let stamp = apt_stamp();
+        if let Some(memo) = std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str::<Memo>(&t).ok()) {
+            if memo.stamp == stamp || self.options.offline {
+                return Ok(memo.package);
+            }
+        }
+        let package = apt::resolve(self.apt(), src, spec_file)?;
+        let tmp = self.cache.temp_file()?;
+        let json = serde_json::to_vec(&Memo { stamp, package: package.clone() }).expect("a memo serializes");
+        if std::fs::write(tmp.path(), json).is_ok() {
+            // Losing the memo only costs the next run an apt query.
+            let _ = tmp.persist(&path);
+        }
+        Ok(package)
+    }
+
     pub(crate) fn apt(&self) -> &apt::AptConfig {
         self.apt
             .get_or_init(|| apt::AptConfig::detect(&self.cache.root().join("apt")))
@@ -280,7 +316,7 @@ impl Store {
                 spec.name
             )));
         };
-        let pkg = apt::resolve(self.apt(), src, &spec.description_file)?;
+        let pkg = self.resolve_apt(src, &spec.description_file)?;
         let _lock = self.cache.lock(&pkg.sha256)?;
         let (path, cached) = self.fetch_deb(spec, &pkg)?;
         Ok((pkg, path, cached))
@@ -466,4 +502,23 @@ impl Produced {
             cached: self.cached,
         }
     }
+}
+
+/// The modification times of apt's lists and sources: when none changed,
+/// apt would resolve a package as it did before.
+fn apt_stamp() -> String {
+    [
+        "/var/lib/apt/lists",
+        "/etc/apt/sources.list",
+        "/etc/apt/sources.list.d",
+        "/etc/apt/preferences.d",
+        "/etc/apt/preferences",
+    ]
+    .iter()
+    .map(|p| match std::fs::metadata(p).and_then(|m| m.modified()) {
+        Ok(t) => format!("{p}={:?}", t),
+        Err(_) => format!("{p}=none"),
+    })
+    .collect::<Vec<_>>()
+    .join(";")
 }
