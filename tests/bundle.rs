@@ -61,32 +61,19 @@ fn by_path(u: &Userland) -> BTreeMap<&str, &BundleFile> {
     u.files.iter().map(|f| (f.path.as_str(), f)).collect()
 }
 
-fn normalize(p: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for c in p.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            c => parts.push(c),
-        }
-    }
-    parts.join("/")
-}
 
 /// Follows symlinks inside the bundle to a regular file's bytes.
 fn resolve<'a>(files: &BTreeMap<&str, &'a BundleFile>, path: &str) -> Option<&'a [u8]> {
-    let mut path = normalize(path);
+    let mut path = bootmatrix::images::normalize_archive_path(path);
     for _ in 0..32 {
         match &files.get(path.as_str())?.content {
             BundleContent::File(data) => return Some(data),
             BundleContent::Symlink(target) => {
                 path = if target.starts_with('/') {
-                    normalize(target)
+                    bootmatrix::images::normalize_archive_path(target)
                 } else {
                     let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
-                    normalize(&format!("{dir}/{target}"))
+                    bootmatrix::images::normalize_archive_path(&format!("{dir}/{target}"))
                 };
             }
             BundleContent::Dir => return None,

@@ -28,7 +28,7 @@ use object::Endianness;
 
 use super::apt::{self, AptPackage};
 use super::cache::{sha256_bytes, Record};
-use super::deb::{deb_extract, DebMember, MemberKind};
+use super::deb::{deb_extract, normalize, resolve_link, DebMember, MemberKind};
 use super::spec::{ImageSpec, Source};
 use super::store::Store;
 use crate::{Error, Result};
@@ -549,30 +549,6 @@ fn check_qemu_binary(out: &BTreeMap<String, BundleFile>) -> Result<()> {
     }
 }
 
-/// `./a//b/../c` → `a/c`, relative to the root.
-fn normalize(p: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for c in p.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            c => parts.push(c),
-        }
-    }
-    parts.join("/")
-}
-
-/// Where the symlink at `link` pointing to `target` leads.
-fn resolve_link(link: &str, target: &str) -> String {
-    if target.starts_with('/') {
-        normalize(target)
-    } else {
-        let dir = link.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
-        normalize(&format!("{dir}/{target}"))
-    }
-}
 
 /// The cached bundle for `key`, if one was recorded and its blob is whole.
 fn read_cached(store: &Store, key: &str) -> Result<Option<Vec<BundleFile>>> {

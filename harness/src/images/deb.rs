@@ -335,8 +335,9 @@ fn entry_kind<R: Read>(entry: &tar::Entry<'_, R>, archive: &Path) -> Result<Memb
     })
 }
 
-/// `./a//b/` → `a/b`.
-fn normalize(p: &str) -> String {
+/// `./a//b/../c` → `a/c`: an archive path relative to the root, the way
+/// package members and symlink targets are compared.
+pub fn normalize(p: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();
     for c in p.split('/') {
         match c {
@@ -351,7 +352,7 @@ fn normalize(p: &str) -> String {
 }
 
 /// Where the symlink at `link` pointing to `target` leads, inside the archive.
-fn resolve_link(link: &str, target: &str) -> String {
+pub fn resolve_link(link: &str, target: &str) -> String {
     if target.starts_with('/') {
         normalize(target)
     } else {

@@ -24,6 +24,6 @@ mod store;
 
 pub use bundle::{kvm_modules, qemu_userland, BundleContent, BundleFile, Userland};
 pub use cache::{sha256_bytes, sha256_file};
-pub use deb::{deb_extract, DebMember, MemberKind};
+pub use deb::{deb_extract, normalize as normalize_archive_path, resolve_link, DebMember, MemberKind};
 pub use spec::{load, AptSource, ArchiveKind, Compression, ImageSpec, Source};
 pub use store::{Image, Store, StoreOptions};
