@@ -81,8 +81,35 @@ pub struct RunArgs {
     pub timeout_scale: f64,
     /// Boot this kernel instead of the matrix's (regression hunting).
     pub kernel_override: Option<PathBuf>,
-    /// Run the matrix's host rows on emulated hosts (its `[emulation]`).
-    pub emulate: bool,
+    /// Where the matrix's host rows run.
+    pub hosts: HostsMode,
+}
+
+/// Where a matrix's KVM host rows run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HostsMode {
+    /// On this machine if it has POWER KVM, else on emulated hosts when the
+    /// matrix has an `[emulation]` table: the same command proves the table
+    /// on a POWER9 runner and on a laptop.
+    #[default]
+    Auto,
+    /// On this machine only; rows it cannot run are skipped with the reason.
+    Native,
+    /// On emulated hosts, as the matrix's `[emulation]` says.
+    Emulated,
+}
+
+impl HostsMode {
+    /// Whether host rows go to emulated hosts for this matrix on this host.
+    pub fn emulate(self, matrix: &Matrix, probed: &HostFacts) -> bool {
+        match self {
+            HostsMode::Native => false,
+            HostsMode::Emulated => true,
+            HostsMode::Auto => {
+                matrix.emulation.is_some() && !(probed.is_power() && probed.kvm.dev_kvm == crate::host::DevKvm::Usable)
+            }
+        }
+    }
 }
 
 /// What a run ended with.
@@ -113,16 +140,28 @@ pub fn exit_code(results: &[CellResult]) -> i32 {
 
 /// Loads a matrix and keeps the selected cells.
 pub fn load_selected(path: &Path, filters: &[String], partition: Option<Partition>) -> Result<(Matrix, Vec<Cell>)> {
-    load_selected_as(path, filters, partition, false)
+    load(path, filters, partition, false)
 }
 
-/// [`load_selected`], with the host rows on emulated hosts when `emulate`.
-pub fn load_selected_as(path: &Path, filters: &[String], partition: Option<Partition>, emulate: bool) -> Result<(Matrix, Vec<Cell>)> {
+/// [`load_selected`], with the host rows placed as `hosts` says for the
+/// `probed` machine.
+pub fn load_selected_as(
+    path: &Path,
+    filters: &[String],
+    partition: Option<Partition>,
+    hosts: HostsMode,
+    probed: &HostFacts,
+) -> Result<(Matrix, Vec<Cell>)> {
+    let peek = matrix::load(path)?;
+    load(path, filters, partition, hosts.emulate(&peek, probed))
+}
+
+fn load(path: &Path, filters: &[String], partition: Option<Partition>, emulate: bool) -> Result<(Matrix, Vec<Cell>)> {
     select::check_filters(filters)?;
     let mut m = matrix::load(path)?;
     if emulate {
         let e = m.emulation.clone().ok_or_else(|| {
-            Error::bad_input(format!("{}: --emulate needs an [emulation] table naming the host kernels (see README)", path.display()))
+            Error::bad_input(format!("{}: --hosts emulated needs an [emulation] table naming the host kernels (see README)", path.display()))
         })?;
         m.cells = matrix::emulate(&m.cells, &e).map_err(|msg| Error::bad_input(format!("{}: {msg}", path.display())))?;
     }
@@ -242,7 +281,8 @@ pub fn plan_cell(cell: &Cell, prediction: rules::Prediction, qemu_bin: &str, fil
 pub fn run(args: &RunArgs) -> Result<RunOutcome> {
     let started = Instant::now();
     let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let (matrix, mut cells) = load_selected_as(&args.matrix, &args.filters, args.partition, args.emulate)?;
+    let facts = host::probe(&args.sources.qemu);
+    let (matrix, mut cells) = load_selected_as(&args.matrix, &args.filters, args.partition, args.hosts, &facts)?;
     if let Some(k) = &args.kernel_override {
         if !k.is_file() {
             return Err(Error::bad_input(format!("--kernel {}: no such file", k.display())));
@@ -254,7 +294,6 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
         }
     }
     teardown::install_signal_handlers().map_err(|e| Error::infra(format!("cannot install signal handlers: {e}")))?;
-    let facts = host::probe(&args.sources.qemu);
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, "cannot create", e))?;
 
     // Images and payloads only for cells that will boot.

@@ -88,9 +88,9 @@ struct BisectCmd {
     /// Multiply the cell's timeout.
     #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
     timeout_scale: f64,
-    /// Run the cell on its emulated host (see `run --emulate`).
-    #[arg(long)]
-    emulate: bool,
+    /// Where host rows run (see `run --hosts`).
+    #[arg(long, value_enum, default_value_t = HostsArg::Auto)]
+    hosts: HostsArg,
 }
 
 #[derive(Args, Clone)]
@@ -150,11 +150,31 @@ struct RunCmd {
     /// No progress output; only the final summary line.
     #[arg(short, long)]
     quiet: bool,
-    /// Run the matrix's KVM host rows on emulated hosts (qemu's powernv9, or
-    /// a nested pseries L1, under TCG) as its [emulation] table says: the
-    /// whole table on a machine without POWER KVM.
-    #[arg(long)]
-    emulate: bool,
+    /// Where the matrix's KVM host rows run. `native`: on this machine,
+    /// skipping rows it cannot run. `emulated`: on emulated hosts (qemu's
+    /// powernv9, or a nested pseries L1, under TCG) as the matrix's
+    /// [emulation] table says, so the whole table runs on any machine.
+    /// `auto`: native on a POWER host with KVM, else emulated when the matrix
+    /// has an [emulation] table.
+    #[arg(long, value_enum, default_value_t = HostsArg::Auto)]
+    hosts: HostsArg,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum HostsArg {
+    Auto,
+    Native,
+    Emulated,
+}
+
+impl From<HostsArg> for app::HostsMode {
+    fn from(h: HostsArg) -> Self {
+        match h {
+            HostsArg::Auto => app::HostsMode::Auto,
+            HostsArg::Native => app::HostsMode::Native,
+            HostsArg::Emulated => app::HostsMode::Emulated,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -182,9 +202,9 @@ struct PlanCmd {
     /// Only cells whose name matches (glob or substring).
     #[arg(long, value_name = "PATTERN")]
     filter: Vec<String>,
-    /// Plan the host rows on emulated hosts (see `run --emulate`).
-    #[arg(long)]
-    emulate: bool,
+    /// Where host rows run (see `run --hosts`).
+    #[arg(long, value_enum, default_value_t = HostsArg::Auto)]
+    hosts: HostsArg,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -241,7 +261,7 @@ fn bisect(c: BisectCmd) -> i32 {
         compression: Compression::default(),
         timeout_scale: c.timeout_scale,
         kernel_override: c.kernel,
-        emulate: c.emulate,
+        hosts: c.hosts.into(),
     };
     let outcome = match app::run(&args) {
         Ok(o) => o,
@@ -317,7 +337,7 @@ fn dispatch(command: Command) -> bootmatrix::Result<i32> {
                 },
                 timeout_scale: c.timeout_scale,
                 kernel_override: None,
-                emulate: c.emulate,
+                hosts: c.hosts.into(),
             };
             let outcome = app::run(&args)?;
             let count = |s| outcome.results.iter().filter(|r| r.verdict.status == s).count();
@@ -333,8 +353,8 @@ fn dispatch(command: Command) -> bootmatrix::Result<i32> {
             Ok(outcome.exit_code)
         }
         Command::Plan(c) => {
-            let (_, cells) = app::load_selected_as(&c.matrix, &c.filter, None, c.emulate)?;
             let facts = host::probe(&c.qemu);
+            let (_, cells) = app::load_selected_as(&c.matrix, &c.filter, None, c.hosts.into(), &facts)?;
             let entries = app::plan_entries(&cells, &facts, &c.qemu);
             match c.format {
                 Format::Text => print!("{}", plan::render_text(&entries)),
