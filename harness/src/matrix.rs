@@ -40,13 +40,14 @@ pub struct Matrix {
     /// SHA-256 of the file's bytes, recorded in results so that two runs can
     /// be known to have run the same matrix.
     pub sha256: String,
-    /// How `--emulate` turns the matrix's host rows into emulated hosts.
+    /// How `--hosts emulated` (or `auto` without POWER KVM) turns the
+    /// matrix's host rows into emulated hosts.
     pub emulation: Option<Emulation>,
 }
 
 /// The `[emulation]` table: which host kernel emulates a host row of each
 /// page size, so that one matrix runs natively on a POWER runner and, with
-/// `bootmatrix run --emulate`, on any machine through emulated hosts.
+/// on any machine through emulated hosts (`bootmatrix run --hosts`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Emulation {
     /// Host kernel for 4 KiB host rows.
