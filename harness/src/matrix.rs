@@ -46,8 +46,8 @@ pub struct Matrix {
 }
 
 /// The `[emulation]` table: which host kernel emulates a host row of each
-/// page size, so that one matrix runs natively on a POWER runner and, with
-/// on any machine through emulated hosts (`bootmatrix run --hosts`).
+/// page size, so that one matrix runs natively on a POWER runner and on any
+/// machine through emulated hosts (`bootmatrix run --hosts`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Emulation {
     /// Host kernel for 4 KiB host rows.
