@@ -125,6 +125,22 @@ pub fn host_limits(cell: &Cell, probed: &HostFacts) -> Option<String> {
                 .into(),
         );
     }
+    if cell.guest.fixes.contains(&Fix::Hugepages)
+        && host.mmu == Some(Mmu::Hpt)
+        && host.page_size == Some(crate::model::PageSize::K4)
+        && cell.guest.accel == crate::model::Accel::KvmHv
+        && cell.guest.caps.get("hpt-max-page-size").is_none_or(|v| v == "4096")
+        && cell.guest.fixes.contains(&Fix::HptMaxPageSize)
+        // cap-nested-hv is refused at startup on an HPT host, before the hang.
+        && !cell.guest.fixes.contains(&Fix::NestedHv)
+    {
+        return Some(
+            "a hugepage-backed guest on an emulated 4 KiB HPT host hangs in the host kernel (Debian's 6.12: \
+             `KVM: map_vrma at 0 failed, ret=-4`, then silence until the timeout; measured.md), so this row is \
+             not provable here; run it on a POWER8/POWER9 runner booted with disable_radix and a 4 KiB kernel"
+                .into(),
+        );
+    }
     if cell.guest.memory_mib + 1024 > host.memory_mib.unwrap_or(default_host_memory(host.kind)) {
         return Some(format!(
             "the guest's {} MiB do not fit the emulated host's {} MiB with room for the host; raise host_memory",

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use bootmatrix::host::{DevKvm, HostFacts, KvmFacts};
+use bootmatrix::host::{DevKvm, HostFacts, KvmFacts, QemuFacts};
 use std::process::{Command, Output};
 
 /// The repository root.
@@ -104,5 +104,18 @@ pub fn x86_host() -> HostFacts {
         hugetlbfs: vec![],
         kvm: KvmFacts { dev_kvm: DevKvm::Missing, hv_loaded: false, pr_loaded: false },
         qemu: None,
+    }
+}
+
+/// [`x86_host`] with qemu 10.0.2 and the machines emulated hosts need.
+pub fn x86_host_with_qemu() -> HostFacts {
+    HostFacts {
+        qemu: Some(QemuFacts {
+            path: "qemu-system-ppc64".into(),
+            version: (10, 0, 2),
+            machines: vec!["pseries".into(), "powernv9".into()],
+            accels: vec!["tcg".into()],
+        }),
+        ..x86_host()
     }
 }

@@ -1,0 +1,130 @@
+//! Chains of levels without booting: how host rows become emulated hosts,
+//! what the rules see of an emulated host, the limits it has, and the init
+//! that runs the inner cells. The real boots are in `real_boot.rs`.
+
+mod common;
+
+use std::path::Path;
+
+use bootmatrix::chain;
+use bootmatrix::model::{Accel, HostKind, Mmu, PageSize};
+use bootmatrix::{app, matrix, rules};
+use rstest::rstest;
+
+fn void_compat() -> matrix::Matrix {
+    matrix::load(&common::repo().join("matrices/void-compat.toml")).unwrap()
+}
+
+#[test]
+fn emulation_turns_host_rows_into_emulated_hosts_and_keeps_names() {
+    let m = void_compat();
+    let emulated = matrix::emulate(&m.cells, m.emulation.as_ref().expect("[emulation]")).unwrap();
+    assert_eq!(emulated.len(), m.cells.len());
+    for (before, after) in m.cells.iter().zip(&emulated) {
+        assert_eq!(before.name, after.name, "names must not change (diff compares runs by name)");
+        if !before.guest.accel.is_kvm() {
+            assert_eq!(after.host.kind, HostKind::Native);
+            continue;
+        }
+        let want = if before.host.nested == Some(true) { HostKind::NestedPseries } else { HostKind::PowerNv9 };
+        assert_eq!(after.host.kind, want, "{}", after.name);
+        assert_eq!(after.host.kernel.as_ref().map(|k| k.page_size), before.host.page_size, "{}", after.name);
+        assert_eq!(after.host.mmu, before.host.mmu, "{}", after.name);
+    }
+}
+
+#[rstest]
+// A Radix L1 of the nested scenarios loads kvm-hv (its L0 offers nesting).
+#[case(HostKind::NestedPseries, Mmu::Radix, true, false)]
+// An HPT L1 cannot load kvm-hv (qemu-rules §5), and Debian's kernels have no PR.
+#[case(HostKind::NestedPseries, Mmu::Hpt, false, false)]
+// Bare metal loads kvm-hv in either MMU mode.
+#[case(HostKind::PowerNv9, Mmu::Radix, true, false)]
+#[case(HostKind::PowerNv9, Mmu::Hpt, true, false)]
+fn the_rules_see_an_emulated_host_as_its_probe_would(#[case] kind: HostKind, #[case] mmu: Mmu, #[case] hv: bool, #[case] pr: bool) {
+    let mut m = void_compat();
+    let cell = m.cells.iter_mut().find(|c| c.guest.accel == Accel::KvmHv).unwrap();
+    cell.host.kind = kind;
+    cell.host.mmu = Some(mmu);
+    let facts = chain::emulated_facts(&cell.host, 0);
+    assert_eq!(facts.kvm.hv_loaded, hv);
+    assert_eq!(facts.kvm.pr_loaded, pr);
+    assert_eq!(facts.platform.as_deref(), Some(if kind == HostKind::NestedPseries { "pSeries" } else { "PowerNV" }));
+    assert!(facts.is_power());
+    assert!(facts.hugetlbfs.is_empty());
+    assert_eq!(chain::emulated_facts(&cell.host, 136).hugetlbfs[0].path, "/dev/hugepages");
+}
+
+#[test]
+fn every_kvm_guest_of_a_powernv9_host_gets_the_host_profile_caps_and_plan_says_why() {
+    let m = void_compat();
+    let cells = matrix::emulate(&m.cells, m.emulation.as_ref().unwrap()).unwrap();
+    let c = cells.iter().find(|c| c.host.kind == HostKind::PowerNv9).unwrap();
+    let p = rules::predict(&chain::emulated_facts(&c.host, 0), c);
+    for (cap, value) in rules::POWERNV9_GUEST_CAPS {
+        assert!(p.machine_props.contains(&(cap.to_string(), value.to_string())), "{cap} in {:?}", p.machine_props);
+        assert!(p.additions.iter().any(|a| a.flag == format!("{cap}={value}") && a.why.contains("host profile powernv9")));
+    }
+    let nested = cells.iter().find(|c| c.host.kind == HostKind::NestedPseries).unwrap();
+    let p = rules::predict(&chain::emulated_facts(&nested.host, 0), nested);
+    assert!(!p.machine_props.iter().any(|(k, _)| k == "cap-cfpc"), "only powernv9 has that quirk");
+}
+
+#[test]
+fn emulated_host_limits_are_skips_with_the_reason() {
+    let m = void_compat();
+    let cells = matrix::emulate(&m.cells, m.emulation.as_ref().unwrap()).unwrap();
+    let probed = common::x86_host_with_qemu();
+    let reason = |pred: &dyn Fn(&bootmatrix::model::Cell) -> bool| {
+        let c = cells.iter().find(|c| pred(c)).expect("such a cell");
+        chain::host_limits(c, &probed)
+    };
+    let pr = reason(&|c| c.guest.accel == Accel::KvmPr).unwrap();
+    assert!(pr.contains("no KVM-PR"), "{pr}");
+    let radix_huge = reason(&|c| c.host.mmu == Some(Mmu::Radix) && c.guest.fixes.contains(&bootmatrix::model::Fix::Hugepages)).unwrap();
+    assert!(radix_huge.contains("ibm,processor-radix-AP-encodings"), "{radix_huge}");
+    assert_eq!(reason(&|c| c.host.kind == HostKind::PowerNv9 && c.guest.fixes.is_empty() && c.guest.accel == Accel::KvmHv), None);
+}
+
+#[test]
+fn the_host_init_frames_each_inner_run_and_relays_its_stderr() {
+    let runs = vec![
+        chain::InnerRun { argv: vec!["/usr/bin/qemu-system-ppc64".into(), "-append".into(), "console=hvc0 quiet".into()], timeout_secs: 90 },
+        chain::InnerRun { argv: vec!["/usr/bin/true".into()], timeout_secs: 5 },
+    ];
+    let init = chain::l1_init(&["kvm.ko".into(), "kvm-hv.ko".into()], &runs, true);
+    let kvm = init.find("insmod /lib/modules/kvm.ko").unwrap();
+    let hv = init.find("insmod /lib/modules/kvm-hv.ko").unwrap();
+    assert!(kvm < hv, "kvm.ko loads first");
+    assert!(init.contains("mount -t hugetlbfs -o pagesize=16M hugetlbfs /dev/hugepages"));
+    assert!(init.contains("echo BOOTMATRIX-L2-BEGIN 0") && init.contains("echo BOOTMATRIX-L2-BEGIN 1"));
+    assert!(init.contains("timeout -s KILL 90 /usr/bin/qemu-system-ppc64 -append 'console=hvc0 quiet'"), "{init}");
+    assert!(init.contains("sed 's/^/BM-L2-ERR: /'"));
+    assert!(init.find(chain::L1_READY).unwrap() < init.find("BOOTMATRIX-L2-BEGIN 0").unwrap());
+    assert!(init.trim_end().ends_with("poweroff -f"));
+}
+
+#[test]
+fn cells_of_one_emulated_host_share_one_boot() {
+    let m = void_compat();
+    let cells = matrix::emulate(&m.cells, m.emulation.as_ref().unwrap()).unwrap();
+    let mut keys: Vec<String> = cells.iter().filter(|c| c.host.kind.is_emulated()).map(|c| chain::session_key(&c.host)).collect();
+    keys.sort();
+    keys.dedup();
+    // Four bare-metal rows (Radix/HPT x 4K/64K) and the nested L1s.
+    assert!(keys.iter().filter(|k| k.starts_with("powernv9-")).count() == 4, "{keys:?}");
+    assert!(keys.iter().any(|k| k.starts_with("nested-pseries-radix-")), "{keys:?}");
+}
+
+#[test]
+fn hosts_auto_emulates_only_without_power_kvm() {
+    let m = void_compat();
+    let x86 = common::x86_host_with_qemu();
+    assert!(app::HostsMode::Auto.emulate(&m, &x86));
+    let power9 = bootmatrix::host::HostFacts::ready_power9(Mmu::Radix, PageSize::K4);
+    assert!(!app::HostsMode::Auto.emulate(&m, &power9));
+    assert!(app::HostsMode::Emulated.emulate(&m, &power9));
+    assert!(!app::HostsMode::Native.emulate(&m, &x86));
+    let plain = matrix::parse(Path::new("m.toml"), &format!("{}\n[[cells]]\nkernel = \"debian-64k\"\n", common::HEADER)).unwrap();
+    assert!(!app::HostsMode::Auto.emulate(&plain, &x86), "no [emulation] table, nothing to emulate");
+}
