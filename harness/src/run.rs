@@ -182,12 +182,15 @@ pub fn execute(
     progress: &Progress,
     on_done: &(dyn Fn(&CellResult) + Sync),
 ) -> Vec<CellResult> {
-    // Emulated hosts take longest: they go first, then cells longest first.
-    let mut work: VecDeque<Work> = (0..sessions.len()).map(Work::Session).collect();
+    // Verdicts reached without booting are told at once; then emulated
+    // hosts, which take longest; then cells, longest first.
+    let mut work: VecDeque<Work> =
+        (0..cells.len()).filter(|&i| matches!(cells[i].action, Action::Settled(_))).map(Work::Cell).collect();
+    work.extend((0..sessions.len()).map(Work::Session));
     work.extend(
         schedule_order(&cells, &opts.previous_seconds)
             .into_iter()
-            .filter(|&i| !matches!(cells[i].action, Action::Inner { .. }))
+            .filter(|&i| matches!(cells[i].action, Action::Boot(_)))
             .map(Work::Cell),
     );
     let queue: Mutex<VecDeque<Work>> = Mutex::new(work);
