@@ -517,8 +517,8 @@ fn planned(matrix: &Path, name: &str) -> (bootmatrix::model::Cell, verdict::Expe
     let (_, cells) = bootmatrix::app::load_selected(matrix, &[name.to_string()], None).expect("load the bench matrix");
     let cell = cells.into_iter().next().expect("cell not in the bench matrix");
     let facts = bootmatrix::host::probe(bootmatrix::qemu::DEFAULT_QEMU);
-    let p = bootmatrix::app::plan_cell(&cell, &facts, bootmatrix::qemu::DEFAULT_QEMU, None);
-    (cell, p.expected)
+    let prediction = bootmatrix::app::predict(&cell, &facts, std::slice::from_ref(&cell));
+    (cell.clone(), verdict::expected(&cell, &prediction))
 }
 
 fn cell_entry<'a>(r: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
