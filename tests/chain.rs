@@ -128,3 +128,19 @@ fn hosts_auto_emulates_only_without_power_kvm() {
     let plain = matrix::parse(Path::new("m.toml"), &format!("{}\n[[cells]]\nkernel = \"debian-64k\"\n", common::HEADER)).unwrap();
     assert!(!app::HostsMode::Auto.emulate(&plain, &x86), "no [emulation] table, nothing to emulate");
 }
+
+#[test]
+fn emulation_lengthens_default_timeouts_and_keeps_the_matrix_ones() {
+    let m = matrix::parse(
+        Path::new("m.toml"),
+        &format!(
+            "{}\n[emulation]\nkernel_64k = \"debian-64k\"\n[[cells]]\nname = \"default\"\nkernel = \"debian-64k\"\naccel = \"kvm-hv\"\nhost_mmu = \"radix\"\nhost_page_size = \"64k\"\n[[cells]]\nname = \"set\"\nkernel = \"debian-64k\"\naccel = \"kvm-hv\"\nhost_mmu = \"radix\"\nhost_page_size = \"64k\"\ntimeout = 45\n",
+            common::HEADER.replace("timeout = 120\n", "")
+        ),
+    )
+    .unwrap();
+    assert_eq!(m.cells[0].timeout.as_secs(), 60, "native KVM default");
+    let e = matrix::emulate(&m.cells, m.emulation.as_ref().unwrap()).unwrap();
+    assert_eq!(e[0].timeout.as_secs(), 300, "KVM inside an emulated host");
+    assert_eq!(e[1].timeout.as_secs(), 45, "the matrix's own timeout stays");
+}

@@ -77,7 +77,13 @@ pub fn emulate(cells: &[Cell], emulation: &Emulation) -> std::result::Result<Vec
                 PageSize::K64 => emulation.kernel_64k.clone(),
             }
             .ok_or_else(|| format!("cell {}: [emulation] names no kernel for {page} host rows", c.name))?;
+            let native_default = default_timeout(c.guest.accel, HostKind::Native);
             c.host.kind = if c.host.nested == Some(true) { HostKind::NestedPseries } else { HostKind::PowerNv9 };
+            // A timeout the matrix left at the native default grows with the
+            // extra level; one the matrix set stays as written.
+            if c.timeout == native_default {
+                c.timeout = default_timeout(c.guest.accel, c.host.kind);
+            }
             c.host.mmu = Some(c.host.mmu.unwrap_or(Mmu::Radix));
             c.host.page_size = Some(kernel.page_size);
             c.host.kernel = Some(kernel);
@@ -541,7 +547,7 @@ fn build_cell(
     let cpu = scalar("cpu").map(|p| string(file, "cpu", &p).map(str::to_string)).transpose()?;
     let timeout = match scalar("timeout") {
         Some(p) => Duration::from_secs(integer(file, "timeout", &p, 1, 86_400)? as u64),
-        None => default_timeout(accel),
+        None => default_timeout(accel, kind),
     };
     let firmware = match scalar("firmware") {
         Some(p) => parse_str::<Firmware>(file, "firmware", &p)?,
@@ -673,11 +679,14 @@ fn build_cell(
 /// How long a cell may take when its matrix does not say: scaled by how it
 /// runs. Under TCG every instruction is emulated (a Debian kernel needs
 /// 6-12 s on a 2-core x86 machine, more under load); under KVM a guest
-/// boots at native speed and a hang shows sooner.
-pub fn default_timeout(accel: Accel) -> Duration {
-    match accel {
-        Accel::Tcg => Duration::from_secs(120),
-        Accel::KvmHv | Accel::KvmPr => Duration::from_secs(60),
+/// boots at native speed and a hang shows sooner; under KVM inside an
+/// emulated host the guest's hypervisor is itself emulated (HPT guests took
+/// up to 100 s here).
+pub fn default_timeout(accel: Accel, host: crate::model::HostKind) -> Duration {
+    match (accel, host.is_emulated()) {
+        (Accel::Tcg, _) => Duration::from_secs(120),
+        (Accel::KvmHv | Accel::KvmPr, false) => Duration::from_secs(60),
+        (Accel::KvmHv | Accel::KvmPr, true) => Duration::from_secs(300),
     }
 }
 
