@@ -2,7 +2,8 @@
 # Prepare a Debian (12 "bookworm" or newer) machine to run bootmatrix:
 #  - qemu-system-ppc 10.x (from bookworm-backports on Debian 12),
 #  - the ppc64el foreign architecture, so that `apt-get download pkg:ppc64el`
-#    can fetch Debian's POWER kernels and busybox for the guest images.
+#    can fetch Debian's POWER kernels and busybox for the guest images,
+#  - a ppc64le cross toolchain, for the kernels the harness builds itself.
 # With --test-tools, also what the test suite's linters need: check-jsonschema
 # (PyPI) for the CI templates, and shellcheck.
 # Idempotent: a second run only refreshes the package lists.
@@ -36,6 +37,10 @@ fi
 # Some mirrors lack ppc64el lists for the security suite; main is enough.
 as_root apt-get update -o APT::Sandbox::User=root || true
 as_root apt-get install -y --no-install-recommends "${qemu_target[@]}" qemu-system-ppc
+# The cross toolchain for the kernels the harness builds itself (a host
+# kernel with KVM-PR built in, images/kernel-pr-4k.toml).
+as_root apt-get install -y --no-install-recommends gcc-powerpc64le-linux-gnu binutils-powerpc64le-linux-gnu \
+    bc bison flex libssl-dev libelf-dev make xz-utils
 qemu-system-ppc64 --version | head -n1
 if $test_tools; then
     as_root apt-get install -y --no-install-recommends shellcheck || true

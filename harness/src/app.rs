@@ -430,7 +430,12 @@ fn prepare_session(
     let host_kernel_path = image_path(&host_kernel.image)?;
     let busybox = std::fs::read(image_path(&first.guest.busybox)?).map_err(|e| e.to_string())?;
     let kernel_spec = images::load(images_dir, &host_kernel.image).map_err(|e| e.message().to_string())?;
-    let modules = images::bundle::kvm_modules(store, &kernel_spec).map_err(|e| e.message().to_string())?;
+    // A kernel the harness built has KVM built in; a packaged one has modules.
+    let modules = if kernel_spec.kernel_build.is_some() {
+        Vec::new()
+    } else {
+        images::bundle::kvm_modules(store, &kernel_spec).map_err(|e| e.message().to_string())?
+    };
     let userland = images::bundle::qemu_userland(store).map_err(|e| e.message().to_string())?;
     let mut l2_kernels: Vec<(String, Vec<u8>)> = Vec::new();
     let mut runs = Vec::new();

@@ -54,6 +54,11 @@ pub struct Emulation {
     pub kernel_4k: Option<Kernel>,
     /// Host kernel for 64 KiB host rows.
     pub kernel_64k: Option<Kernel>,
+    /// Host kernel for the KVM-PR rows with 4 KiB host pages (one with
+    /// KVM-PR built in); `None`: `kernel_4k`.
+    pub pr_kernel_4k: Option<Kernel>,
+    /// Likewise for 64 KiB host pages.
+    pub pr_kernel_64k: Option<Kernel>,
     /// RAM of each emulated host, MiB (`None`: the kind's default).
     pub memory_mib: Option<u32>,
 }
@@ -72,9 +77,10 @@ pub fn emulate(cells: &[Cell], emulation: &Emulation) -> std::result::Result<Vec
                 return Ok(c);
             }
             let page = c.host.page_size.unwrap_or(PageSize::K64);
+            let pr = c.guest.accel == crate::model::Accel::KvmPr;
             let kernel = match page {
-                PageSize::K4 => emulation.kernel_4k.clone(),
-                PageSize::K64 => emulation.kernel_64k.clone(),
+                PageSize::K4 => emulation.pr_kernel_4k.clone().filter(|_| pr).or_else(|| emulation.kernel_4k.clone()),
+                PageSize::K64 => emulation.pr_kernel_64k.clone().filter(|_| pr).or_else(|| emulation.kernel_64k.clone()),
             }
             .ok_or_else(|| format!("cell {}: [emulation] names no kernel for {page} host rows", c.name))?;
             let native_default = default_timeout(c.guest.accel, HostKind::Native);
@@ -165,6 +171,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Matrix> {
             Some(Emulation {
                 kernel_4k: pick("kernel_4k", &e.kernel_4k, PageSize::K4)?,
                 kernel_64k: pick("kernel_64k", &e.kernel_64k, PageSize::K64)?,
+                pr_kernel_4k: pick("pr_kernel_4k", &e.pr_kernel_4k, PageSize::K4)?,
+                pr_kernel_64k: pick("pr_kernel_64k", &e.pr_kernel_64k, PageSize::K64)?,
                 memory_mib: e.memory,
             })
         }
@@ -202,6 +210,8 @@ struct RawMatrix {
 struct RawEmulation {
     kernel_4k: Option<Spanned<String>>,
     kernel_64k: Option<Spanned<String>>,
+    pr_kernel_4k: Option<Spanned<String>>,
+    pr_kernel_64k: Option<Spanned<String>>,
     memory: Option<u32>,
 }
 

@@ -48,6 +48,19 @@ pub struct ImageSpec {
     pub archive: Option<ArchiveKind>,
     /// The description file itself, so that errors can point at it.
     pub description_file: PathBuf,
+    /// Build a kernel from the fetched source tarball with this config
+    /// fragment (`kernel_config`): the image is the resulting `vmlinux`.
+    pub kernel_build: Option<KernelBuild>,
+}
+
+/// A kernel built by the harness from a source tarball and a config
+/// fragment, for what no distribution ships (KVM-PR built in).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelBuild {
+    /// The fragment file (for messages).
+    pub config_path: PathBuf,
+    /// Its text: part of the cache key, so editing it rebuilds.
+    pub config: String,
 }
 
 /// Where an image's bytes come from.
@@ -203,6 +216,7 @@ struct RawSpec {
     release: Option<Spanned<String>>,
     resolve_depends: Option<Spanned<bool>>,
     member: Option<Spanned<String>>,
+    kernel_config: Option<Spanned<String>>,
     decompress: Option<Spanned<String>>,
     archive: Option<Spanned<String>>,
 }
@@ -573,7 +587,26 @@ pub(crate) fn parse(path: &Path, name: &str, text: &str) -> Result<ImageSpec> {
         decompress
     };
 
+    let kernel_build = match &raw.kernel_config {
+        None => None,
+        Some(c) => {
+            if kind != "apt" || raw.member.is_none() {
+                return Err(loc.at(
+                    c.span(),
+                    "kernel_config",
+                    "builds a kernel from a source package: use it with `apt` (e.g. `linux-source-6.12`) \
+                     and a `member` naming the source tarball",
+                ));
+            }
+            let config_path = path.parent().unwrap_or(Path::new(".")).join(c.get_ref());
+            let config = std::fs::read_to_string(&config_path).map_err(|e| {
+                loc.at(c.span(), "kernel_config", format!("cannot read {}: {e}", config_path.display()))
+            })?;
+            Some(KernelBuild { config_path, config })
+        }
+    };
     Ok(ImageSpec {
+        kernel_build,
         name: name.to_owned(),
         description: raw.description.map(Spanned::into_inner),
         source,

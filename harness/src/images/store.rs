@@ -139,8 +139,15 @@ impl Store {
             Source::File { path, sha256 } => self.get_file(spec, path, sha256.as_deref()),
             Source::Apt(src) => {
                 let pkg = self.resolve_apt(src, &spec.description_file)?;
-                let _lock = self.cache.lock(&pkg.sha256)?;
-                let out = self.produce(spec, &pkg.sha256, || self.fetch_deb(spec, &pkg))?;
+                let lock = self.cache.lock(&pkg.sha256)?;
+                let mut out = self.produce(spec, &pkg.sha256, || self.fetch_deb(spec, &pkg))?;
+                drop(lock);
+                if let Some(build) = &spec.kernel_build {
+                    // The member is the source tarball; the image is the
+                    // kernel built from it.
+                    let (sha256, path, cached) = super::kernel::vmlinux(&self.cache, &spec.name, &out.path, &out.sha256, build)?;
+                    out = Produced { path, sha256, member: Some("vmlinux".into()), cached: out.cached && cached };
+                }
                 Ok(out.into_image(
                     spec,
                     format!("apt {}", pkg.pin()),
