@@ -503,7 +503,16 @@ pub fn fetch(matrix_path: &Path, sources: &Sources) -> Result<Vec<String>> {
     let images_dir = sources.images_dir_for(matrix_path);
     let store = sources.store()?;
     let mut lines = Vec::new();
-    for name in needed_images(&m.cells) {
+    // What either placement of the host rows needs, so that a cache warmed
+    // here serves `run` on any machine.
+    let mut names = needed_images(&m.cells);
+    if let Some(e) = &m.emulation {
+        let emulated = matrix::emulate(&m.cells, e).map_err(|msg| Error::bad_input(format!("{}: {msg}", matrix_path.display())))?;
+        names.extend(needed_images(&emulated));
+        names.sort();
+        names.dedup();
+    }
+    for name in names {
         let spec = images::load(&images_dir, &name)?;
         let img = store.get(&spec)?;
         lines.push(format!(
