@@ -523,6 +523,17 @@ pub fn fetch(matrix_path: &Path, sources: &Sources) -> Result<Vec<String>> {
             &img.sha256[..16.min(img.sha256.len())]
         ));
     }
+    if m.emulation.is_some() || m.cells.iter().any(|c| c.host.kind.is_emulated()) {
+        // Emulated hosts also need Debian's ppc64el qemu inside them.
+        let u = images::bundle::qemu_userland(&store)?;
+        lines.push(format!(
+            "{} qemu userland for emulated hosts: qemu {} ({} packages, {} files)",
+            if u.cached { "cached " } else { "fetched" },
+            u.qemu_version,
+            u.packages.len(),
+            u.files.len()
+        ));
+    }
     Ok(lines)
 }
 
