@@ -303,3 +303,43 @@ timeout = 240
     assert!(repro.contains("cap-nested-hv=on") && repro.contains("kvm-type=HV"), "{repro}");
     no_qemu_left(&out);
 }
+
+#[test]
+fn a_host_kernel_the_harness_builds_runs_an_hpt_guest_under_kvm_pr() {
+    // Debian's kernels have no KVM-PR: the harness cross-builds one from
+    // Debian's kernel source and images/kernel-pr-64k.config (once per
+    // machine, cached), boots it as an HPT powernv9 host, and runs the guest
+    // under KVM-PR with the caps PR cannot provide turned off.
+    let dir = tempfile::tempdir().unwrap();
+    let m = common::matrix(
+        dir.path(),
+        "pr",
+        "[kernels.pr-64k]
+image = \"kernel-pr-64k\"
+page_size = \"64k\"
+kvm_pr = true
+
+[[cells]]
+name = \"powernv9-hpt-64k/kvm-pr\"
+host = \"powernv9\"
+host_kernel = \"pr-64k\"
+host_mmu = \"hpt\"
+accel = \"kvm-pr\"
+kernel = \"debian-64k\"
+mmu = \"hpt\"
+memory = 1024
+timeout = 300
+fixes = [\"pr-caps\"]
+",
+    );
+    let out = dir.path().join("out");
+    let (code, err) = stderr_of(spawn_run(&m, &out, &[]));
+    let xml = junit(&out);
+    assert_eq!(code, Some(0), "{err}\n{xml}");
+    let result: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("cells/powernv9-hpt-64k_kvm-pr/result.json")).unwrap()).unwrap();
+    assert_eq!(result["attempts"][0]["observation"]["report"]["mmu_word"], "Hash", "{result}");
+    let argv = result["argv"].to_string();
+    assert!(argv.contains("kvm-type=PR") && argv.contains("cap-fwnmi=off"), "{argv}");
+    no_qemu_left(&out);
+}

@@ -126,7 +126,6 @@ pub fn host_limits(cell: &Cell, probed: &HostFacts) -> Option<String> {
         );
     }
     if cell.guest.fixes.contains(&Fix::Hugepages)
-        && host.kind == HostKind::PowerNv9
         && host.mmu == Some(Mmu::Hpt)
         && host.page_size == Some(crate::model::PageSize::K4)
         && cell.guest.caps.get("hpt-max-page-size").is_none_or(|v| v == "4096")
@@ -135,10 +134,10 @@ pub fn host_limits(cell: &Cell, probed: &HostFacts) -> Option<String> {
         && !cell.guest.fixes.contains(&Fix::NestedHv)
     {
         return Some(
-            "a hugepage-backed guest on an emulated 4 KiB HPT host hangs in the 6.12 host kernel (KVM-HV: \
-             `KVM: map_vrma at 0 failed, ret=-4`, KVM-PR: after the CI-page check, then silence until the \
-             timeout; measured.md and this project's runs), so this row is not provable here; run it on a \
-             POWER8/POWER9 runner booted with disable_radix and a 4 KiB kernel"
+            "a hugepage-backed guest on an emulated 4 KiB HPT host hangs in the 6.12 host kernel (powernv KVM-HV: \
+             `KVM: map_vrma at 0 failed, ret=-4`; KVM-PR: after SLOF, `KVM: Failed to create TCE64 table for \
+             liobn 0x80000000`; then silence until the timeout; measured.md and this project's runs), so this \
+             row is not provable here; run it on a POWER8/POWER9 runner booted with disable_radix and a 4 KiB kernel"
                 .into(),
         );
     }
