@@ -42,6 +42,25 @@ fn stderr_of(child: Child) -> (Option<i32>, String) {
     (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
+/// A `bootmatrix run` of a matrix written for one test, run to its end.
+/// Bind `_dir` by name: dropping it deletes the matrix and the output.
+struct Finished {
+    /// Keeps the matrix and the output alive while the test reads them.
+    _dir: tempfile::TempDir,
+    out: std::path::PathBuf,
+    code: Option<i32>,
+    err: String,
+}
+
+/// Writes `body` (after the shared header) as a matrix and runs it.
+fn run_to_end(name: &str, body: &str) -> Finished {
+    let dir = tempfile::tempdir().unwrap();
+    let m = common::matrix(dir.path(), name, body);
+    let out = dir.path().join("out");
+    let (code, err) = stderr_of(spawn_run(&m, &out, &[]));
+    Finished { _dir: dir, out, code, err }
+}
+
 #[test]
 fn the_default_matrix_boots_a_radix_and_an_hpt_guest_that_say_so_themselves() {
     let dir = tempfile::tempdir().unwrap();
@@ -73,10 +92,7 @@ fn the_default_matrix_boots_a_radix_and_an_hpt_guest_that_say_so_themselves() {
 
 #[test]
 fn a_guest_that_reports_another_mmu_than_expected_fails_showing_both() {
-    let dir = tempfile::tempdir().unwrap();
-    let m = common::matrix(dir.path(), "wrong", "[[cells]]\nname = \"hpt-said-radix\"\nkernel = \"debian-64k\"\nfirmware = \"vof\"\nmmu = \"hpt\"\nexpect = \"boots\"\nexpect_mmu = \"radix\"\n");
-    let out = dir.path().join("out");
-    let (code, err) = stderr_of(spawn_run(&m, &out, &[]));
+    let Finished { _dir, out, code, err } = run_to_end("wrong", "[[cells]]\nname = \"hpt-said-radix\"\nkernel = \"debian-64k\"\nfirmware = \"vof\"\nmmu = \"hpt\"\nexpect = \"boots\"\nexpect_mmu = \"radix\"\n");
     assert_eq!(code, Some(1), "{err}");
     let case = testcase(&junit(&out), "hpt-said-radix").to_string();
     assert!(case.contains("<failure"), "{case}");
@@ -87,10 +103,7 @@ fn a_guest_that_reports_another_mmu_than_expected_fails_showing_both() {
 #[test]
 fn a_documented_qemu_error_is_a_pass_when_the_cell_expects_it() {
     // qemu 9.2 removed pseries-2.x: the real qemu refuses at once.
-    let dir = tempfile::tempdir().unwrap();
-    let m = common::matrix(dir.path(), "gone", "[[cells]]\nname = \"old-machine\"\nkernel = \"debian-64k\"\nmachine = \"pseries-2.11\"\nexpect = \"error:unsupported-machine\"\n");
-    let out = dir.path().join("out");
-    let (code, err) = stderr_of(spawn_run(&m, &out, &[]));
+    let Finished { _dir, out, code, err } = run_to_end("gone", "[[cells]]\nname = \"old-machine\"\nkernel = \"debian-64k\"\nmachine = \"pseries-2.11\"\nexpect = \"error:unsupported-machine\"\n");
     assert_eq!(code, Some(0), "{err}");
     let verdict = std::fs::read_to_string(out.join("cells/old-machine/verdict.txt")).unwrap();
     assert!(verdict.contains("failed as documented: qemu-system-ppc64: unsupported machine type: \"pseries-2.11\""), "{verdict}");
@@ -102,10 +115,7 @@ fn kvm_cells_are_skipped_with_the_reason_on_a_host_without_power_kvm() {
     if std::env::consts::ARCH.starts_with("powerpc") {
         return; // On POWER the cell would run; this test is about x86 hosts.
     }
-    let dir = tempfile::tempdir().unwrap();
-    let m = common::matrix(dir.path(), "kvm", "[[cells]]\nname = \"{accel}/{mmu}\"\nkernel = \"debian-64k\"\naccel = [\"kvm-hv\", \"kvm-pr\"]\nmmu = \"hpt\"\n");
-    let out = dir.path().join("out");
-    let (code, err) = stderr_of(spawn_run(&m, &out, &[]));
+    let Finished { _dir, out, code, err } = run_to_end("kvm", "[[cells]]\nname = \"{accel}/{mmu}\"\nkernel = \"debian-64k\"\naccel = [\"kvm-hv\", \"kvm-pr\"]\nmmu = \"hpt\"\n");
     assert_eq!(code, Some(0), "skips are not failures: {err}");
     let xml = junit(&out);
     for cell in ["kvm-hv/hpt", "kvm-pr/hpt"] {
@@ -117,10 +127,7 @@ fn kvm_cells_are_skipped_with_the_reason_on_a_host_without_power_kvm() {
 
 #[test]
 fn a_timeout_too_short_to_boot_fails_the_cell_and_leaves_no_qemu() {
-    let dir = tempfile::tempdir().unwrap();
-    let m = common::matrix(dir.path(), "short", "[[cells]]\nname = \"hurried\"\nkernel = \"debian-64k\"\ntimeout = 1\n");
-    let out = dir.path().join("out");
-    let (code, err) = stderr_of(spawn_run(&m, &out, &[]));
+    let Finished { _dir, out, code, err } = run_to_end("short", "[[cells]]\nname = \"hurried\"\nkernel = \"debian-64k\"\ntimeout = 1\n");
     assert_eq!(code, Some(1), "{err}");
     let case = testcase(&junit(&out), "hurried").to_string();
     assert!(case.contains("timed out after 1 s without the marker"), "{case}");
