@@ -275,11 +275,22 @@ fn run_session(
         r.argv = argv.clone();
         let _ = std::fs::write(dir.join("repro.sh"), crate::chain::repro_script(&planned.cell.name, &session.command, argv));
         set_executable(&dir.join("repro.sh"));
-        let _ = std::fs::write(dir.join("console.log"), segment(&host_log, n));
+        let own = segment(&host_log, n);
+        let _ = std::fs::write(dir.join("console.log"), &own);
+        // The cell's own last lines, without the host's framing (the shared
+        // tail may already hold the next cell's first lines).
+        let own_tail: Vec<String> = {
+            let lines: Vec<&str> = own.lines().filter(|l| !l.contains("BOOTMATRIX-L2-")).collect();
+            lines[lines.len().saturating_sub(40)..].iter().map(|l| l.to_string()).collect()
+        };
         let (verdict, obs, seconds) = match &watched {
             Err(e) => (Verdict::error(e.message()), None, 0.0),
             Ok(seen) => match &seen.cells[n] {
-                Some(obs) => (verdict::decide(&planned.cell, &planned.expected, obs), Some(obs.clone()), obs.elapsed.as_secs_f64()),
+                Some(obs) => {
+                    let mut obs = obs.clone();
+                    obs.console_tail = own_tail;
+                    (verdict::decide(&planned.cell, &planned.expected, &obs), Some(obs.clone()), obs.elapsed.as_secs_f64())
+                }
                 None if teardown::interrupted() => (
                     Verdict { status: Status::Interrupted, summary: "the run was interrupted before this cell finished".into(), details: vec![] },
                     None,
