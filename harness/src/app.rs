@@ -140,7 +140,15 @@ pub fn exit_code(results: &[CellResult]) -> i32 {
 
 /// Loads a matrix and keeps the selected cells.
 pub fn load_selected(path: &Path, filters: &[String], partition: Option<Partition>) -> Result<(Matrix, Vec<Cell>)> {
-    load(path, filters, partition, false)
+    select::check_filters(filters)?;
+    let m = matrix::load(path)?;
+    let cells = selected(&m, filters, partition);
+    Ok((m, cells))
+}
+
+fn selected(m: &Matrix, filters: &[String], partition: Option<Partition>) -> Vec<Cell> {
+    let names: Vec<&str> = m.cells.iter().map(|c| c.name.as_str()).collect();
+    select::select(&names, filters, partition).into_iter().map(|i| m.cells[i].clone()).collect()
 }
 
 /// [`load_selected`], with the host rows placed as `hosts` says for the
@@ -152,23 +160,24 @@ pub fn load_selected_as(
     hosts: HostsMode,
     probed: &HostFacts,
 ) -> Result<(Matrix, Vec<Cell>)> {
-    let peek = matrix::load(path)?;
-    load(path, filters, partition, hosts.emulate(&peek, probed))
-}
-
-fn load(path: &Path, filters: &[String], partition: Option<Partition>, emulate: bool) -> Result<(Matrix, Vec<Cell>)> {
     select::check_filters(filters)?;
     let mut m = matrix::load(path)?;
-    if emulate {
-        let e = m.emulation.clone().ok_or_else(|| {
-            Error::bad_input(format!("{}: --hosts emulated needs an [emulation] table naming the host kernels (see README)", path.display()))
-        })?;
-        m.cells = matrix::emulate(&m.cells, &e).map_err(|msg| Error::bad_input(format!("{}: {msg}", path.display())))?;
+    if hosts.emulate(&m, probed) {
+        m.cells = emulated_cells(&m)?;
     }
-    let names: Vec<&str> = m.cells.iter().map(|c| c.name.as_str()).collect();
-    let keep = select::select(&names, filters, partition);
-    let cells = keep.into_iter().map(|i| m.cells[i].clone()).collect();
+    let cells = selected(&m, filters, partition);
     Ok((m, cells))
+}
+
+/// The matrix's cells with their host rows on emulated hosts, as its
+/// `[emulation]` table says.
+fn emulated_cells(m: &Matrix) -> Result<Vec<Cell>> {
+    let bad = |msg: &str| Error::bad_input(format!("{}: {msg}", m.path.display()));
+    let e = m
+        .emulation
+        .as_ref()
+        .ok_or_else(|| bad("--hosts emulated needs an [emulation] table naming the host kernels (see README)"))?;
+    matrix::emulate(&m.cells, e).map_err(|msg| bad(&msg))
 }
 
 /// The images a set of cells needs, by name.
@@ -506,9 +515,8 @@ pub fn fetch(matrix_path: &Path, sources: &Sources) -> Result<Vec<String>> {
     // What either placement of the host rows needs, so that a cache warmed
     // here serves `run` on any machine.
     let mut names = needed_images(&m.cells);
-    if let Some(e) = &m.emulation {
-        let emulated = matrix::emulate(&m.cells, e).map_err(|msg| Error::bad_input(format!("{}: {msg}", matrix_path.display())))?;
-        names.extend(needed_images(&emulated));
+    if m.emulation.is_some() {
+        names.extend(needed_images(&emulated_cells(&m)?));
         names.sort();
         names.dedup();
     }

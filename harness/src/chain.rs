@@ -24,7 +24,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::host::{DevKvm, HostFacts, HugetlbfsMount, KvmFacts, QemuFacts};
-use crate::model::{Cell, Firmware, Fix, HostKind, HostSpec, Mmu};
+use crate::model::{Cell, Fix, HostKind, HostSpec, Mmu};
 use crate::payload::{self, Member};
 use crate::qemu::{shell_quote, BootFiles, QemuCommand};
 
@@ -343,9 +343,4 @@ pub fn repro_script(cell: &str, l0: &QemuCommand, inner: &[String]) -> String {
         1,
     );
     s
-}
-
-/// True when the firmware an L2 asks for must be in the L1.
-pub fn needs_vof(cells: &[&Cell]) -> bool {
-    cells.iter().any(|c| c.guest.firmware == Firmware::Vof)
 }

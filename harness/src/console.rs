@@ -319,11 +319,6 @@ impl RunningGuest {
         })
     }
 
-    /// The newest console line, for progress displays.
-    pub fn last_line(&self) -> Option<String> {
-        self.console_tail.lock().ok()?.last().map(str::to_string)
-    }
-
     /// A handle to the console tail that outlives borrows of the guest, for
     /// progress displays on another thread.
     pub fn console_tail(&self) -> Arc<Mutex<Tail>> {

@@ -154,25 +154,51 @@ fn running_as_root() -> bool {
         .unwrap_or(false)
 }
 
+/// What one `apt-cache` call said.
+struct Answer {
+    stdout: String,
+    stderr: String,
+    /// Its `E:` lines (apt can print them and still exit 0).
+    errors: Vec<String>,
+    /// Exit status 0 and no `E:` line.
+    ok: bool,
+}
+
+/// Runs an `apt-cache` command; `missing` words the error when apt itself
+/// cannot be started.
+fn ask(mut cmd: Command, missing: impl FnOnce(std::io::Error) -> Error) -> Result<Answer> {
+    let out = cmd.output().map_err(missing)?;
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let errors: Vec<String> = stderr
+        .lines()
+        .filter(|l| l.starts_with("E:"))
+        .map(str::to_owned)
+        .collect();
+    Ok(Answer {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        ok: out.status.success() && errors.is_empty(),
+        errors,
+        stderr,
+    })
+}
+
 /// Runs `apt-cache show` for `pkg:arch[=version]` and returns its first stanza.
 fn show(apt: &AptConfig, spec_file: &Path, query: &str, release: Option<&str>) -> Result<Stanza> {
     let mut cmd = apt.command("apt-cache", release);
     cmd.args(["show", "--no-all-versions", query]);
-    let out = cmd.output().map_err(|e| {
+    let answer = ask(cmd, |e| {
         Error::infra(format!(
             "cannot run apt-cache ({e}); apt sources need Debian's apt: run ci/setup-debian.sh, \
              or use a `url` source in {}",
             spec_file.display()
         ))
     })?;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("E:")).collect();
-    let stanza = parse_first_stanza(&String::from_utf8_lossy(&out.stdout));
-    if !out.status.success() || !errors.is_empty() || field(&stanza, "Version").is_none() {
-        let why = if errors.is_empty() {
+    let stanza = parse_first_stanza(&answer.stdout);
+    if !answer.ok || field(&stanza, "Version").is_none() {
+        let why = if answer.errors.is_empty() {
             "no such package or version".to_owned()
         } else {
-            errors.join(" ")
+            answer.errors.join(" ")
         };
         let arch = query.split([':', '=']).nth(1).unwrap_or("ARCH");
         return Err(Error::infra(format!(
@@ -266,27 +292,21 @@ pub(crate) fn depends_recursive(
         "--no-enhances",
         query,
     ]);
-    let out = cmd.output().map_err(|e| {
+    let answer = ask(cmd, |e| {
         Error::infra(format!(
             "cannot run apt-cache ({e}); resolving packages needs Debian's apt: run \
              ci/setup-debian.sh"
         ))
     })?;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("E:")).collect();
-    if !out.status.success() || !errors.is_empty() {
+    if !answer.ok {
         return Err(Error::infra(format!(
             "`apt-cache depends --recurse {query}`{} failed: {}; check `apt-cache policy {query}` \
              (ci/setup-debian.sh adds the ppc64el architecture and bookworm-backports)",
             release.map(|r| format!(" -t {r}")).unwrap_or_default(),
-            if errors.is_empty() {
-                stderr.trim().to_owned()
-            } else {
-                errors.join(" ")
-            }
+            if answer.errors.is_empty() { answer.stderr.trim().to_owned() } else { answer.errors.join(" ") }
         )));
     }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    Ok(answer.stdout)
 }
 
 /// Resolves many `pkg[:arch]` queries to apt's candidate versions in one
@@ -302,24 +322,22 @@ pub(crate) fn show_candidates(
     }
     let mut cmd = apt.command("apt-cache", release);
     cmd.args(["show", "--no-all-versions"]).args(queries);
-    let out = cmd.output().map_err(|e| {
+    let answer = ask(cmd, |e| {
         Error::infra(format!(
             "cannot run apt-cache ({e}); resolving packages needs Debian's apt: run \
              ci/setup-debian.sh"
         ))
     })?;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("E:")).collect();
-    if !out.status.success() || !errors.is_empty() {
+    if !answer.ok {
         return Err(Error::infra(format!(
             "`apt-cache show` for {} packages failed: {}; run `apt-get update` (and \
              ci/setup-debian.sh if an architecture or release is missing)",
             queries.len(),
-            errors.join(" ")
+            answer.errors.join(" ")
         )));
     }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let stanzas: Vec<Stanza> = text
+    let stanzas: Vec<Stanza> = answer
+        .stdout
         .split("\n\n")
         .map(parse_first_stanza)
         .filter(|s| !s.is_empty())
