@@ -36,10 +36,20 @@ pub fn missing_lines(fragment: &[String], dot_config: &str) -> Vec<String> {
         .collect()
 }
 
+/// The cache key of a build: the source tarball, the fragment and every
+/// patch in order, so that changing any of them builds anew.
+pub fn build_key(tarball_sha: &str, build: &KernelBuild) -> String {
+    let mut text = format!("bootmatrix kernel build 1\n{tarball_sha}\n{}", build.config);
+    for p in &build.patches {
+        text.push_str(&format!("\npatch {}\n{}", sha256_bytes(p.text.as_bytes()), p.text.len()));
+    }
+    sha256_bytes(text.as_bytes())
+}
+
 /// Returns the cached vmlinux built from `tarball` with `build`'s fragment,
 /// building it first when needed; the flag is true for a cache hit.
 pub(crate) fn vmlinux(cache: &Cache, name: &str, tarball: &Path, tarball_sha: &str, build: &KernelBuild) -> Result<(String, PathBuf, bool)> {
-    let key = sha256_bytes(format!("bootmatrix kernel build 1\n{tarball_sha}\n{}", build.config).as_bytes());
+    let key = build_key(tarball_sha, build);
     let cached = |cache: &Cache| -> Result<Option<(String, PathBuf)>> {
         match cache.read_record(&key) {
             Some(r) => Ok(cache.verified_blob(&r.sha256)?.map(|p| (r.sha256, p))),
@@ -85,6 +95,16 @@ pub(crate) fn vmlinux(cache: &Cache, name: &str, tarball: &Path, tarball_sha: &s
         .map(|e| e.path())
         .find(|p| p.join("Makefile").is_file())
         .ok_or_else(|| Error::infra(format!("building image `{name}`: the source tarball has no kernel tree")))?;
+    // Applied from the text the key was computed from, not re-read.
+    for (i, patch) in build.patches.iter().enumerate() {
+        let copy = work.path().join(format!("patch-{i}.diff"));
+        std::fs::write(&copy, &patch.text).map_err(|e| Error::io(&copy, "cannot write", e))?;
+        let file = std::fs::File::open(&copy).map_err(|e| Error::io(&copy, "cannot read", e))?;
+        run(
+            &format!("patch -p1 < {}", patch.path.display()),
+            Command::new("patch").args(["-p1", "--forward", "--batch"]).current_dir(&tree).stdin(file),
+        )?;
+    }
     let lines = fragment_lines(&build.config);
     let fragment = work.path().join("fragment.config");
     std::fs::write(&fragment, lines.join("\n") + "\n").map_err(|e| Error::io(&fragment, "cannot write", e))?;
@@ -133,5 +153,29 @@ mod tests {
         let f = fragment_lines("CONFIG_A=y\nCONFIG_B=y\nCONFIG_NR_CPUS=8\n");
         let dot = "CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_NR_CPUS=8\n";
         assert_eq!(missing_lines(&f, dot), vec!["CONFIG_B=y"]);
+    }
+
+    fn build(patches: &[&str]) -> KernelBuild {
+        KernelBuild {
+            config_path: "k.config".into(),
+            config: "CONFIG_A=y\n".into(),
+            patches: patches
+                .iter()
+                .map(|t| super::super::spec::KernelPatch { path: "p.diff".into(), text: t.to_string() })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn build_key_changes_with_each_patch_and_their_order() {
+        let plain = build_key("abc", &build(&[]));
+        let one = build_key("abc", &build(&["+++ b/x\n+1\n"]));
+        let two = build_key("abc", &build(&["+++ b/x\n+1\n", "+++ b/y\n+2\n"]));
+        let swapped = build_key("abc", &build(&["+++ b/y\n+2\n", "+++ b/x\n+1\n"]));
+        assert_ne!(plain, one);
+        assert_ne!(one, two);
+        assert_ne!(two, swapped);
+        // A build without patches keeps the key it had before patches existed.
+        assert_eq!(plain, sha256_bytes(b"bootmatrix kernel build 1\nabc\nCONFIG_A=y\n"));
     }
 }

@@ -61,6 +61,19 @@ pub struct KernelBuild {
     pub config_path: PathBuf,
     /// Its text: part of the cache key, so editing it rebuilds.
     pub config: String,
+    /// Patches (`kernel_patches`, unified diffs for `patch -p1`) applied to
+    /// the source tree in order before configuring: for what the kernel
+    /// lacks on an emulated host. Their text is part of the cache key too.
+    pub patches: Vec<KernelPatch>,
+}
+
+/// One patch of a [`KernelBuild`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelPatch {
+    /// The patch file (for messages).
+    pub path: PathBuf,
+    /// Its text.
+    pub text: String,
 }
 
 /// Where an image's bytes come from.
@@ -217,6 +230,7 @@ struct RawSpec {
     resolve_depends: Option<Spanned<bool>>,
     member: Option<Spanned<String>>,
     kernel_config: Option<Spanned<String>>,
+    kernel_patches: Option<Spanned<Vec<String>>>,
     decompress: Option<Spanned<String>>,
     archive: Option<Spanned<String>>,
 }
@@ -602,9 +616,28 @@ pub(crate) fn parse(path: &Path, name: &str, text: &str) -> Result<ImageSpec> {
             let config = std::fs::read_to_string(&config_path).map_err(|e| {
                 loc.at(c.span(), "kernel_config", format!("cannot read {}: {e}", config_path.display()))
             })?;
-            Some(KernelBuild { config_path, config })
+            let mut patches = Vec::new();
+            for name in raw.kernel_patches.iter().flat_map(|p| p.get_ref()) {
+                let patch_path = path.parent().unwrap_or(Path::new(".")).join(name);
+                let span = raw.kernel_patches.as_ref().expect("iterating it").span();
+                let text = std::fs::read_to_string(&patch_path).map_err(|e| {
+                    loc.at(span.clone(), "kernel_patches", format!("cannot read {}: {e}", patch_path.display()))
+                })?;
+                if !text.lines().any(|l| l.starts_with("+++ ")) {
+                    return Err(loc.at(
+                        span,
+                        "kernel_patches",
+                        format!("{} is not a unified diff (no `+++` line)", patch_path.display()),
+                    ));
+                }
+                patches.push(KernelPatch { path: patch_path, text });
+            }
+            Some(KernelBuild { config_path, config, patches })
         }
     };
+    if let (Some(p), None) = (&raw.kernel_patches, &raw.kernel_config) {
+        return Err(loc.at(p.span(), "kernel_patches", "patches a kernel the harness builds: add `kernel_config`"));
+    }
     Ok(ImageSpec {
         kernel_build,
         name: name.to_owned(),
