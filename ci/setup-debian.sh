@@ -37,10 +37,10 @@ fi
 # Some mirrors lack ppc64el lists for the security suite; main is enough.
 as_root apt-get update -o APT::Sandbox::User=root || true
 as_root apt-get install -y --no-install-recommends "${qemu_target[@]}" qemu-system-ppc
-# The cross toolchain for the kernels the harness builds itself (a host
-# kernel with KVM-PR built in, images/kernel-pr-4k.toml).
+# The cross toolchain and patch(1) for the kernels the harness builds itself
+# (the emulated hosts' kernels, images/kernel-host-*.toml).
 as_root apt-get install -y --no-install-recommends gcc-powerpc64le-linux-gnu binutils-powerpc64le-linux-gnu \
-    bc bison flex libssl-dev libelf-dev make xz-utils
+    bc bison flex libssl-dev libelf-dev make xz-utils patch
 qemu-system-ppc64 --version | head -n1
 if $test_tools; then
     as_root apt-get install -y --no-install-recommends shellcheck || true

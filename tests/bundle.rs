@@ -45,8 +45,8 @@ fn store() -> &'static Store {
 fn userland() -> &'static (Userland, Userland) {
     static CELL: OnceLock<(Userland, Userland)> = OnceLock::new();
     CELL.get_or_init(|| {
-        let first = qemu_userland(store()).unwrap();
-        let second = qemu_userland(store()).unwrap();
+        let first = qemu_userland(store(), "bookworm-backports").unwrap();
+        let second = qemu_userland(store(), "bookworm-backports").unwrap();
         (first, second)
     })
 }
@@ -125,11 +125,11 @@ fn elf_needs(data: &[u8]) -> (Option<String>, Vec<String>) {
     (interp, needed)
 }
 
-#[test]
-fn userland_has_qemu_its_loader_libraries_and_firmware() {
-    let (u, _) = userland();
+/// The bundle runs on its own: qemu is a ppc64le PIE, its loader, every
+/// library any ELF in it needs and the pseries firmware are inside, and
+/// parents come before their children.
+fn assert_self_contained(u: &Userland) {
     let files = by_path(u);
-
     let qemu = match &files["usr/bin/qemu-system-ppc64"].content {
         BundleContent::File(d) => d,
         other => panic!("qemu-system-ppc64 is not a regular file: {other:?}"),
@@ -193,6 +193,13 @@ fn userland_has_qemu_its_loader_libraries_and_firmware() {
         );
         seen.insert(&f.path);
     }
+}
+
+#[test]
+fn userland_has_qemu_its_loader_libraries_and_firmware() {
+    let (u, _) = userland();
+
+    assert_self_contained(u);
 
     // The package set is recorded, with qemu 10 from bookworm-backports.
     assert!(
@@ -227,6 +234,19 @@ fn userland_has_qemu_its_loader_libraries_and_firmware() {
         u.files.len(),
         u.packages.len()
     );
+}
+
+/// The older qemu that runs the `pseries-2.11` rows inside emulated hosts
+/// (qemu 10 has no pseries-2.x): bookworm's own, through the same closure.
+#[test]
+fn bookworm_userland_is_qemu_7_2_and_self_contained() {
+    let u = qemu_userland(store(), "bookworm").unwrap();
+    assert_eq!(u.qemu_version.split('.').take(2).collect::<Vec<_>>(), ["7", "2"], "{}", u.qemu_version);
+    assert!(u.packages.iter().any(|p| p.starts_with("qemu-system-ppc=1:7.2")), "{:?}", u.packages);
+    assert_self_contained(&u);
+    let again = qemu_userland(store(), "bookworm").unwrap();
+    assert!(again.cached, "a second call reads the cached bundle");
+    assert_eq!(again.packages, u.packages);
 }
 
 #[test]

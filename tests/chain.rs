@@ -85,8 +85,35 @@ fn emulated_host_limits_are_skips_with_the_reason() {
     on_debian.host.kernel = m.kernels.get("debian-4k").cloned();
     let pr = chain::host_limits(&on_debian, &probed).unwrap();
     assert!(pr.contains("no KVM-PR"), "{pr}");
-    let radix_huge = reason(&|c| c.host.mmu == Some(Mmu::Radix) && c.guest.fixes.contains(&bootmatrix::model::Fix::Hugepages)).unwrap();
-    assert!(radix_huge.contains("ibm,processor-radix-AP-encodings"), "{radix_huge}");
+    // Hugepage-backed guests run on the patched host kernels, and skip on
+    // stock ones with the reason.
+    let huge = |c: &bootmatrix::model::Cell, mmu: Mmu, page: PageSize| {
+        c.host.kind == HostKind::PowerNv9
+            && c.host.mmu == Some(mmu)
+            && c.host.page_size == Some(page)
+            && c.guest.accel == Accel::KvmHv
+            && c.guest.fixes.contains(&bootmatrix::model::Fix::Hugepages)
+            && c.guest.fixes.contains(&bootmatrix::model::Fix::HptMaxPageSize)
+    };
+    assert_eq!(reason(&|c| huge(c, Mmu::Radix, PageSize::K4)), None);
+    let hash = reason(&|c| huge(c, Mmu::Hpt, PageSize::K4)).unwrap();
+    assert!(hash.contains("hangs after SLOF starts"), "{hash}");
+    let stock = |mmu: Mmu| {
+        let mut c = cells.iter().find(|c| huge(c, mmu, PageSize::K4)).unwrap().clone();
+        c.host.kernel.as_mut().unwrap().emulated_hugepages = false;
+        chain::host_limits(&c, &probed).unwrap()
+    };
+    assert!(stock(Mmu::Radix).contains("ibm,processor-radix-AP-encodings"), "{}", stock(Mmu::Radix));
+    assert!(stock(Mmu::Hpt).contains("map_vrma at 0 failed"), "{}", stock(Mmu::Hpt));
+    // KVM-PR with hugepages on a 4 KiB HPT host hangs even on the patched kernel.
+    let pr_huge = reason(&|c| {
+        c.guest.accel == Accel::KvmPr
+            && c.host.page_size == Some(PageSize::K4)
+            && c.guest.fixes.contains(&bootmatrix::model::Fix::Hugepages)
+            && c.guest.fixes.contains(&bootmatrix::model::Fix::HptMaxPageSize)
+    })
+    .unwrap();
+    assert!(pr_huge.contains("TCE64"), "{pr_huge}");
     assert_eq!(reason(&|c| c.host.kind == HostKind::PowerNv9 && c.guest.fixes.is_empty() && c.guest.accel == Accel::KvmHv), None);
 }
 
@@ -96,16 +123,37 @@ fn the_host_init_frames_each_inner_run_and_relays_its_stderr() {
         chain::InnerRun { argv: vec!["/usr/bin/qemu-system-ppc64".into(), "-append".into(), "console=hvc0 quiet".into()], timeout_secs: 90 },
         chain::InnerRun { argv: vec!["/usr/bin/true".into()], timeout_secs: 5 },
     ];
-    let init = chain::l1_init(&["kvm.ko".into(), "kvm-hv.ko".into()], &runs, true);
+    let init = chain::l1_init(&["kvm.ko".into(), "kvm-hv.ko".into()], &runs, Some(16 * 1024));
     let kvm = init.find("insmod /lib/modules/kvm.ko").unwrap();
     let hv = init.find("insmod /lib/modules/kvm-hv.ko").unwrap();
     assert!(kvm < hv, "kvm.ko loads first");
-    assert!(init.contains("mount -t hugetlbfs -o pagesize=16M hugetlbfs /dev/hugepages"));
+    assert!(init.contains("mount -t hugetlbfs -o pagesize=16384K hugetlbfs /dev/hugepages"));
     assert!(init.contains("echo BOOTMATRIX-L2-BEGIN 0") && init.contains("echo BOOTMATRIX-L2-BEGIN 1"));
     assert!(init.contains("timeout -s KILL 90 /usr/bin/qemu-system-ppc64 -append 'console=hvc0 quiet'"), "{init}");
     assert!(init.contains("sed 's/^/BM-L2-ERR: /'"));
     assert!(init.find(chain::L1_READY).unwrap() < init.find("BOOTMATRIX-L2-BEGIN 0").unwrap());
     assert!(init.trim_end().ends_with("poweroff -f"));
+}
+
+/// Radix hosts have 2 MiB hugepages, hash hosts 16 MiB: the L1 reserves
+/// and mounts the size its MMU has, and the rules see that size.
+#[rstest]
+#[case(Mmu::Radix, "2M", 2048)]
+#[case(Mmu::Hpt, "16M", 16384)]
+fn an_emulated_host_reserves_the_hugepages_its_mmu_has(#[case] mmu: Mmu, #[case] size: &str, #[case] kib: u64) {
+    let m = void_compat();
+    let cells = matrix::emulate(&m.cells, m.emulation.as_ref().unwrap()).unwrap();
+    let c = cells
+        .iter()
+        .find(|c| c.host.kind == HostKind::PowerNv9 && c.host.mmu == Some(mmu) && c.guest.fixes.contains(&bootmatrix::model::Fix::Hugepages))
+        .unwrap();
+    let pages = app::session_hugepages(c, &cells);
+    assert!(pages * kib >= 2048 * 1024, "{pages} pages of {kib} KiB hold a 2048 MiB guest");
+    let cmd = chain::host_command("qemu-system-ppc64", &c.host, Path::new("k"), Path::new("i"), pages).argv().join(" ");
+    assert!(cmd.contains(&format!("default_hugepagesz={size} hugepagesz={size} hugepages={pages}")), "{cmd}");
+    assert_eq!(chain::emulated_facts(&c.host, pages).hugetlbfs[0].page_size_kib, Some(kib));
+    let init = chain::l1_init(&[], &[], Some(chain::l1_hugepage_kib(mmu)));
+    assert!(init.contains(&format!("pagesize={kib}K")), "{init}");
 }
 
 #[test]
@@ -115,10 +163,18 @@ fn cells_of_one_emulated_host_share_one_boot() {
     let mut keys: Vec<String> = cells.iter().filter(|c| c.host.kind.is_emulated()).map(|c| chain::session_key(&c.host)).collect();
     keys.sort();
     keys.dedup();
-    // Four bare-metal rows (Radix/HPT x 4K/64K), each with Debian's kernel
-    // and with the KVM-PR build, and the nested L1s.
-    assert_eq!(keys.iter().filter(|k| k.starts_with("powernv9-")).count(), 8, "{keys:?}");
-    assert!(keys.iter().any(|k| k.starts_with("powernv9-hpt-pr-4k-")), "{keys:?}");
+    // Four bare-metal rows (Radix/HPT x 4K/64K) on the harness's host
+    // kernels, one more for the pseries-2.11 rows (qemu 7.2 inside), and
+    // the nested L1s.
+    assert_eq!(keys.iter().filter(|k| k.starts_with("powernv9-")).count(), 5, "{keys:?}");
+    assert!(keys.iter().any(|k| k.starts_with("powernv9-hpt-host-4k-")), "{keys:?}");
+    let old: Vec<&bootmatrix::model::Cell> =
+        cells.iter().filter(|c| chain::session_key(&c.host).ends_with("-qemu7.2")).collect();
+    assert!(!old.is_empty());
+    for c in &cells {
+        let old_machine = c.guest.machine.pseries_version() == Some((2, 11));
+        assert_eq!(old.iter().any(|o| o.name == c.name), old_machine && c.host.kind.is_emulated(), "{}", c.name);
+    }
     assert!(keys.iter().any(|k| k.starts_with("nested-pseries-radix-")), "{keys:?}");
 }
 

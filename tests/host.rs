@@ -156,7 +156,7 @@ fn a_ready_power9_needs_nothing_for_its_rows() {
 #[test]
 fn each_missing_piece_gets_the_void_remedy() {
     let mut h = power9(Mmu::Hpt, PageSize::K4);
-    h.kvm = bootmatrix::host::KvmFacts { dev_kvm: DevKvm::NoAccess, hv_loaded: false, pr_loaded: false };
+    h.kvm = bootmatrix::host::KvmFacts { dev_kvm: DevKvm::NoAccess, hv_loaded: false, pr_loaded: false, htm: None };
     h.hugepages_total = 0;
     h.hugepages_free = 0;
     h.hugepage_size_kib = Some(2048);

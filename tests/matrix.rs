@@ -79,6 +79,26 @@ expect = "error:fwnmi-unsupported""#,
     assert_eq!(c.line, 10, "the line of the [[cells]] table");
 }
 
+/// Cells whose machine type the default inner qemu (10.0) no longer has run
+/// with `old_machine_qemu` on emulated hosts; the others keep the default.
+#[test]
+fn old_machine_types_get_the_old_qemu_on_emulated_hosts() {
+    let m = parse(
+        "[kernels.host-4k]\nimage = \"kernel-host-4k\"\npage_size = \"4k\"\n\
+         [emulation]\nkernel_4k = \"host-4k\"\nold_machine_qemu = { release = \"bookworm\", version = \"7.2\" }\n\
+         [[cells]]\nname = \"{machine}\"\nkernel = \"debian-64k\"\naccel = \"kvm-hv\"\nhost_mmu = \"radix\"\n\
+         host_page_size = \"4k\"\nmachine = [\"pseries\", \"pseries-2.11\", \"pseries-5.0\"]\n",
+    )
+    .unwrap();
+    let e = m.emulation.as_ref().unwrap();
+    let q = e.old_machine_qemu.as_ref().unwrap();
+    assert_eq!((q.release.as_str(), q.version), ("bookworm", (7, 2, 0)));
+    let cells = bootmatrix::matrix::emulate(&m.cells, e).unwrap();
+    let inner: Vec<String> =
+        cells.iter().map(|c| format!("{}: {:?}", c.name, c.host.inner_qemu.as_ref().map(|q| q.version))).collect();
+    assert_eq!(inner, ["pseries: None", "pseries-2.11: Some((7, 2, 0))", "pseries-5.0: None"]);
+}
+
 #[test]
 fn fixes_parse_to_the_domain_names() {
     let m = parse("[[cells]]\nkernel = \"debian-64k\"\nfixes = [\"nested-hv\", \"pr-caps\"]\n").unwrap();
@@ -95,6 +115,11 @@ fn fixes_parse_to_the_domain_names() {
 #[case::duplicate_names("[[cells]]\nname = \"same\"\nkernel = \"debian-64k\"\nmmu = [\"radix\", \"hpt\"]\n", 10, "cell `same` is already defined")]
 #[case::syntax("[[cells]]\nkernel = [\n", 11, "")]
 #[case::bad_fix("[[cells]]\nkernel = \"debian-64k\"\nfixes = [\"hugepage\"]\n", 12, "key `fixes`: unknown fix `hugepage`")]
+#[case::bad_old_machine_qemu(
+    "[emulation]\nold_machine_qemu = { release = \"bookworm\", version = \"seven\" }\n[[cells]]\nkernel = \"debian-64k\"\n",
+    11,
+    "key `old_machine_qemu`: `version` must read like 7.2"
+)]
 fn mistakes_name_file_line_and_key(#[case] body: &str, #[case] line: usize, #[case] says: &str) {
     // HEADER is 9 lines and a blank line joins it to the body.
     let err = parse(body).unwrap_err();

@@ -54,11 +54,40 @@ struct Finished {
 
 /// Writes `body` (after the shared header) as a matrix and runs it.
 fn run_to_end(name: &str, body: &str) -> Finished {
+    run_to_end_with(name, body, &[])
+}
+
+/// [`run_to_end`] with more `bootmatrix run` arguments.
+fn run_to_end_with(name: &str, body: &str, extra: &[&str]) -> Finished {
     let dir = tempfile::tempdir().unwrap();
     let m = common::matrix(dir.path(), name, body);
     let out = dir.path().join("out");
-    let (code, err) = stderr_of(spawn_run(&m, &out, &[]));
+    let (code, err) = stderr_of(spawn_run(&m, &out, extra));
     Finished { _dir: dir, out, code, err }
+}
+
+impl Finished {
+    /// Asserts the run passed (exit 0), showing stderr and JUnit if not.
+    fn assert_passed(&self) {
+        assert_eq!(self.code, Some(0), "{}\n{}", self.err, junit(&self.out));
+    }
+
+    /// A cell's result.json (by its directory name under `cells/`).
+    fn result(&self, cell_dir: &str) -> serde_json::Value {
+        let path = self.out.join("cells").join(cell_dir).join("result.json");
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    }
+
+    /// The MMU the guest of a cell reported itself (`Radix`, `Hash`).
+    fn reported_mmu(&self, cell_dir: &str) -> String {
+        let r = self.result(cell_dir);
+        r["attempts"][0]["observation"]["report"]["mmu_word"].as_str().unwrap_or_else(|| panic!("no report: {r}")).to_string()
+    }
+
+    /// A cell's verdict.txt.
+    fn verdict(&self, cell_dir: &str) -> String {
+        std::fs::read_to_string(self.out.join("cells").join(cell_dir).join("verdict.txt")).unwrap()
+    }
 }
 
 #[test]
@@ -311,25 +340,30 @@ timeout = 240
     no_qemu_left(&out);
 }
 
+/// The 64 KiB host kernel the harness builds (KVM-HV and KVM-PR built in,
+/// patched for hugepages on powernv9; images/kernel-host-64k.toml).
+const HARNESS_HOST_KERNEL: &str = r#"
+[kernels.host-64k]
+image = "kernel-host-64k"
+page_size = "64k"
+kvm_pr = true
+emulated_hugepages = true
+"#;
+
 #[test]
 fn a_host_kernel_the_harness_builds_runs_an_hpt_guest_under_kvm_pr() {
     // Debian's kernels have no KVM-PR: the harness cross-builds one from
-    // Debian's kernel source and images/kernel-pr-64k.config (once per
-    // machine, cached), boots it as an HPT powernv9 host, and runs the guest
-    // under KVM-PR with the caps PR cannot provide turned off.
-    let dir = tempfile::tempdir().unwrap();
-    let m = common::matrix(
-        dir.path(),
+    // Debian's kernel source, images/kernel-host-64k.config and the patches
+    // (once per machine, cached), boots it as an HPT powernv9 host, and runs
+    // the guest under KVM-PR with the caps PR cannot provide turned off.
+    let run = run_to_end(
         "pr",
-        "[kernels.pr-64k]
-image = \"kernel-pr-64k\"
-page_size = \"64k\"
-kvm_pr = true
-
+        &format!(
+            "{HARNESS_HOST_KERNEL}
 [[cells]]
 name = \"powernv9-hpt-64k/kvm-pr\"
 host = \"powernv9\"
-host_kernel = \"pr-64k\"
+host_kernel = \"host-64k\"
 host_mmu = \"hpt\"
 accel = \"kvm-pr\"
 kernel = \"debian-64k\"
@@ -337,16 +371,86 @@ mmu = \"hpt\"
 memory = 1024
 timeout = 300
 fixes = [\"pr-caps\"]
-",
+"
+        ),
     );
-    let out = dir.path().join("out");
-    let (code, err) = stderr_of(spawn_run(&m, &out, &[]));
-    let xml = junit(&out);
-    assert_eq!(code, Some(0), "{err}\n{xml}");
-    let result: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("cells/powernv9-hpt-64k_kvm-pr/result.json")).unwrap()).unwrap();
-    assert_eq!(result["attempts"][0]["observation"]["report"]["mmu_word"], "Hash", "{result}");
-    let argv = result["argv"].to_string();
+    run.assert_passed();
+    assert_eq!(run.reported_mmu("powernv9-hpt-64k_kvm-pr"), "Hash");
+    let argv = run.result("powernv9-hpt-64k_kvm-pr")["argv"].to_string();
     assert!(argv.contains("kvm-type=PR") && argv.contains("cap-fwnmi=off"), "{argv}");
-    no_qemu_left(&out);
+    no_qemu_left(&run.out);
+}
+
+#[test]
+fn a_patched_radix_host_backs_its_guest_with_hugepages() {
+    // QEMU's powernv9 lists no Radix page sizes, so a stock host kernel has
+    // no HugeTLB; the harness's patched one assumes 2M and 1G as real POWER9
+    // firmware lists them. The L1 reserves 2M pages and qemu inside it backs
+    // the guest with them (`-mem-path`): on a stock kernel the hugetlbfs
+    // mount fails and qemu refuses the path.
+    let run = run_to_end(
+        "huge",
+        &format!(
+            "{HARNESS_HOST_KERNEL}
+[[cells]]
+name = \"powernv9-radix-64k/hugepages\"
+host = \"powernv9\"
+host_kernel = \"host-64k\"
+host_mmu = \"radix\"
+accel = \"kvm-hv\"
+kernel = \"debian-64k\"
+mmu = \"radix\"
+memory = 1024
+timeout = 240
+fixes = [\"hugepages\"]
+"
+        ),
+    );
+    run.assert_passed();
+    assert_eq!(run.reported_mmu("powernv9-radix-64k_hugepages"), "Radix");
+    assert!(run.result("powernv9-radix-64k_hugepages")["argv"].to_string().contains("/dev/hugepages"));
+    let host = std::fs::read_to_string(run.out.join("hosts/powernv9-radix-host-64k-6144-qemu10.0/console.log")).unwrap();
+    let free = host.lines().find(|l| l.contains("BOOTMATRIX-L1: hugepages")).expect("the L1 reports its hugepages");
+    let pages: u64 = free.split_whitespace().last().unwrap().parse().unwrap();
+    assert!(pages * 2 >= 1024, "{free}: the 2M pool holds the guest");
+    no_qemu_left(&run.out);
+}
+
+#[test]
+fn pseries_2_11_runs_under_qemu_7_2_inside_the_emulated_host() {
+    // qemu 10 has no pseries-2.x. With `old_machine_qemu` the emulated host
+    // carries Debian bookworm's qemu 7.2 for those cells: it turns HTM on,
+    // which KVM on an emulated POWER9 cannot offer (the documented error),
+    // and cap-htm=off boots the guest.
+    let run = run_to_end_with(
+        "old-machine",
+        &format!(
+            "{HARNESS_HOST_KERNEL}
+[emulation]
+kernel_64k = \"host-64k\"
+old_machine_qemu = {{ release = \"bookworm\", version = \"7.2\" }}
+
+[[cells]]
+name = \"pseries-2.11/{{fixes}}\"
+host_mmu = \"radix\"
+host_page_size = \"64k\"
+accel = \"kvm-hv\"
+machine = \"pseries-2.11\"
+kernel = \"debian-64k\"
+mmu = \"radix\"
+memory = 1024
+timeout = 240
+fixes = [[], [\"htm-off\"]]
+"
+        ),
+        &["--hosts", "emulated"],
+    );
+    run.assert_passed();
+    let refused = run.verdict("pseries-2.11_no-fix");
+    assert!(refused.contains("KVM implementation does not support Transactional Memory"), "{refused}");
+    assert_eq!(run.reported_mmu("pseries-2.11_htm-off"), "Radix");
+    let hosts: Vec<String> =
+        std::fs::read_dir(run.out.join("hosts")).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    assert!(hosts.iter().any(|h| h.ends_with("-qemu7.2")), "{hosts:?}");
+    no_qemu_left(&run.out);
 }

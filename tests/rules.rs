@@ -292,6 +292,30 @@ fn htm_on_a_power10_host_fails_under_kvm() {
     assert_eq!(got(&predict(&host, &c)), Want::Boots(RADIX));
 }
 
+#[test]
+fn htm_fails_where_kvm_offers_none_and_htm_off_fixes_it() {
+    // measured.md: qemu 7.2 inside an emulated POWER9 host, pseries-2.11 →
+    // `KVM implementation does not support Transactional Memory`; with
+    // cap-htm=off the Radix guest behaves like cap-hpt-max-page-size=4096.
+    let mut host = with_qemu(power9(RADIX, K4), (7, 2, 0));
+    host.kvm.htm = Some(false);
+    let mut c = cell(Some((RADIX, K4)), HV, RADIX, K64, &[]);
+    c.guest.machine = "pseries-2.11".parse().unwrap();
+    assert_eq!(got(&predict(&host, &c)), Want::Fails("kvm-no-htm"));
+    assert_eq!(message(&predict(&host, &c)), "KVM implementation does not support Transactional Memory");
+    c.guest.fixes = vec![HTM_OFF];
+    assert_eq!(got(&predict(&host, &c)), Want::Boots(RADIX));
+    // Unknown (a probed POWER9): not assumed fatal.
+    host.kvm.htm = None;
+    c.guest.fixes = vec![];
+    assert_eq!(got(&predict(&host, &c)), Want::Boots(RADIX));
+    // A current machine type has HTM off: no TM needed.
+    host.kvm.htm = Some(false);
+    c.guest.machine = "pseries".parse().unwrap();
+    c.guest.fixes = vec![HPT_CAP];
+    assert_eq!(got(&predict(&host, &c)), Want::Boots(RADIX));
+}
+
 // ---------------------------------------------------------------------------
 // KVM PR caps one at a time (5b#17, measured order fwnmi → ail-mode-3 → large-decr).
 

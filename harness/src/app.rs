@@ -244,17 +244,20 @@ pub fn facts_for(cell: &Cell, probed: &HostFacts, hugepages: u64) -> HostFacts {
 }
 
 /// Hugepages the emulated host of `cell` reserves: enough for the largest
-/// hugepage-backed guest among `cells` on the same host, on HPT hosts only
-/// (a Radix powernv host has no HugeTLB, see [`chain::host_limits`]).
+/// hugepage-backed guest among `cells` on the same host (none where the
+/// host kernel has no HugeTLB, see [`chain::host_limits`]).
 pub fn session_hugepages(cell: &Cell, cells: &[Cell]) -> u64 {
-    if !cell.host.kind.is_emulated() || cell.host.mmu != Some(crate::model::Mmu::Hpt) {
+    let mmu = cell.host.mmu.unwrap_or(crate::model::Mmu::Radix);
+    let patched = cell.host.kernel.as_ref().is_some_and(|k| k.emulated_hugepages);
+    let hugetlb = mmu == crate::model::Mmu::Hpt || cell.host.kind == crate::model::HostKind::NestedPseries || patched;
+    if !cell.host.kind.is_emulated() || !hugetlb {
         return 0;
     }
     let key = chain::session_key(&cell.host);
     cells
         .iter()
         .filter(|c| chain::session_key(&c.host) == key && c.guest.fixes.contains(&crate::model::Fix::Hugepages))
-        .map(|c| chain::hugepages_for(c.guest.memory_mib))
+        .map(|c| chain::hugepages_for(c.guest.memory_mib, chain::l1_hugepage_kib(mmu)))
         .max()
         .unwrap_or(0)
 }
@@ -445,7 +448,16 @@ fn prepare_session(
     } else {
         images::bundle::kvm_modules(store, &kernel_spec).map_err(|e| e.message().to_string())?
     };
-    let userland = images::bundle::qemu_userland(store).map_err(|e| e.message().to_string())?;
+    let wanted = chain::inner_qemu(&first.host);
+    let userland = images::bundle::qemu_userland(store, &wanted.release).map_err(|e| e.message().to_string())?;
+    let have = crate::host::parse_qemu_version(&format!("version {}", userland.qemu_version));
+    if have.map(|v| (v.0, v.1)) != Some((wanted.version.0, wanted.version.1)) {
+        return Err(format!(
+            "the rules were told this host runs qemu {}.{} from {}, but apt's {} has qemu {}: correct the version \
+             (`old_machine_qemu` in [emulation], or chain::DEFAULT_INNER_QEMU)",
+            wanted.version.0, wanted.version.1, wanted.release, wanted.release, userland.qemu_version
+        ));
+    }
     let mut l2_kernels: Vec<(String, Vec<u8>)> = Vec::new();
     let mut runs = Vec::new();
     for &i in members {
@@ -459,7 +471,8 @@ fn prepare_session(
         }
     }
     let module_names: Vec<String> = modules.iter().map(|(n, _)| n.clone()).collect();
-    let init = chain::l1_init(&module_names, &runs, hugepages > 0);
+    let hugepage_kib = (hugepages > 0).then(|| chain::l1_hugepage_kib(first.host.mmu.unwrap_or(crate::model::Mmu::Radix)));
+    let init = chain::l1_init(&module_names, &runs, hugepage_kib);
     let l2_initrd = payload::build_initramfs(&busybox, Compression::None).map_err(|e| e.to_string())?;
     let mut key_material = format!("{init}|{}|{}", payload::checksum(&String::from_utf8_lossy(&busybox)), userland.packages.join(","));
     for (n, b) in modules.iter().chain(l2_kernels.iter()) {
@@ -532,15 +545,22 @@ pub fn fetch(matrix_path: &Path, sources: &Sources) -> Result<Vec<String>> {
         ));
     }
     if m.emulation.is_some() || m.cells.iter().any(|c| c.host.kind.is_emulated()) {
-        // Emulated hosts also need Debian's ppc64el qemu inside them.
-        let u = images::bundle::qemu_userland(&store)?;
-        lines.push(format!(
-            "{} qemu userland for emulated hosts: qemu {} ({} packages, {} files)",
-            if u.cached { "cached " } else { "fetched" },
-            u.qemu_version,
-            u.packages.len(),
-            u.files.len()
-        ));
+        // Emulated hosts also need Debian's ppc64el qemu inside them: the
+        // default one, and the older one for old machine types.
+        let mut releases = vec![chain::DEFAULT_INNER_QEMU.0.to_string()];
+        if let Some(q) = m.emulation.as_ref().and_then(|e| e.old_machine_qemu.as_ref()) {
+            releases.push(q.release.clone());
+        }
+        for release in releases {
+            let u = images::bundle::qemu_userland(&store, &release)?;
+            lines.push(format!(
+                "{} qemu userland for emulated hosts: qemu {} from {release} ({} packages, {} files)",
+                if u.cached { "cached " } else { "fetched" },
+                u.qemu_version,
+                u.packages.len(),
+                u.files.len()
+            ));
+        }
     }
     Ok(lines)
 }
@@ -564,6 +584,8 @@ pub fn plan_entries(cells: &[Cell], facts: &HostFacts, qemu_bin: &str) -> Vec<cr
                 );
                 let mut e = crate::plan::PlanEntry::new(c, prediction, argv);
                 e.host_argv = Some(host.argv());
+                let q = chain::inner_qemu(&c.host);
+                e.inner_qemu = Some(format!("qemu {}.{} from Debian {} (ppc64el)", q.version.0, q.version.1, q.release));
                 return e;
             }
             let files = BootFiles {

@@ -24,14 +24,23 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::host::{DevKvm, HostFacts, HugetlbfsMount, KvmFacts, QemuFacts};
-use crate::model::{Cell, Fix, HostKind, HostSpec, Mmu};
+use crate::model::{Cell, Fix, HostKind, HostSpec, InnerQemu, Mmu};
 use crate::payload::{self, Member};
 use crate::qemu::{shell_quote, BootFiles, QemuCommand};
 
 /// Where qemu lives inside the L1.
 pub const L1_QEMU: &str = "/usr/bin/qemu-system-ppc64";
-/// The version of Debian's ppc64el qemu the L1 runs (bookworm-backports).
-pub const L1_QEMU_VERSION: (u32, u32, u32) = (10, 0, 2);
+/// The qemu an L1 runs unless a cell needs an older one: Debian
+/// bookworm-backports' ppc64el qemu, as (release, version).
+pub const DEFAULT_INNER_QEMU: (&str, (u32, u32, u32)) = ("bookworm-backports", (10, 0, 2));
+
+/// The qemu an emulated host runs its guests with.
+pub fn inner_qemu(host: &HostSpec) -> InnerQemu {
+    host.inner_qemu.clone().unwrap_or_else(|| InnerQemu {
+        release: DEFAULT_INNER_QEMU.0.to_string(),
+        version: DEFAULT_INNER_QEMU.1,
+    })
+}
 /// Framing printed by the L1 init.
 pub const L1_READY: &str = "BOOTMATRIX-L1-READY";
 /// See [`L1_READY`].
@@ -42,8 +51,14 @@ pub const L2_END: &str = "BOOTMATRIX-L2-END";
 pub const L1_DONE: &str = "BOOTMATRIX-L1-DONE";
 /// Prefix of the L2 qemu's stderr lines relayed on the L1 console.
 pub const L2_STDERR: &str = "BM-L2-ERR: ";
-/// Size of the hugepages an HPT L1 reserves (the hash MMU's 16 MiB pages).
-pub const L1_HUGEPAGE_KIB: u64 = 16 * 1024;
+/// Size of the hugepages an L1 reserves for hugepage-backed guests: the
+/// hash MMU's 16 MiB pages, or Radix's 2 MiB ones.
+pub fn l1_hugepage_kib(mmu: Mmu) -> u64 {
+    match mmu {
+        Mmu::Hpt => 16 * 1024,
+        Mmu::Radix => 2 * 1024,
+    }
+}
 
 /// RAM of an emulated host when the matrix does not say.
 pub fn default_host_memory(kind: HostKind) -> u32 {
@@ -53,10 +68,11 @@ pub fn default_host_memory(kind: HostKind) -> u32 {
     }
 }
 
-/// Hugepages an HPT L1 reserves at boot for the largest hugepage-backed
-/// guest it runs (reserving later fails from fragmentation, measured.md).
-pub fn hugepages_for(guest_memory_mib: u32) -> u64 {
-    (guest_memory_mib as u64 * 1024).div_ceil(L1_HUGEPAGE_KIB) + 8
+/// Hugepages of `hugepage_kib` an L1 reserves at boot for the largest
+/// hugepage-backed guest it runs (reserving later fails from fragmentation,
+/// measured.md), with 16 MiB to spare.
+pub fn hugepages_for(guest_memory_mib: u32, hugepage_kib: u64) -> u64 {
+    (guest_memory_mib as u64 + 16) * 1024 / hugepage_kib.max(1) + 1
 }
 
 /// What the rules see of an emulated host: plain facts, as a probe inside
@@ -70,7 +86,7 @@ pub fn emulated_facts(host: &HostSpec, hugepages: u64) -> HostFacts {
     let hv_loaded = !nested || mmu == Mmu::Radix;
     let pr_loaded = kernel_pr && mmu == Mmu::Hpt;
     let hugetlbfs = if hugepages > 0 {
-        vec![HugetlbfsMount { path: "/dev/hugepages".into(), page_size_kib: Some(L1_HUGEPAGE_KIB), writable: true }]
+        vec![HugetlbfsMount { path: "/dev/hugepages".into(), page_size_kib: Some(l1_hugepage_kib(mmu)), writable: true }]
     } else {
         Vec::new()
     };
@@ -81,14 +97,17 @@ pub fn emulated_facts(host: &HostSpec, hugepages: u64) -> HostFacts {
         platform: Some(if nested { "pSeries" } else { "PowerNV" }.into()),
         mmu: Some(mmu),
         page_size: host.page_size,
-        hugepage_size_kib: Some(L1_HUGEPAGE_KIB),
+        hugepage_size_kib: Some(l1_hugepage_kib(mmu)),
         hugepages_total: hugepages,
         hugepages_free: hugepages,
         hugetlbfs,
-        kvm: KvmFacts { dev_kvm: DevKvm::Usable, hv_loaded, pr_loaded },
+        // TCG emulates no transactional memory, so the L1's KVM has none to
+        // offer (measured: `KVM implementation does not support Transactional
+        // Memory` from qemu 7.2 in the L1).
+        kvm: KvmFacts { dev_kvm: DevKvm::Usable, hv_loaded, pr_loaded, htm: Some(false) },
         qemu: Some(QemuFacts {
             path: L1_QEMU.into(),
-            version: L1_QEMU_VERSION,
+            version: inner_qemu(host).version,
             machines: Vec::new(),
             accels: vec!["kvm".into(), "tcg".into()],
         }),
@@ -118,28 +137,43 @@ pub fn host_limits(cell: &Cell, probed: &HostFacts) -> Option<String> {
             host.kernel.as_ref().map_or("?", |k| k.name.as_str())
         ));
     }
-    if cell.guest.fixes.contains(&Fix::Hugepages) && host.mmu != Some(Mmu::Hpt) {
+    let hugepages = cell.guest.fixes.contains(&Fix::Hugepages);
+    let patched = host.kernel.as_ref().is_some_and(|k| k.emulated_hugepages);
+    if hugepages && host.kind == HostKind::PowerNv9 && host.mmu != Some(Mmu::Hpt) && !patched {
         return Some(
             "hugepages on an emulated Radix host: QEMU's powernv device tree lacks ibm,processor-radix-AP-encodings, \
-             so the host kernel disables HugeTLB (measured.md); run this row on a POWER9 runner"
+             so a stock host kernel disables HugeTLB (measured.md); give the host a kernel patched for it \
+             (images/kernel-host-*.toml, `emulated_hugepages = true` in [kernels]) or run this row on a POWER9 runner"
                 .into(),
         );
     }
-    if cell.guest.fixes.contains(&Fix::Hugepages)
-        && host.mmu == Some(Mmu::Hpt)
-        && host.page_size == Some(crate::model::PageSize::K4)
-        && cell.guest.caps.get("hpt-max-page-size").is_none_or(|v| v == "4096")
+    let hash_4k = host.mmu == Some(Mmu::Hpt) && host.page_size == Some(crate::model::PageSize::K4);
+    // The hang comes after QEMU's own checks: a cell that QEMU refuses
+    // first (the default page-size cap, cap-nested-hv on HPT) still runs.
+    let passes_qemu_checks = cell.guest.caps.get("hpt-max-page-size").is_none_or(|v| v == "4096")
         && cell.guest.fixes.contains(&Fix::HptMaxPageSize)
-        // cap-nested-hv is refused at startup on an HPT host, before the hang.
-        && !cell.guest.fixes.contains(&Fix::NestedHv)
-    {
+        && !cell.guest.fixes.contains(&Fix::NestedHv);
+    if hugepages && hash_4k && passes_qemu_checks && cell.guest.accel == crate::model::Accel::KvmPr {
         return Some(
-            "a hugepage-backed guest on an emulated 4 KiB HPT host hangs in the 6.12 host kernel (powernv KVM-HV: \
-             `KVM: map_vrma at 0 failed, ret=-4`; KVM-PR: after SLOF, `KVM: Failed to create TCE64 table for \
-             liobn 0x80000000`; then silence until the timeout; measured.md and this project's runs), so this \
-             row is not provable here; run it on a POWER8/POWER9 runner booted with disable_radix and a 4 KiB kernel"
+            "a hugepage-backed KVM-PR guest on an emulated 4 KiB HPT host hangs in the 6.12 host kernel (after SLOF, \
+             `KVM: Failed to create TCE64 table for liobn 0x80000000`, then silence until the timeout; measured.md), \
+             so this row is not provable here; run it on a POWER8/POWER9 runner booted with disable_radix and a \
+             4 KiB kernel"
                 .into(),
         );
+    }
+    if hugepages && hash_4k && passes_qemu_checks {
+        let kernel = if patched {
+            "with the harness's patched 6.12 host kernel the 16M VRMA is mapped, but the guest then hangs after \
+             SLOF starts (measured in this project)"
+        } else {
+            "in a stock 6.12 host kernel KVM-HV takes one 2M entry of a 16M hugepage for the page and refuses the \
+             VRMA (`KVM: map_vrma at 0 failed, ret=-4`), then the guest hangs (measured.md)"
+        };
+        return Some(format!(
+            "a hugepage-backed guest on an emulated 4 KiB HPT host does not boot: {kernel}; so this row is not \
+             provable here; run it on a POWER8/POWER9 runner booted with disable_radix and a 4 KiB kernel"
+        ));
     }
     if cell.guest.memory_mib + 1024 > host.memory_mib.unwrap_or(default_host_memory(host.kind)) {
         return Some(format!(
@@ -153,12 +187,15 @@ pub fn host_limits(cell: &Cell, probed: &HostFacts) -> Option<String> {
 
 /// Cells that can share one boot of an emulated host have the same key.
 pub fn session_key(host: &HostSpec) -> String {
+    let qemu = inner_qemu(host).version;
     format!(
-        "{}-{}-{}-{}",
+        "{}-{}-{}-{}-qemu{}.{}",
         host.kind.as_str(),
         host.mmu.unwrap_or(Mmu::Radix),
         host.kernel.as_ref().map_or("none", |k| k.name.as_str()),
-        host.memory_mib.unwrap_or(default_host_memory(host.kind))
+        host.memory_mib.unwrap_or(default_host_memory(host.kind)),
+        qemu.0,
+        qemu.1
     )
 }
 
@@ -177,9 +214,10 @@ pub fn host_command(qemu: &str, host: &HostSpec, kernel: &Path, initrd: &Path, h
         HostKind::PowerNv9 => "powernv9".to_string(),
         _ => "pseries,accel=tcg,cap-nested-hv=on".to_string(),
     };
-    // A pseries L1 gets 16 MiB hash pages (hence HugeTLB) only if its L0
-    // offers them; without them its kernel registers no hugetlbfs.
-    if hugepages > 0 && host.kind == HostKind::NestedPseries {
+    // An HPT pseries L1 gets 16 MiB hash pages (hence HugeTLB) only if its
+    // L0 offers them; without them its kernel registers no hugetlbfs.
+    let mmu = host.mmu.unwrap_or(Mmu::Radix);
+    if hugepages > 0 && host.kind == HostKind::NestedPseries && mmu == Mmu::Hpt {
         machine.push_str(",cap-hpt-max-page-size=16M");
     }
     // Quiet: the L1's kernel shares the console with the L2's report.
@@ -188,8 +226,9 @@ pub fn host_command(qemu: &str, host: &HostSpec, kernel: &Path, initrd: &Path, h
         append.push("disable_radix".into());
     }
     if hugepages > 0 {
-        append.push("default_hugepagesz=16M".into());
-        append.push("hugepagesz=16M".into());
+        let size = format!("{}M", l1_hugepage_kib(mmu) / 1024);
+        append.push(format!("default_hugepagesz={size}"));
+        append.push(format!("hugepagesz={size}"));
         append.push(format!("hugepages={hugepages}"));
     }
     let args = [
@@ -214,7 +253,8 @@ pub struct InnerRun {
 /// The L1's `/init`: load KVM, mount hugetlbfs if asked, then run each L2
 /// command under `timeout`, framing each and relaying its stderr with a
 /// prefix, and report the exit status.
-pub fn l1_init(modules: &[String], runs: &[InnerRun], hugepages: bool) -> String {
+/// `hugepage_kib` is the size of the hugepages the L1 reserved, if any.
+pub fn l1_init(modules: &[String], runs: &[InnerRun], hugepage_kib: Option<u64>) -> String {
     let mut s = String::from(
         "#!/bin/busybox sh\n/bin/busybox --install -s /bin\nexport PATH=/bin:/usr/bin\n\
          mount -t proc proc /proc\nmount -t sysfs sysfs /sys\nmount -t devtmpfs devtmpfs /dev 2>/dev/null\n\
@@ -225,8 +265,8 @@ pub fn l1_init(modules: &[String], runs: &[InnerRun], hugepages: bool) -> String
             "insmod /lib/modules/{m} 2>&1 | sed 's/^/BOOTMATRIX-L1: /' || echo 'BOOTMATRIX-L1: insmod {m} failed'\n"
         ));
     }
-    if hugepages {
-        s.push_str("mkdir -p /dev/hugepages\nmount -t hugetlbfs -o pagesize=16M hugetlbfs /dev/hugepages\n");
+    if let Some(kib) = hugepage_kib {
+        s.push_str(&format!("mkdir -p /dev/hugepages\nmount -t hugetlbfs -o pagesize={kib}K hugetlbfs /dev/hugepages\n"));
         s.push_str("echo \"BOOTMATRIX-L1: hugepages $(grep HugePages_Free /proc/meminfo)\"\n");
     }
     s.push_str(&format!("echo {L1_READY}\n"));

@@ -27,6 +27,11 @@ pub struct KvmFacts {
     pub hv_loaded: bool,
     /// `kvm_pr` is loaded (`/sys/module/kvm_pr`).
     pub pr_loaded: bool,
+    /// Whether KVM offers guests transactional memory (`KVM_CAP_PPC_HTM`);
+    /// `None` when not known (the probe does not ask). Machines up to
+    /// pseries-2.11 turn HTM on and stop where it is `Some(false)`.
+    #[serde(default)]
+    pub htm: Option<bool>,
 }
 
 /// A hugetlbfs mount point.
@@ -122,7 +127,7 @@ impl HostFacts {
             hugepages_total: 1100,
             hugepages_free: 1100,
             hugetlbfs: vec![HugetlbfsMount { path: "/dev/hugepages".into(), page_size_kib: None, writable: true }],
-            kvm: KvmFacts { dev_kvm: DevKvm::Usable, hv_loaded: true, pr_loaded: mmu == Mmu::Hpt },
+            kvm: KvmFacts { dev_kvm: DevKvm::Usable, hv_loaded: true, pr_loaded: mmu == Mmu::Hpt, htm: None },
             qemu: Some(QemuFacts {
                 path: "qemu-system-ppc64".into(),
                 version: (10, 0, 2),
@@ -323,6 +328,7 @@ pub fn probe(qemu: &str) -> HostFacts {
             dev_kvm,
             hv_loaded: std::path::Path::new("/sys/module/kvm_hv").exists(),
             pr_loaded: std::path::Path::new("/sys/module/kvm_pr").exists(),
+            htm: None,
         },
         qemu: probe_qemu(qemu),
     }

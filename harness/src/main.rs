@@ -313,7 +313,7 @@ fn dispatch(command: Command) -> bootmatrix::Result<i32> {
     match command {
         Command::Run(c) => {
             let partition = c.partition.as_deref().map(str::parse::<Partition>).transpose()?;
-            if !(c.timeout_scale > 0.0) {
+            if c.timeout_scale.is_nan() || c.timeout_scale <= 0.0 {
                 return Err(Error::bad_input("--timeout-scale must be greater than 0"));
             }
             if c.jobs == Some(0) {

@@ -61,6 +61,11 @@ pub struct Emulation {
     pub pr_kernel_64k: Option<Kernel>,
     /// RAM of each emulated host, MiB (`None`: the kind's default).
     pub memory_mib: Option<u32>,
+    /// The qemu emulated hosts run the cells with whose machine type the
+    /// default inner qemu no longer has (`old_machine_qemu`, e.g. Debian
+    /// bookworm's 7.2 for `pseries-2.11`); `None`: such cells meet the
+    /// default qemu's `unsupported machine type`.
+    pub old_machine_qemu: Option<crate::model::InnerQemu>,
 }
 
 /// Turns every native cell that names a host row into the same cell on an
@@ -94,6 +99,13 @@ pub fn emulate(cells: &[Cell], emulation: &Emulation) -> std::result::Result<Vec
             c.host.page_size = Some(kernel.page_size);
             c.host.kernel = Some(kernel);
             c.host.memory_mib = emulation.memory_mib;
+            let default_qemu = crate::chain::DEFAULT_INNER_QEMU.1;
+            if let Some(old) = &emulation.old_machine_qemu {
+                let machine = c.guest.machine.pseries_version();
+                if crate::rules::machine_removed(machine, default_qemu) && !crate::rules::machine_removed(machine, old.version) {
+                    c.host.inner_qemu = Some(old.clone());
+                }
+            }
             Ok(c)
         })
         .collect()
@@ -121,7 +133,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Matrix> {
             .map_err(|m| file.error(k.get_ref().page_size.span().start, "page_size", &m))?;
         kernels.insert(
             name.clone(),
-            Kernel { name: name.clone(), image: k.get_ref().image.clone(), page_size, kvm_pr: k.get_ref().kvm_pr },
+            Kernel {
+                name: name.clone(),
+                image: k.get_ref().image.clone(),
+                page_size,
+                kvm_pr: k.get_ref().kvm_pr,
+                emulated_hugepages: k.get_ref().emulated_hugepages,
+            },
         );
     }
     let empty = RawCells::default();
@@ -174,6 +192,15 @@ pub fn parse(path: &Path, text: &str) -> Result<Matrix> {
                 pr_kernel_4k: pick("pr_kernel_4k", &e.pr_kernel_4k, PageSize::K4)?,
                 pr_kernel_64k: pick("pr_kernel_64k", &e.pr_kernel_64k, PageSize::K64)?,
                 memory_mib: e.memory,
+                old_machine_qemu: match &e.old_machine_qemu {
+                    None => None,
+                    Some(q) => {
+                        let at = q.span().start;
+                        let version = crate::host::parse_qemu_version(&format!("version {}", q.get_ref().version))
+                            .ok_or_else(|| file.error(at, "old_machine_qemu", "`version` must read like 7.2 or 7.2.1"))?;
+                        Some(crate::model::InnerQemu { release: q.get_ref().release.clone(), version })
+                    }
+                },
             })
         }
     };
@@ -213,6 +240,14 @@ struct RawEmulation {
     pr_kernel_4k: Option<Spanned<String>>,
     pr_kernel_64k: Option<Spanned<String>>,
     memory: Option<u32>,
+    old_machine_qemu: Option<Spanned<RawInnerQemu>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInnerQemu {
+    release: String,
+    version: String,
 }
 
 #[derive(Deserialize)]
@@ -222,6 +257,8 @@ struct RawKernel {
     page_size: Spanned<String>,
     #[serde(default)]
     kvm_pr: bool,
+    #[serde(default)]
+    emulated_hugepages: bool,
 }
 
 type Field = Option<Spanned<Value>>;
@@ -623,6 +660,7 @@ fn build_cell(
         nested: host_nested,
         kernel: host_kernel,
         memory_mib: host_memory,
+        inner_qemu: None,
     };
     let fixes_word = if fixes.is_empty() {
         "no-fix".to_string()

@@ -323,6 +323,14 @@ pub struct Kernel {
     /// Debian's kernels do not.
     #[serde(default)]
     pub kvm_pr: bool,
+    /// Whether, as the host kernel of an emulated powernv9 host, it gives
+    /// hugepage-backed guests working hugepages. Stock kernels do not there:
+    /// a Radix host disables HugeTLB (QEMU's device tree lists no Radix page
+    /// sizes) and a 6.12 4 KiB hash host hangs such guests (16M VRMA
+    /// refused); `images/kernel-host-*.toml` patch both. Without it those
+    /// cells are skipped with the reason.
+    #[serde(default)]
+    pub emulated_hugepages: bool,
 }
 
 /// One guest: what qemu boots at the innermost level of a cell.
@@ -419,13 +427,37 @@ pub struct HostSpec {
     pub kernel: Option<Kernel>,
     /// RAM of an emulated host, MiB.
     pub memory_mib: Option<u32>,
+    /// The qemu an emulated host runs its guests with, when not the
+    /// default one (`chain::DEFAULT_INNER_QEMU`): an older one for machine
+    /// types the default qemu no longer has.
+    pub inner_qemu: Option<InnerQemu>,
 }
 
 impl HostSpec {
     /// The probed machine, whatever it runs.
     pub fn native() -> HostSpec {
-        HostSpec { kind: HostKind::Native, mmu: None, page_size: None, nested: None, kernel: None, memory_mib: None }
+        HostSpec {
+            kind: HostKind::Native,
+            mmu: None,
+            page_size: None,
+            nested: None,
+            kernel: None,
+            memory_mib: None,
+            inner_qemu: None,
+        }
     }
+}
+
+/// Debian's ppc64el `qemu-system-ppc` of one release, as it runs inside an
+/// emulated host. The version is what the rules reason about (which
+/// machine types exist, which caps); the bundle built from `release` must
+/// have it, or the host is not built.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InnerQemu {
+    /// The Debian release apt takes it from (`bookworm`, `bookworm-backports`).
+    pub release: String,
+    /// Its upstream version (major, minor, micro).
+    pub version: (u32, u32, u32),
 }
 
 impl fmt::Display for HostSpec {

@@ -37,6 +37,9 @@ pub struct PlanEntry {
     /// For a cell on an emulated host: the level-0 command that boots the
     /// host (its initramfs named symbolically).
     pub host_argv: Option<Vec<String>>,
+    /// For a cell on an emulated host: which qemu runs level 1 there
+    /// (`qemu 10.0 from bookworm-backports`).
+    pub inner_qemu: Option<String>,
 }
 
 impl PlanEntry {
@@ -51,6 +54,7 @@ impl PlanEntry {
             prediction,
             argv,
             host_argv: None,
+            inner_qemu: None,
         }
     }
 }
@@ -99,6 +103,9 @@ pub fn render_text(entries: &[PlanEntry]) -> String {
             Some(host) => {
                 let host: Vec<String> = host.iter().map(|a| crate::qemu::shell_quote(a)).collect();
                 s.push_str(&format!("  level 0:  {}\n", host.join(" ")));
+                if let Some(q) = &e.inner_qemu {
+                    s.push_str(&format!("  level 1 runs {q}\n"));
+                }
                 s.push_str(&format!("  level 1:  {}\n\n", line.join(" ")));
             }
             None => s.push_str(&format!("  command:  {}\n\n", line.join(" "))),
@@ -135,9 +142,9 @@ mod tests {
     fn cell(expect: Expectation) -> Cell {
         Cell {
             name: "radix-4k/kvm-hv/hpt/4k/no-fix".into(),
-            host: HostSpec { kind: HostKind::Native, mmu: Some(Mmu::Radix), page_size: Some(PageSize::K4), nested: None, kernel: None, memory_mib: None },
+            host: HostSpec { kind: HostKind::Native, mmu: Some(Mmu::Radix), page_size: Some(PageSize::K4), nested: None, kernel: None, memory_mib: None, inner_qemu: None },
             guest: Guest {
-                kernel: Kernel { name: "k4".into(), image: "k4".into(), page_size: PageSize::K4, kvm_pr: false },
+                kernel: Kernel { name: "k4".into(), image: "k4".into(), page_size: PageSize::K4, kvm_pr: false, emulated_hugepages: false },
                 busybox: "bb".into(),
                 mmu: Mmu::Hpt,
                 accel: Accel::KvmHv,

@@ -519,6 +519,14 @@ fn kvm_outcome(host: &HostFacts, cell: &Cell, row: &HostRow, f: &Flags, notes: &
 
     // Caps, applied at machine reset.
     if f.cap_on("htm", version <= (2, 11)) {
+        if host.kvm.htm == Some(false) {
+            return (
+                fails("kvm-no-htm", text("kvm-no-htm")),
+                "qemu-rules §3: HTM is on up to pseries-2.11 and this host's KVM offers none (an emulated \
+                 POWER9: TCG has no TM; measured with qemu 7.2; hw/ppc/spapr_caps.c cap_htm_apply)"
+                    .into(),
+            );
+        }
         match host.power_generation.filter(|_| host.is_power()) {
             Some(gen) if gen >= 10 => {
                 return (

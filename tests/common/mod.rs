@@ -102,7 +102,7 @@ pub fn x86_host() -> HostFacts {
         hugepages_total: 0,
         hugepages_free: 0,
         hugetlbfs: vec![],
-        kvm: KvmFacts { dev_kvm: DevKvm::Missing, hv_loaded: false, pr_loaded: false },
+        kvm: KvmFacts { dev_kvm: DevKvm::Missing, hv_loaded: false, pr_loaded: false, htm: None },
         qemu: None,
     }
 }

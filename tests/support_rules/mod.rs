@@ -45,7 +45,7 @@ pub fn x86() -> HostFacts {
         hugepages_total: 0,
         hugepages_free: 0,
         hugetlbfs: vec![],
-        kvm: KvmFacts { dev_kvm: DevKvm::Usable, hv_loaded: false, pr_loaded: false },
+        kvm: KvmFacts { dev_kvm: DevKvm::Usable, hv_loaded: false, pr_loaded: false, htm: None },
         qemu: Some(QemuFacts {
             path: "/usr/bin/qemu-system-ppc64".into(),
             version: (10, 0, 2),
@@ -79,6 +79,7 @@ pub fn cell(host_row: Option<(Mmu, PageSize)>, accel: Accel, mmu: Mmu, page: Pag
             nested: None,
             kernel: None,
             memory_mib: None,
+            inner_qemu: None,
         },
         guest: Guest {
             kernel: Kernel {
@@ -86,6 +87,7 @@ pub fn cell(host_row: Option<(Mmu, PageSize)>, accel: Accel, mmu: Mmu, page: Pag
                 image: format!("debian-kernel-{page}"),
                 page_size: page,
                 kvm_pr: false,
+                emulated_hugepages: false,
             },
             busybox: "debian-busybox".into(),
             mmu,

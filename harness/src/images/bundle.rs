@@ -88,8 +88,6 @@ impl Userland {
     }
 }
 
-/// qemu 10 is in bookworm-backports only (bookworm itself has 7.2).
-const RELEASE: &str = "bookworm-backports";
 /// The L1 guest architecture.
 const ARCH: &str = "ppc64el";
 /// The package holding `qemu-system-ppc64`; the root of the closure.
@@ -133,8 +131,8 @@ const RECIPE: &str = "bootmatrix qemu-userland 2";
 ///
 /// A second call with the same package versions is served from the cache
 /// (`Userland::cached`); only `apt-cache` runs.
-pub fn qemu_userland(store: &Store) -> Result<Userland> {
-    let pkgs = resolve_packages(store)?;
+pub fn qemu_userland(store: &Store, release: &str) -> Result<Userland> {
+    let pkgs = resolve_packages(store, release)?;
     let qemu = pkgs
         .iter()
         .find(|p| p.package == QEMU_PACKAGE)
@@ -165,7 +163,7 @@ pub fn qemu_userland(store: &Store) -> Result<Userland> {
         return Ok(done(files, true));
     }
     let (debs, _) = store.apt_debs(&pkgs, "the L1 qemu userland")?;
-    let files = build(&pkgs, &debs)?;
+    let files = build(&pkgs, &debs, release)?;
     write_cached(store, &key, &files)?;
     Ok(done(files, false))
 }
@@ -178,25 +176,31 @@ pub fn qemu_userland(store: &Store) -> Result<Userland> {
 /// (a hint file in the cache) are asked for in parallel; when the closure
 /// comes out the same, that answer is used, otherwise the versions are asked
 /// for again. The result is always that of the closure just computed.
-fn resolve_packages(store: &Store) -> Result<Vec<AptPackage>> {
+fn resolve_packages(store: &Store, release: &str) -> Result<Vec<AptPackage>> {
     let apt_cfg = store.apt();
     let root = format!("{QEMU_PACKAGE}:{ARCH}");
-    let hint_path = store.root().join("refs").join("qemu-userland-packages.txt");
+    // One hint per release; the default release keeps the name it had.
+    let hint_name = if release == "bookworm-backports" {
+        "qemu-userland-packages.txt".to_string()
+    } else {
+        format!("qemu-userland-packages-{release}.txt")
+    };
+    let hint_path = store.root().join("refs").join(hint_name);
     let hint: Vec<String> = std::fs::read_to_string(&hint_path)
         .map(|t| t.lines().map(str::to_owned).collect())
         .unwrap_or_default();
     let (names, guessed) = std::thread::scope(|s| {
         let guess = (!hint.is_empty())
-            .then(|| s.spawn(|| apt::show_candidates(apt_cfg, &hint, Some(RELEASE))));
-        let names = apt::depends_recursive(apt_cfg, &root, Some(RELEASE))
-            .and_then(|text| closure(&parse_depends_graph(&text), &root));
+            .then(|| s.spawn(|| apt::show_candidates(apt_cfg, &hint, Some(release))));
+        let names = apt::depends_recursive(apt_cfg, &root, Some(release))
+            .and_then(|text| closure(&parse_depends_graph(&text), &root, release));
         (names, guess.map(|g| g.join()))
     });
     let names = names?;
     let mut pkgs = match guessed {
         Some(Ok(Ok(pkgs))) if names == hint => pkgs,
         _ => {
-            let pkgs = apt::show_candidates(apt_cfg, &names, Some(RELEASE))?;
+            let pkgs = apt::show_candidates(apt_cfg, &names, Some(release))?;
             // Best effort: without the hint the next call is only slower.
             if let Ok(tmp) = store.cache().temp_file() {
                 if std::fs::write(tmp.path(), names.join("\n")).is_ok() {
@@ -269,11 +273,11 @@ fn is_library_package(name: &str) -> bool {
 
 /// The packages reachable from `root` through packages the bundle can use:
 /// library packages and the firmware package. Sorted apt query names.
-fn closure(graph: &BTreeMap<String, Vec<Edge>>, root: &str) -> Result<Vec<String>> {
+fn closure(graph: &BTreeMap<String, Vec<Edge>>, root: &str, release: &str) -> Result<Vec<String>> {
     if !graph.contains_key(root) {
         return Err(Error::infra(format!(
-            "apt knows no `{root}` in {RELEASE}; run ci/setup-debian.sh (adds the {ARCH} \
-             architecture and {RELEASE}) and `apt-get update`"
+            "apt knows no `{root}` in {release}; run ci/setup-debian.sh (adds the {ARCH} \
+             architecture and {release}) and `apt-get update`"
         )));
     }
     let keep = |n: &str| n == root || n == FIRMWARE_PACKAGE || is_library_package(n);
@@ -292,7 +296,7 @@ fn closure(graph: &BTreeMap<String, Vec<Edge>>, root: &str) -> Result<Vec<String
     }
     if !seen.contains(FIRMWARE_PACKAGE) {
         return Err(Error::infra(format!(
-            "`{root}` in {RELEASE} no longer depends on {FIRMWARE_PACKAGE}, which held \
+            "`{root}` in {release} no longer depends on {FIRMWARE_PACKAGE}, which held \
              slof.bin and vof.bin; find the package that ships them now (`apt-file search \
              slof.bin`) and update FIRMWARE_PACKAGE in harness/src/images/bundle.rs"
         )));
@@ -314,7 +318,7 @@ struct Found<'a> {
 
 /// Unpacks the packages and collects the binary, its loader, its library
 /// closure and the firmware.
-fn build(pkgs: &[AptPackage], debs: &[std::path::PathBuf]) -> Result<Vec<BundleFile>> {
+fn build(pkgs: &[AptPackage], debs: &[std::path::PathBuf], release: &str) -> Result<Vec<BundleFile>> {
     let mut members: Vec<(String, Vec<DebMember>)> = Vec::new();
     for (pkg, deb) in pkgs.iter().zip(debs) {
         // The data package holds firmware for every target; take only qemu's
@@ -341,6 +345,7 @@ fn build(pkgs: &[AptPackage], debs: &[std::path::PathBuf]) -> Result<Vec<BundleF
         out: BTreeMap::new(),
         queue: VecDeque::new(),
         scanned: BTreeSet::new(),
+        release,
     };
     walk.add(QEMU_BINARY, "the bundle")?;
     for lib in DLOPENED_BY_LIBC {
@@ -382,6 +387,8 @@ struct Walk<'t, 'a> {
     /// Regular files added but not yet looked at for ELF dependencies.
     queue: VecDeque<String>,
     scanned: BTreeSet<String>,
+    /// The Debian release the packages come from, for messages.
+    release: &'t str,
 }
 
 impl Walk<'_, '_> {
@@ -396,7 +403,8 @@ impl Walk<'_, '_> {
                     "{who} needs `/{path}`, which none of the resolved packages ships; Debian's \
                      packaging changed: find the package that ships it (`apt-file search \
                      {path}`) and see why apt's dependency closure of {QEMU_PACKAGE}:{ARCH} in \
-                     {RELEASE} does not reach it (harness/src/images/bundle.rs)"
+                     {} does not reach it (harness/src/images/bundle.rs)",
+                    self.release
                 )));
             };
             let m = found.member;
@@ -489,9 +497,10 @@ impl Walk<'_, '_> {
             return Err(Error::infra(format!(
                 "{who} needs the library `{name}`, which none of the resolved packages ships \
                  in {}; find its package (`apt-file search {name}`) and see why apt's \
-                 dependency closure of {QEMU_PACKAGE}:{ARCH} in {RELEASE} does not reach it \
+                 dependency closure of {QEMU_PACKAGE}:{ARCH} in {} does not reach it \
                  (harness/src/images/bundle.rs decides which packages count)",
-                LIB_DIRS.join(", ")
+                LIB_DIRS.join(", "),
+                self.release
             )));
         };
         self.add(&format!("{dir}/{name}"), who)
@@ -842,7 +851,7 @@ qemu-system-data
         let g = parse_depends_graph(GRAPH);
         assert_eq!(g["qemu-system-ppc:ppc64el"].len(), 3);
         assert_eq!(g["qemu-system-ppc:ppc64el"][2], vec!["qemu-system-data"]);
-        let c = closure(&g, "qemu-system-ppc:ppc64el").unwrap();
+        let c = closure(&g, "qemu-system-ppc:ppc64el", "bookworm-backports").unwrap();
         // Not qemu-system-common (nothing in it is run) nor what only it and
         // adduser pull in; both alternatives of a `|` group are kept.
         assert_eq!(
@@ -856,7 +865,7 @@ qemu-system-data
                 "zlib1g:ppc64el"
             ]
         );
-        let e = closure(&g, "qemu-system-x:ppc64el").unwrap_err();
+        let e = closure(&g, "qemu-system-x:ppc64el", "bookworm-backports").unwrap_err();
         assert!(e.message().contains("setup-debian"), "{e}");
     }
 

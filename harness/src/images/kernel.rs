@@ -67,7 +67,7 @@ pub(crate) fn vmlinux(cache: &Cache, name: &str, tarball: &Path, tarball_sha: &s
     if Command::new(&gcc).arg("--version").output().is_err() {
         return Err(Error::infra(format!(
             "image `{name}` is a kernel the harness builds, and `{gcc}` is missing: install \
-             gcc-powerpc64le-linux-gnu binutils-powerpc64le-linux-gnu bc bison flex libssl-dev libelf-dev make \
+             gcc-powerpc64le-linux-gnu binutils-powerpc64le-linux-gnu bc bison flex libssl-dev libelf-dev make patch \
              (bash ci/setup-debian.sh does)"
         )));
     }
