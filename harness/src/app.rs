@@ -450,7 +450,7 @@ fn prepare_session(
     };
     let wanted = chain::inner_qemu(&first.host);
     let userland = images::bundle::qemu_userland(store, &wanted.release).map_err(|e| e.message().to_string())?;
-    let have = crate::host::parse_qemu_version(&format!("version {}", userland.qemu_version));
+    let have = crate::host::parse_version(&userland.qemu_version);
     if have.map(|v| (v.0, v.1)) != Some((wanted.version.0, wanted.version.1)) {
         return Err(format!(
             "the rules were told this host runs qemu {}.{} from {}, but apt's {} has qemu {}: correct the version \

@@ -259,7 +259,11 @@ fn unescape_mount_path(path: &str) -> String {
 /// (Debian ...)`) into `(major, minor, micro)`.
 pub fn parse_qemu_version(text: &str) -> Option<(u32, u32, u32)> {
     let rest = text.lines().find_map(|l| l.split_once("version ").map(|(_, r)| r))?;
-    let word = rest.split_whitespace().next()?;
+    parse_version(rest.split_whitespace().next()?)
+}
+
+/// Parses a version number alone (`10.0.2`, `7.2`: a missing part is 0).
+pub fn parse_version(word: &str) -> Option<(u32, u32, u32)> {
     let mut parts = word.split('.').map(|p| {
         let digits: String = p.chars().take_while(|c| c.is_ascii_digit()).collect();
         digits.parse::<u32>().ok()

@@ -196,7 +196,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Matrix> {
                     None => None,
                     Some(q) => {
                         let at = q.span().start;
-                        let version = crate::host::parse_qemu_version(&format!("version {}", q.get_ref().version))
+                        let version = crate::host::parse_version(&q.get_ref().version)
                             .ok_or_else(|| file.error(at, "old_machine_qemu", "`version` must read like 7.2 or 7.2.1"))?;
                         Some(crate::model::InnerQemu { release: q.get_ref().release.clone(), version })
                     }
