@@ -4,7 +4,7 @@
 mod support_rules;
 
 use bootmatrix::host::{self, DevKvm, HostFacts, HugetlbfsMount};
-use bootmatrix::model::{Mmu, PageSize};
+use bootmatrix::model::{Mmu, PageSize, Platform};
 use support_rules::{l1_guest, power9, x86};
 
 /// /proc/cpuinfo of a bare-metal POWER9 host in Radix mode (two threads
@@ -57,7 +57,7 @@ fn cpuinfo_of_a_power9_radix_host() {
     let c = host::parse_cpuinfo(POWER9_RADIX);
     assert_eq!(c.cpu.as_deref(), Some("POWER9 (raw), altivec supported"));
     assert_eq!(c.power_generation, Some(9));
-    assert_eq!(c.platform.as_deref(), Some("PowerNV"));
+    assert_eq!(c.platform, Some(Platform::PowerNv));
     assert_eq!(c.mmu, Some(Mmu::Radix));
 }
 
@@ -65,7 +65,7 @@ fn cpuinfo_of_a_power9_radix_host() {
 fn cpuinfo_of_a_power8_guest_in_hash_mode() {
     let c = host::parse_cpuinfo(POWER8_GUEST_HASH);
     assert_eq!(c.power_generation, Some(8));
-    assert_eq!(c.platform.as_deref(), Some("pSeries"));
+    assert_eq!(c.platform, Some(Platform::PSeries));
     assert_eq!(c.mmu, Some(Mmu::Hpt));
 }
 
@@ -81,11 +81,11 @@ fn cpuinfo_of_x86_has_a_model_and_no_power_facts() {
 #[test]
 fn power_generation_from_the_cpu_line() {
     assert_eq!(
-        host::power_generation("POWER10 (architected), altivec supported"),
+        bootmatrix::model::power_generation("POWER10 (architected), altivec supported"),
         Some(10)
     );
-    assert_eq!(host::power_generation("POWER8NVL (raw)"), Some(8));
-    assert_eq!(host::power_generation("PPC970MP"), None);
+    assert_eq!(bootmatrix::model::power_generation("POWER8NVL (raw)"), Some(8));
+    assert_eq!(bootmatrix::model::power_generation("PPC970MP"), None);
 }
 
 #[test]

@@ -101,7 +101,7 @@ fn old_machine_types_get_the_old_qemu_on_emulated_hosts() {
     let e = m.emulation.as_ref().unwrap();
     let q = e.old_machine_qemu.as_ref().unwrap();
     assert_eq!((q.release.as_str(), q.version), ("bookworm", (7, 2, 0)));
-    let cells = bootmatrix::matrix::emulate(&m.cells, e).unwrap();
+    let cells = bootmatrix::chain::emulate(&m.cells, e).unwrap();
     let inner: Vec<String> = cells
         .iter()
         .map(|c| {

@@ -657,7 +657,7 @@ fn kvm_type_is_case_insensitive(#[case] v: &str, #[case] want: Option<rules::Kvm
 #[case("16M", Some(16 << 20))]
 #[case("lots", None)]
 fn sizes_parse_like_qemu(#[case] v: &str, #[case] want: Option<u64>) {
-    assert_eq!(rules::parse_size(v), want);
+    assert_eq!(bootmatrix::model::parse_size(v), want);
 }
 
 #[rstest]
@@ -709,7 +709,7 @@ fn void_compat_expectations_agree_with_the_rules_on_each_cells_row() {
         let mut host = power9(mmu, page);
         if c.host.nested == Some(true) {
             // The nested rows run where the harness is itself inside an L1.
-            host.platform = Some("pSeries".into());
+            host.platform = Some(bootmatrix::model::Platform::PSeries);
         }
         let p = predict(&host, c);
         assert_eq!(

@@ -683,15 +683,21 @@ fn peak_rss_kib(child: &mut std::process::Child) -> (u64, std::process::ExitStat
 
 /// The cell and its expectation, planned as `bootmatrix run` would.
 fn planned(matrix: &Path, name: &str) -> (bootmatrix::model::Cell, verdict::Expected) {
-    let (_, cells) = bootmatrix::app::load_selected(matrix, &[name.to_string()], None)
-        .expect("load the bench matrix");
-    let cell = cells
+    let selection = bootmatrix::app::Selection {
+        matrix: matrix.to_path_buf(),
+        filters: vec![name.to_string()],
+        partition: None,
+        hosts: bootmatrix::plan::HostsMode::Auto,
+    };
+    let facts = bootmatrix::host::probe(bootmatrix::qemu::DEFAULT_QEMU);
+    let plan = bootmatrix::app::make_plan(&selection, &facts, bootmatrix::qemu::DEFAULT_QEMU, 1.0)
+        .expect("plan the bench matrix");
+    let planned = plan
+        .cells
         .into_iter()
         .next()
         .expect("cell not in the bench matrix");
-    let facts = bootmatrix::host::probe(bootmatrix::qemu::DEFAULT_QEMU);
-    let prediction = bootmatrix::app::predict(&cell, &facts, std::slice::from_ref(&cell));
-    (cell.clone(), verdict::expected(&cell, &prediction))
+    (planned.cell, planned.expected)
 }
 
 fn cell_entry<'a>(r: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {

@@ -24,7 +24,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::host::{DevKvm, HostFacts, HugetlbfsMount, KvmFacts, QemuFacts};
-use crate::model::{Cell, Fix, HostKind, HostSpec, InnerQemu, Mmu};
+use crate::model::{Cell, Fix, HostKind, HostSpec, InnerQemu, Mmu, PageSize, Platform};
 use crate::payload::{self, Member};
 use crate::qemu::{shell_quote, BootFiles, QemuCommand};
 
@@ -41,6 +41,68 @@ pub fn inner_qemu(host: &HostSpec) -> InnerQemu {
         version: DEFAULT_INNER_QEMU.1,
     })
 }
+/// Turns every native cell that names a host row into the same cell on an
+/// emulated host: a `powernv9` bare-metal host, or a `nested-pseries` L1 for
+/// the nested rows. Cell names do not change, so results of a native and an
+/// emulated run compare cell by cell (`bootmatrix diff`).
+pub fn emulate(cells: &[Cell], emulation: &crate::matrix::Emulation) -> std::result::Result<Vec<Cell>, String> {
+    use crate::model::HostKind;
+    cells
+        .iter()
+        .map(|c| {
+            let mut c = c.clone();
+            if c.host.kind != HostKind::Native || !c.guest.accel.is_kvm() {
+                return Ok(c);
+            }
+            let page = c.host.page_size.unwrap_or(PageSize::K64);
+            let pr = c.guest.accel == crate::model::Accel::KvmPr;
+            let kernel = match page {
+                PageSize::K4 => emulation
+                    .pr_kernel_4k
+                    .clone()
+                    .filter(|_| pr)
+                    .or_else(|| emulation.kernel_4k.clone()),
+                PageSize::K64 => emulation
+                    .pr_kernel_64k
+                    .clone()
+                    .filter(|_| pr)
+                    .or_else(|| emulation.kernel_64k.clone()),
+            }
+            .ok_or_else(|| {
+                format!(
+                    "cell {}: [emulation] names no kernel for {page} host rows",
+                    c.name
+                )
+            })?;
+            let native_default = crate::matrix::default_timeout(c.guest.accel, HostKind::Native);
+            c.host.kind = if c.host.nested == Some(true) {
+                HostKind::NestedPseries
+            } else {
+                HostKind::PowerNv9
+            };
+            // A timeout the matrix left at the native default grows with the
+            // extra level; one the matrix set stays as written.
+            if c.timeout == native_default {
+                c.timeout = crate::matrix::default_timeout(c.guest.accel, c.host.kind);
+            }
+            c.host.mmu = Some(c.host.mmu.unwrap_or(Mmu::Radix));
+            c.host.page_size = Some(kernel.page_size);
+            c.host.kernel = Some(kernel);
+            c.host.memory_mib = emulation.memory_mib;
+            let default_qemu = DEFAULT_INNER_QEMU.1;
+            if let Some(old) = &emulation.old_machine_qemu {
+                let machine = c.guest.machine.pseries_version();
+                if crate::rules::machine_removed(machine, default_qemu)
+                    && !crate::rules::machine_removed(machine, old.version)
+                {
+                    c.host.inner_qemu = Some(old.clone());
+                }
+            }
+            Ok(c)
+        })
+        .collect()
+}
+
 /// Framing printed by the L1 init.
 pub const L1_READY: &str = "BOOTMATRIX-L1-READY";
 /// See [`L1_READY`].
@@ -98,7 +160,7 @@ pub fn emulated_facts(host: &HostSpec, hugepages: u64) -> HostFacts {
         arch: "ppc64le".into(),
         cpu: Some("POWER9 (emulated by qemu TCG)".into()),
         power_generation: Some(9),
-        platform: Some(if nested { "pSeries" } else { "PowerNV" }.into()),
+        platform: Some(if nested { Platform::PSeries } else { Platform::PowerNv }),
         mmu: Some(mmu),
         page_size: host.page_size,
         hugepage_size_kib: Some(l1_hugepage_kib(mmu)),
@@ -124,8 +186,13 @@ pub fn emulated_facts(host: &HostSpec, hugepages: u64) -> HostFacts {
 }
 
 /// Why an emulated host cannot run `cell` at all, beyond what the rules
-/// say, or `None`.
-pub fn host_limits(cell: &Cell, probed: &HostFacts) -> Option<String> {
+/// say, or `None`: the machine qemu must emulate, a host kernel without
+/// KVM-PR or HugeTLB there, RAM, and the matrix's measured limitations.
+pub fn host_limits(
+    cell: &Cell,
+    probed: &HostFacts,
+    emulation: Option<&crate::matrix::Emulation>,
+) -> Option<String> {
     let host = &cell.host;
     let machine = match host.kind {
         HostKind::PowerNv9 => "powernv9",
@@ -161,37 +228,18 @@ pub fn host_limits(cell: &Cell, probed: &HostFacts) -> Option<String> {
                 .into(),
         );
     }
-    let hash_4k = host.mmu == Some(Mmu::Hpt) && host.page_size == Some(crate::model::PageSize::K4);
-    // The hang comes after QEMU's own checks: a cell that QEMU refuses
-    // first (the default page-size cap, cap-nested-hv on HPT) still runs.
-    let passes_qemu_checks = cell
-        .guest
-        .caps
-        .get("hpt-max-page-size")
-        .is_none_or(|v| v == "4096")
-        && cell.guest.fixes.contains(&Fix::HptMaxPageSize)
-        && !cell.guest.fixes.contains(&Fix::NestedHv);
-    if hugepages && hash_4k && passes_qemu_checks && cell.guest.accel == crate::model::Accel::KvmPr
-    {
-        return Some(
-            "a hugepage-backed KVM-PR guest on an emulated 4 KiB HPT host hangs in the 6.12 host kernel (after SLOF, \
-             `KVM: Failed to create TCE64 table for liobn 0x80000000`, then silence until the timeout; measured.md), \
-             so this row is not provable here; run it on a POWER8/POWER9 runner booted with disable_radix and a \
-             4 KiB kernel"
-                .into(),
-        );
-    }
-    if hugepages && hash_4k && passes_qemu_checks {
-        let kernel = if patched {
-            "with the harness's patched 6.12 host kernel the 16M VRMA is mapped, but the guest then hangs after \
-             SLOF starts (measured in this project)"
-        } else {
-            "in a stock 6.12 host kernel KVM-HV takes one 2M entry of a 16M hugepage for the page and refuses the \
-             VRMA (`KVM: map_vrma at 0 failed, ret=-4`), then the guest hangs (measured.md)"
-        };
+    // Configurations measured to hang on emulated hosts are the matrix's
+    // data, not code: a matrix re-tests one by dropping its entry.
+    if let Some(l) = emulation.and_then(|e| {
+        e.limitations.iter().find(|l| {
+            l.cells
+                .iter()
+                .any(|p| crate::select::matches_filter(&cell.name, p))
+        })
+    }) {
         return Some(format!(
-            "a hugepage-backed guest on an emulated 4 KiB HPT host does not boot: {kernel}; so this row is not \
-             provable here; run it on a POWER8/POWER9 runner booted with disable_radix and a 4 KiB kernel"
+            "known limitation of emulated hosts (the matrix's [[emulation.limitations]]): {}",
+            l.reason
         ));
     }
     if cell.guest.memory_mib + 1024 > host.memory_mib.unwrap_or(default_host_memory(host.kind)) {
@@ -204,18 +252,75 @@ pub fn host_limits(cell: &Cell, probed: &HostFacts) -> Option<String> {
     None
 }
 
-/// Cells that can share one boot of an emulated host have the same key.
-pub fn session_key(host: &HostSpec) -> String {
+/// What cells that share one boot of an emulated host have in common: the
+/// kind of host, its MMU, its kernel, its RAM and the qemu inside it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct SessionKey {
+    /// powernv9 or nested-pseries.
+    pub kind: HostKind,
+    /// The MMU the host boots with.
+    pub mmu: Mmu,
+    /// The host kernel's name in the matrix (`none` if it has none).
+    pub kernel: String,
+    /// RAM, MiB.
+    pub memory_mib: u32,
+    /// The inner qemu's (major, minor).
+    pub qemu: (u32, u32),
+}
+
+impl std::fmt::Display for SessionKey {
+    /// The key as a name: `powernv9-hpt-host-4k-6144-qemu10.0`, also the
+    /// host's directory under `hosts/`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}-{}-{}-{}-qemu{}.{}",
+            self.kind.as_str(),
+            self.mmu,
+            self.kernel,
+            self.memory_mib,
+            self.qemu.0,
+            self.qemu.1
+        )
+    }
+}
+
+/// The session an emulated host's cells share.
+pub fn session_key(host: &HostSpec) -> SessionKey {
     let qemu = inner_qemu(host).version;
-    format!(
-        "{}-{}-{}-{}-qemu{}.{}",
-        host.kind.as_str(),
-        host.mmu.unwrap_or(Mmu::Radix),
-        host.kernel.as_ref().map_or("none", |k| k.name.as_str()),
-        host.memory_mib.unwrap_or(default_host_memory(host.kind)),
-        qemu.0,
-        qemu.1
-    )
+    SessionKey {
+        kind: host.kind,
+        mmu: host.mmu.unwrap_or(Mmu::Radix),
+        kernel: host
+            .kernel
+            .as_ref()
+            .map_or("none".to_string(), |k| k.name.clone()),
+        memory_mib: host.memory_mib.unwrap_or(default_host_memory(host.kind)),
+        qemu: (qemu.0, qemu.1),
+    }
+}
+
+/// Hugepages the emulated host of `cell` reserves: enough for the largest
+/// hugepage-backed guest among `cells` on the same host (none where the
+/// host kernel has no HugeTLB there, see [`host_limits`]).
+pub fn session_hugepages(cell: &Cell, cells: &[Cell]) -> u64 {
+    let mmu = cell.host.mmu.unwrap_or(Mmu::Radix);
+    let patched = cell
+        .host
+        .kernel
+        .as_ref()
+        .is_some_and(|k| k.emulated_hugepages);
+    let hugetlb = mmu == Mmu::Hpt || cell.host.kind == HostKind::NestedPseries || patched;
+    if !cell.host.kind.is_emulated() || !hugetlb {
+        return 0;
+    }
+    let key = session_key(&cell.host);
+    cells
+        .iter()
+        .filter(|c| session_key(&c.host) == key && c.guest.fixes.contains(&Fix::Hugepages))
+        .map(|c| hugepages_for(c.guest.memory_mib, l1_hugepage_kib(mmu)))
+        .max()
+        .unwrap_or(0)
 }
 
 /// Paths inside the L1 of the files an L2 boots from.

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Mmu, PageSize};
+use crate::model::{parse_size, power_generation, Mmu, PageSize, Platform};
 
 /// Access to `/dev/kvm` for the current user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,7 +68,7 @@ pub struct HostFacts {
     /// POWER generation (8, 9, 10) when the host is POWER.
     pub power_generation: Option<u32>,
     /// `PowerNV` (bare metal) or `pSeries` (a guest), on POWER.
-    pub platform: Option<String>,
+    pub platform: Option<Platform>,
     /// The host's MMU, on POWER.
     pub mmu: Option<Mmu>,
     /// The host kernel's base page size.
@@ -129,7 +129,7 @@ impl HostFacts {
             arch: "ppc64le".into(),
             cpu: Some("POWER9 (raw), altivec supported".into()),
             power_generation: Some(9),
-            platform: Some("PowerNV".into()),
+            platform: Some(Platform::PowerNv),
             mmu: Some(mmu),
             page_size: Some(page_size),
             hugepage_size_kib: Some(hugepage_kib),
@@ -168,7 +168,7 @@ pub struct CpuInfo {
     /// The POWER generation the `cpu` line names.
     pub power_generation: Option<u32>,
     /// `platform`: `PowerNV` on bare metal, `pSeries` in a guest.
-    pub platform: Option<String>,
+    pub platform: Option<Platform>,
     /// `MMU`: Radix or Hash.
     pub mmu: Option<Mmu>,
 }
@@ -190,7 +190,7 @@ pub fn parse_cpuinfo(text: &str) -> CpuInfo {
         match k {
             "cpu" if info.cpu.is_none() => info.cpu = Some(v.to_string()),
             "model name" if model_name.is_none() => model_name = Some(v.to_string()),
-            "platform" => info.platform = Some(v.to_string()),
+            "platform" => info.platform = Some(Platform::from(v.to_string())),
             "MMU" => info.mmu = Mmu::from_cpuinfo(v),
             _ => {}
         }
@@ -202,17 +202,13 @@ pub fn parse_cpuinfo(text: &str) -> CpuInfo {
     info
 }
 
-/// The POWER generation of a cpuinfo `cpu` value (`POWER9 (raw)`,
-/// `POWER8E (raw)`, `POWER10 (architected)` → 9, 8, 10).
-pub fn power_generation(cpu: &str) -> Option<u32> {
-    let rest = cpu.trim().strip_prefix("POWER")?;
-    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-    digits.parse().ok()
-}
-
-/// The hugepage lines of /proc/meminfo.
+/// The lines of /proc/meminfo the harness uses: hugepages for the rules,
+/// available memory for the run's memory budget.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemInfo {
+    /// `MemAvailable` in KiB.
+    #[serde(default)]
+    pub available_kib: Option<u64>,
     /// `Hugepagesize` in KiB.
     pub hugepage_size_kib: Option<u64>,
     /// `HugePages_Total`.
@@ -231,6 +227,7 @@ pub fn parse_meminfo(text: &str) -> MemInfo {
     };
     for (k, v) in key_values(text) {
         match k {
+            "MemAvailable" => m.available_kib = number(v),
             "Hugepagesize" => m.hugepage_size_kib = number(v),
             "HugePages_Total" => m.hugepages_total = number(v).unwrap_or(0),
             "HugePages_Free" => m.hugepages_free = number(v).unwrap_or(0),
@@ -238,6 +235,15 @@ pub fn parse_meminfo(text: &str) -> MemInfo {
         }
     }
     m
+}
+
+/// RAM available to new processes now (`MemAvailable`), in MiB; 4 GiB when
+/// /proc/meminfo cannot be read.
+pub fn memory_available_mib() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| parse_meminfo(&t).available_kib)
+        .map_or(4096, |kb| kb / 1024)
 }
 
 /// The hugetlbfs mounts in /proc/mounts, as `(path, pagesize in KiB)`; the
@@ -259,7 +265,7 @@ pub fn parse_hugetlbfs_mounts(text: &str) -> Vec<(String, Option<u64>)> {
             let page_size_kib = opts
                 .split(',')
                 .find_map(|o| o.strip_prefix("pagesize="))
-                .and_then(crate::rules::parse_size)
+                .and_then(parse_size)
                 .map(|bytes| bytes / 1024);
             Some((unescape_mount_path(path), page_size_kib))
         })
@@ -509,7 +515,7 @@ pub fn remediation(facts: &HostFacts) -> Vec<Remediation> {
             fix: "install a qemu-system-ppc64 built with KVM (the distribution package on a POWER host)".into(),
         });
     }
-    let nested = facts.platform.as_deref() == Some("pSeries");
+    let nested = facts.platform == Some(Platform::PSeries);
     if !facts.kvm.hv_loaded {
         let fix = if nested && facts.mmu == Some(Mmu::Hpt) {
             "kvm_hv cannot load in an HPT guest: boot this guest in Radix mode (no disable_radix) on a host \
@@ -595,7 +601,7 @@ pub fn render_text(facts: &HostFacts, remediations: &[Remediation]) -> String {
     if facts.is_power() {
         s.push_str(&format!(
             "platform:   {}\n",
-            or_unknown(facts.platform.clone())
+            or_unknown(facts.platform.as_ref().map(|p| p.to_string()))
         ));
         s.push_str(&format!(
             "MMU:        {}\n",

@@ -2,9 +2,13 @@
 //! cell against the documented compatibility table.
 //!
 //! The modules follow the stages of a run, and data flows one way:
-//! [`matrix`] (what to run) → [`rules`] (what must happen) → [`images`] and
-//! [`payload`] (what to boot) → [`qemu`] (the command) → [`console`] and
-//! [`run`] (how it ran) → [`verdict`] → [`report`] (how it is told).
+//! [`matrix`] and [`select`] (what to run) → [`plan`] (pure: every cell's
+//! outcome from [`rules`], whether it can run here, where it runs, its
+//! [`qemu`] command) → [`images`] and [`payload`] (the files the plan
+//! names) → [`run`] (executes the plan, watching each qemu through
+//! [`console`], judging with [`verdict`], telling [`event`]s to
+//! [`progress`]) → [`report`] (how it is told). [`app`] wires the stages
+//! into subcommands.
 
 pub mod app;
 pub mod chain;
@@ -12,6 +16,7 @@ pub mod console;
 pub mod diff;
 pub mod documented;
 pub mod error;
+pub mod event;
 pub mod host;
 pub mod images;
 pub mod matrix;

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use bootmatrix::app::{self, RunArgs, Sources};
+use bootmatrix::app::{self, RunArgs, Selection, Sources};
+use bootmatrix::plan::HostsMode;
 use bootmatrix::payload::Compression;
 use bootmatrix::progress::Mode;
 use bootmatrix::report::ResultsFile;
@@ -167,12 +168,12 @@ enum HostsArg {
     Emulated,
 }
 
-impl From<HostsArg> for app::HostsMode {
+impl From<HostsArg> for HostsMode {
     fn from(h: HostsArg) -> Self {
         match h {
-            HostsArg::Auto => app::HostsMode::Auto,
-            HostsArg::Native => app::HostsMode::Native,
-            HostsArg::Emulated => app::HostsMode::Emulated,
+            HostsArg::Auto => HostsMode::Auto,
+            HostsArg::Native => HostsMode::Native,
+            HostsArg::Emulated => HostsMode::Emulated,
         }
     }
 }
@@ -249,19 +250,21 @@ fn results_path(p: PathBuf) -> PathBuf {
 
 fn bisect(c: BisectCmd) -> i32 {
     let args = RunArgs {
-        matrix: c.matrix,
+        selection: Selection {
+            matrix: c.matrix,
+            filters: vec![glob::Pattern::escape(&c.cell)],
+            partition: None,
+            hosts: c.hosts.into(),
+        },
         sources: sources(&c.sources, false),
         out: c.out,
         jobs: Some(1),
-        filters: vec![glob::Pattern::escape(&c.cell)],
-        partition: None,
         retries: 0,
         flaky_fails: false,
         mode: Mode::detect(false),
         compression: Compression::default(),
         timeout_scale: c.timeout_scale,
         kernel_override: c.kernel,
-        hosts: c.hosts.into(),
     };
     let outcome = match app::run(&args) {
         Ok(o) => o,
@@ -278,7 +281,7 @@ fn bisect(c: BisectCmd) -> i32 {
         eprintln!(
             "bootmatrix: no cell named `{}` in {} (see `bootmatrix plan`)",
             c.cell,
-            args.matrix.display()
+            args.selection.matrix.display()
         );
         return 128;
     };
@@ -334,12 +337,15 @@ fn dispatch(command: Command) -> bootmatrix::Result<i32> {
             }
             let mode = Mode::detect(c.quiet);
             let args = RunArgs {
-                matrix: c.matrix,
+                selection: Selection {
+                    matrix: c.matrix,
+                    filters: c.filter,
+                    partition,
+                    hosts: c.hosts.into(),
+                },
                 sources: sources(&c.sources, mode == Mode::Bars),
                 out: c.out,
                 jobs: c.jobs,
-                filters: c.filter,
-                partition,
                 retries: c.retries,
                 flaky_fails: c.flaky_fails,
                 mode,
@@ -350,7 +356,6 @@ fn dispatch(command: Command) -> bootmatrix::Result<i32> {
                 },
                 timeout_scale: c.timeout_scale,
                 kernel_override: None,
-                hosts: c.hosts.into(),
             };
             let outcome = app::run(&args)?;
             let count = |s| {
@@ -373,12 +378,16 @@ fn dispatch(command: Command) -> bootmatrix::Result<i32> {
         }
         Command::Plan(c) => {
             let facts = host::probe(&c.qemu);
-            let (_, cells) =
-                app::load_selected_as(&c.matrix, &c.filter, None, c.hosts.into(), &facts)?;
-            let entries = app::plan_entries(&cells, &facts, &c.qemu);
+            let selection = Selection {
+                matrix: c.matrix,
+                filters: c.filter,
+                partition: None,
+                hosts: c.hosts.into(),
+            };
+            let plan = app::make_plan(&selection, &facts, &c.qemu, 1.0)?;
             match c.format {
-                Format::Text => print!("{}", plan::render_text(&entries)),
-                Format::Json => println!("{}", plan::render_json(&entries)),
+                Format::Text => print!("{}", plan::render::render_text(&plan)),
+                Format::Json => println!("{}", plan::render::render_json(&plan)),
             }
             Ok(0)
         }

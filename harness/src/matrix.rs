@@ -66,69 +66,23 @@ pub struct Emulation {
     /// bookworm's 7.2 for `pseries-2.11`); `None`: such cells meet the
     /// default qemu's `unsupported machine type`.
     pub old_machine_qemu: Option<crate::model::InnerQemu>,
+    /// What emulated hosts are known not to do, as measured: cells matching
+    /// a limitation are skipped with its reason when they would run on an
+    /// emulated host (never on a native one). Data, so that a matrix can
+    /// drop an entry to test again whether the limitation still holds.
+    pub limitations: Vec<Limitation>,
 }
 
-/// Turns every native cell that names a host row into the same cell on an
-/// emulated host: a `powernv9` bare-metal host, or a `nested-pseries` L1 for
-/// the nested rows. Cell names do not change, so results of a native and an
-/// emulated run compare cell by cell (`bootmatrix diff`).
-pub fn emulate(cells: &[Cell], emulation: &Emulation) -> std::result::Result<Vec<Cell>, String> {
-    use crate::model::HostKind;
-    cells
-        .iter()
-        .map(|c| {
-            let mut c = c.clone();
-            if c.host.kind != HostKind::Native || !c.guest.accel.is_kvm() {
-                return Ok(c);
-            }
-            let page = c.host.page_size.unwrap_or(PageSize::K64);
-            let pr = c.guest.accel == crate::model::Accel::KvmPr;
-            let kernel = match page {
-                PageSize::K4 => emulation
-                    .pr_kernel_4k
-                    .clone()
-                    .filter(|_| pr)
-                    .or_else(|| emulation.kernel_4k.clone()),
-                PageSize::K64 => emulation
-                    .pr_kernel_64k
-                    .clone()
-                    .filter(|_| pr)
-                    .or_else(|| emulation.kernel_64k.clone()),
-            }
-            .ok_or_else(|| {
-                format!(
-                    "cell {}: [emulation] names no kernel for {page} host rows",
-                    c.name
-                )
-            })?;
-            let native_default = default_timeout(c.guest.accel, HostKind::Native);
-            c.host.kind = if c.host.nested == Some(true) {
-                HostKind::NestedPseries
-            } else {
-                HostKind::PowerNv9
-            };
-            // A timeout the matrix left at the native default grows with the
-            // extra level; one the matrix set stays as written.
-            if c.timeout == native_default {
-                c.timeout = default_timeout(c.guest.accel, c.host.kind);
-            }
-            c.host.mmu = Some(c.host.mmu.unwrap_or(Mmu::Radix));
-            c.host.page_size = Some(kernel.page_size);
-            c.host.kernel = Some(kernel);
-            c.host.memory_mib = emulation.memory_mib;
-            let default_qemu = crate::chain::DEFAULT_INNER_QEMU.1;
-            if let Some(old) = &emulation.old_machine_qemu {
-                let machine = c.guest.machine.pseries_version();
-                if crate::rules::machine_removed(machine, default_qemu)
-                    && !crate::rules::machine_removed(machine, old.version)
-                {
-                    c.host.inner_qemu = Some(old.clone());
-                }
-            }
-            Ok(c)
-        })
-        .collect()
+/// One `[[emulation.limitations]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limitation {
+    /// Cell-name patterns (globs or substrings, as `--filter` takes them).
+    pub cells: Vec<String>,
+    /// Why those cells cannot be proven on an emulated host, with what was
+    /// measured and where the row can run instead.
+    pub reason: String,
 }
+
 
 /// Reads and expands a matrix file.
 pub fn load(path: &Path) -> Result<Matrix> {
@@ -243,6 +197,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Matrix> {
                         })
                     }
                 },
+                limitations: limitations(&file, &e.limitations, &cells)?,
             })
         }
     };
@@ -259,6 +214,46 @@ pub fn parse(path: &Path, text: &str) -> Result<Matrix> {
         cells,
         sha256: hex(&Sha256::digest(text.as_bytes())),
     })
+}
+
+/// The `[[emulation.limitations]]` entries, each checked: valid patterns,
+/// a reason, and at least one cell matched (a stale entry is a mistake).
+fn limitations(
+    file: &Source,
+    raw: &[Spanned<RawLimitation>],
+    cells: &[Cell],
+) -> Result<Vec<Limitation>> {
+    let mut out = Vec::new();
+    for l in raw {
+        let at = l.span().start;
+        let l = l.get_ref();
+        crate::select::check_filters(&l.cells)
+            .map_err(|e| file.error(at, "limitations.cells", e.message()))?;
+        if l.reason.trim().is_empty() {
+            return Err(file.error(
+                at,
+                "limitations.reason",
+                "say why (what was measured) and where the row can run instead",
+            ));
+        }
+        for pattern in &l.cells {
+            if !cells
+                .iter()
+                .any(|c| crate::select::matches_filter(&c.name, pattern))
+            {
+                return Err(file.error(
+                    at,
+                    "limitations.cells",
+                    &format!("`{pattern}` matches no cell of this matrix"),
+                ));
+            }
+        }
+        out.push(Limitation {
+            cells: l.cells.clone(),
+            reason: l.reason.trim().to_string(),
+        });
+    }
+    Ok(out)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -286,6 +281,15 @@ struct RawEmulation {
     pr_kernel_64k: Option<Spanned<String>>,
     memory: Option<u32>,
     old_machine_qemu: Option<Spanned<RawInnerQemu>>,
+    #[serde(default)]
+    limitations: Vec<Spanned<RawLimitation>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimitation {
+    cells: Vec<String>,
+    reason: String,
 }
 
 #[derive(Deserialize)]

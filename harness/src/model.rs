@@ -128,6 +128,81 @@ impl FromStr for PageSize {
     }
 }
 
+/// Parses a QEMU size value (`4096`, `4k`, `64K`, `16M`) into bytes, the way
+/// `cap-hpt-max-page-size` and hugetlbfs' `pagesize=` accept it.
+pub fn parse_size(value: &str) -> Option<u64> {
+    let v = value.trim();
+    let digits_end = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let n: u64 = v[..digits_end].parse().ok()?;
+    let shift = match v[digits_end..].to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return None,
+    };
+    n.checked_mul(1 << shift)
+}
+
+/// The POWER generation a CPU name says, whether QEMU's `-cpu` model
+/// (`POWER9`, `power9_v2.0`) or the `cpu` line of `/proc/cpuinfo`
+/// (`POWER9 (raw)`, `POWER8E (raw)`, `POWER10 (architected)`): 9, 8, 10.
+/// `None` for anything that is not a POWER CPU (`PPC970MP`, `host`).
+pub fn power_generation(cpu: &str) -> Option<u32> {
+    let lower = cpu.trim().to_ascii_lowercase();
+    let rest = lower.strip_prefix("power")?;
+    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    digits.parse().ok()
+}
+
+/// What a POWER machine runs on, as the `platform` line of `/proc/cpuinfo`
+/// says: bare metal in hypervisor mode, or a guest of a hypervisor. The
+/// nested rows of the table need the latter.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum Platform {
+    /// `PowerNV`: bare metal (or qemu's `powernv*` machines), the kernel is
+    /// the hypervisor.
+    PowerNv,
+    /// `pSeries`: a guest under PowerVM or KVM (an L1 of the nested rows).
+    PSeries,
+    /// Anything else the kernel prints, kept verbatim.
+    Other(String),
+}
+
+impl Platform {
+    /// The word `/proc/cpuinfo` prints.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Platform::PowerNv => "PowerNV",
+            Platform::PSeries => "pSeries",
+            Platform::Other(s) => s,
+        }
+    }
+}
+
+impl From<String> for Platform {
+    fn from(s: String) -> Platform {
+        match s.as_str() {
+            "PowerNV" => Platform::PowerNv,
+            "pSeries" => Platform::PSeries,
+            _ => Platform::Other(s),
+        }
+    }
+}
+
+impl From<Platform> for String {
+    fn from(p: Platform) -> String {
+        p.as_str().to_string()
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// How the guest's CPU is provided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Accel {
@@ -523,6 +598,18 @@ pub struct Cell {
     pub row: Option<String>,
     /// Line of the matrix file that defined the cell, for messages.
     pub line: usize,
+}
+
+impl Cell {
+    /// The image descriptions the cell boots from: its guest kernel, its
+    /// busybox and, on an emulated host, the host's kernel.
+    pub fn images(&self) -> Vec<&str> {
+        let mut names = vec![self.guest.kernel.image.as_str(), self.guest.busybox.as_str()];
+        if let Some(k) = &self.host.kernel {
+            names.push(k.image.as_str());
+        }
+        names
+    }
 }
 
 mod secs {

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::console::Tail;
-use crate::run::CellResult;
+use crate::event::{Event, Listener, Slot};
+use crate::verdict::Status;
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,15 +51,11 @@ pub struct Progress {
     mode: Mode,
     total: usize,
     done: AtomicUsize,
-    next_id: AtomicUsize,
     multi: MultiProgress,
     overall: ProgressBar,
     running: Arc<Mutex<Vec<Running>>>,
     stop: Arc<AtomicBool>,
 }
-
-/// Identifies a running cell's line.
-pub struct Ticket(usize);
 
 impl Progress {
     /// A display for `total` cells.
@@ -102,7 +99,6 @@ impl Progress {
             mode,
             total,
             done: AtomicUsize::new(0),
-            next_id: AtomicUsize::new(0),
             multi,
             overall,
             running,
@@ -110,9 +106,7 @@ impl Progress {
         }
     }
 
-    /// A cell started booting.
-    pub fn cell_started(&self, name: &str, tail: Arc<Mutex<Tail>>) -> Ticket {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+    fn booting(&self, slot: Slot, name: &str, tail: Arc<Mutex<Tail>>) {
         match self.mode {
             Mode::Lines => eprintln!("bootmatrix: start {name}"),
             Mode::Bars => {
@@ -123,7 +117,7 @@ impl Progress {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .push(Running {
-                        id,
+                        id: slot.0,
                         name: name.to_string(),
                         bar,
                         tail,
@@ -132,30 +126,24 @@ impl Progress {
             }
             Mode::Quiet => {}
         }
-        Ticket(id)
     }
 
-    /// A cell's qemu is gone.
-    pub fn cell_stopped(&self, ticket: Ticket) {
+    fn stopped(&self, slot: Slot) {
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(pos) = running.iter().position(|r| r.id == ticket.0) {
+        if let Some(pos) = running.iter().position(|r| r.id == slot.0) {
             let r = running.remove(pos);
             r.bar.finish_and_clear();
             self.multi.remove(&r.bar);
         }
     }
 
-    /// A cell has its verdict.
-    pub fn cell_done(&self, r: &CellResult) {
+    fn finished(&self, name: &str, status: Status, summary: &str, seconds: f64, flaky: bool) {
         let n = self.done.fetch_add(1, Ordering::Relaxed) + 1;
         let line = format!(
-            "[{n}/{}] {:<5} {} ({:.1} s): {}{}",
+            "[{n}/{}] {:<5} {name} ({seconds:.1} s): {summary}{}",
             self.total,
-            r.verdict.status.word(),
-            r.name,
-            r.seconds,
-            r.verdict.summary,
-            if r.flaky {
+            status.word(),
+            if flaky {
                 " [flaky: passed on retry]"
             } else {
                 ""
@@ -175,5 +163,25 @@ impl Progress {
     pub fn finish(&self) {
         self.stop.store(true, Ordering::Relaxed);
         self.overall.finish_and_clear();
+    }
+}
+
+impl Listener for Progress {
+    fn on(&self, event: Event<'_>) {
+        match event {
+            Event::Booting {
+                slot,
+                label,
+                console,
+            } => self.booting(slot, label, console),
+            Event::Stopped { slot } => self.stopped(slot),
+            Event::Finished {
+                name,
+                status,
+                summary,
+                seconds,
+                flaky,
+            } => self.finished(name, status, summary, seconds, flaky),
+        }
     }
 }

@@ -22,7 +22,7 @@ pub struct BootFiles {
 }
 
 /// A program and its arguments.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct QemuCommand {
     /// The emulator binary.
     pub program: String,

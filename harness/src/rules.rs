@@ -21,7 +21,7 @@
 use serde::Serialize;
 
 use crate::host::HostFacts;
-use crate::model::{Accel, Cell, Fix, Mmu, PageSize};
+use crate::model::{parse_size, power_generation, Accel, Cell, Fix, Mmu, PageSize, Platform};
 
 /// What the documentation says a cell will do on a host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -118,7 +118,7 @@ pub fn host_row(host: &HostFacts, cell: &Cell) -> HostRow {
 
 /// True when the probed host is itself a pSeries guest (an L1).
 fn probed_nested(host: &HostFacts) -> bool {
-    host.is_power() && host.platform.as_deref() == Some("pSeries")
+    host.is_power() && host.platform == Some(Platform::PSeries)
 }
 
 /// How the Void summary names a host MMU (`Radix host`, `HPT host`).
@@ -192,22 +192,6 @@ pub fn parse_kvm_type(value: &str) -> Option<KvmType> {
     }
 }
 
-/// Parses a QEMU size value (`4096`, `4k`, `64K`, `16M`) into bytes, the way
-/// `cap-hpt-max-page-size` and `pagesize=` accept it.
-pub fn parse_size(value: &str) -> Option<u64> {
-    let v = value.trim();
-    let digits_end = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
-    let n: u64 = v[..digits_end].parse().ok()?;
-    let shift = match v[digits_end..].to_ascii_lowercase().as_str() {
-        "" | "b" => 0,
-        "k" | "kb" | "kib" => 10,
-        "m" | "mb" | "mib" => 20,
-        "g" | "gb" | "gib" => 30,
-        _ => return None,
-    };
-    n.checked_mul(1 << shift)
-}
-
 /// True when `machine` was removed from QEMU `version`: pseries-2.x in 9.2,
 /// pseries-3.0 to 4.2 in 10.2 (qemu-rules §2, 5b#3).
 pub fn machine_removed(machine_version: Option<(u32, u32)>, qemu: (u32, u32, u32)) -> bool {
@@ -235,15 +219,6 @@ fn qemu_version(host: &HostFacts) -> (u32, u32, u32) {
         .as_ref()
         .map(|q| q.version)
         .unwrap_or(ASSUMED_QEMU)
-}
-
-/// The POWER generation a `-cpu` model names (`POWER9`, `power8e`,
-/// `POWER9_v2.2` → 9), or `None` for `host` and unknown models.
-pub fn cpu_generation(model: &str) -> Option<u32> {
-    let lower = model.to_ascii_lowercase();
-    let rest = lower.strip_prefix("power")?;
-    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-    digits.parse().ok()
 }
 
 /// The page shifts KVM offers for guest RAM (4 KiB, 64 KiB, 16 MiB); the
@@ -566,7 +541,7 @@ fn kvm_outcome(
                  the host PVR, older levels only via max-cpu-compat (qemu-rules §6.7)"
                     .into(),
             );
-            let wanted = cpu_generation(model);
+            let wanted = power_generation(model);
             let have = if host.is_power() {
                 host.power_generation
             } else {
@@ -673,7 +648,7 @@ fn kvm_outcome(
         let old_cpu = g
             .cpu
             .as_deref()
-            .and_then(cpu_generation)
+            .and_then(power_generation)
             .is_some_and(|gen| gen < 9);
         for (cap, id, since) in PR_CAPS {
             if cap == "ail-mode-3" && (qemu.0, qemu.1) < (8, 1) {

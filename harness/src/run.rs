@@ -4,65 +4,93 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use crate::console::{Observation, RunningGuest};
+use crate::event::{Event, Listener, Slot};
 use crate::model::Cell;
-use crate::progress::Progress;
+use crate::plan::{self, Placement, Plan, PlannedCell, Readiness, Session};
 use crate::qemu::QemuCommand;
 use crate::rules::Prediction;
 use crate::teardown;
 use crate::verdict::{self, Expected, Status, Verdict};
 
-/// A cell ready to run: what the rules said, what must happen, and either
-/// the command to run or the reason it will not run.
-#[derive(Debug, Clone)]
-pub struct PlannedCell {
-    /// The cell.
-    pub cell: Cell,
-    /// The rules' prediction for this host.
-    pub prediction: Prediction,
-    /// What must happen.
-    pub expected: Expected,
-    /// The command, or the verdict reached without booting (skipped,
-    /// infrastructure error).
-    pub action: Action,
-}
+/// Prepared files by placeholder ([`plan::FileRef::placeholder`]): a path,
+/// or why it could not be prepared (then the cells that need it are
+/// infrastructure errors, the others run).
+pub type Files = BTreeMap<String, Result<PathBuf, String>>;
 
-/// Whether a planned cell boots.
+/// What the runner does with one planned cell, once its files are bound.
 #[derive(Debug, Clone)]
-pub enum Action {
+enum Action {
     /// Boot this command.
     Boot(QemuCommand),
     /// Do not boot; this is the verdict.
     Settled(Verdict),
-    /// Run inside an emulated host: `session` indexes the run's
-    /// [`HostSession`]s, `argv` is the command inside the host.
-    Inner {
-        /// Which host session runs it.
-        session: usize,
-        /// The qemu argv inside the host.
-        argv: Vec<String>,
-    },
+    /// Run inside the emulated host of its session; `argv` is the command
+    /// inside the host.
+    Inner { argv: Vec<String> },
 }
 
-/// One boot of an emulated host that runs several cells in turn (see
-/// [`crate::chain`]).
-#[derive(Debug, Clone)]
-pub struct HostSession {
-    /// Names the host (and its directory under `hosts/`).
-    pub key: String,
-    /// The level-0 command.
-    pub command: QemuCommand,
-    /// Indices of its cells in the planned list, in the order they run.
-    pub cells: Vec<usize>,
-    /// RAM the host claims, MiB.
-    pub memory_mib: u32,
-    /// How long the host may take to boot and load KVM.
-    pub boot_timeout: Duration,
+/// A planned cell with its action.
+struct Job<'a> {
+    planned: &'a PlannedCell,
+    action: Action,
+}
+
+impl Job<'_> {
+    fn cell(&self) -> &Cell {
+        &self.planned.cell
+    }
+}
+
+/// A session with its level-0 command bound (or why it cannot boot).
+struct HostBoot<'a> {
+    session: &'a Session,
+    command: Result<QemuCommand, String>,
+}
+
+/// Binds the plan's placeholders: every cell gets its action, decided by
+/// the plan alone (skips) or by what preparation produced (errors).
+fn jobs<'a>(plan: &'a Plan, files: &Files) -> (Vec<Job<'a>>, Vec<HostBoot<'a>>) {
+    let boots: Vec<HostBoot> = plan
+        .sessions
+        .iter()
+        .map(|s| HostBoot {
+            session: s,
+            command: plan::bind(&s.command, files),
+        })
+        .collect();
+    let jobs = plan
+        .cells
+        .iter()
+        .map(|p| {
+            let action = match (&p.readiness, &p.placement) {
+                (Readiness::Skipped { reason }, _) => Action::Settled(Verdict::skipped(reason)),
+                (Readiness::Runnable, Placement::Here { command }) => {
+                    match plan::bind(command, files) {
+                        Ok(c) => Action::Boot(c),
+                        Err(e) => Action::Settled(Verdict::error(&e)),
+                    }
+                }
+                (Readiness::Runnable, Placement::InHost { session: k, command }) => match &boots[*k].command {
+                    Ok(_) => Action::Inner {
+                        argv: command.argv(),
+                    },
+                    Err(e) => Action::Settled(Verdict::error(&format!(
+                        "cannot build the emulated host {}: {e}",
+                        boots[*k].session.key
+                    ))),
+                },
+            };
+            Job { planned: p, action }
+        })
+        .collect();
+    (jobs, boots)
 }
 
 /// One attempt at a cell.
@@ -134,15 +162,15 @@ pub fn cell_dir_name(name: &str) -> String {
 /// The order cells start in: longest expected first (previous run's
 /// durations, else the timeout as a proxy of how slow the cell's kind is),
 /// so that the makespan is not set by one long cell started last.
-pub fn schedule_order(cells: &[PlannedCell], previous: &BTreeMap<String, f64>) -> Vec<usize> {
+fn schedule_order(cells: &[Job], previous: &BTreeMap<String, f64>) -> Vec<usize> {
     let mut order: Vec<usize> = (0..cells.len()).collect();
-    let guess = |p: &PlannedCell| -> f64 {
+    let guess = |p: &Job| -> f64 {
         match &p.action {
             Action::Settled(_) | Action::Inner { .. } => -1.0,
             Action::Boot(_) => previous
-                .get(&p.cell.name)
+                .get(&p.cell().name)
                 .copied()
-                .unwrap_or(p.cell.timeout.as_secs_f64() / 10.0),
+                .unwrap_or(p.cell().timeout.as_secs_f64() / 10.0),
         }
     };
     order.sort_by(|&a, &b| {
@@ -183,22 +211,52 @@ enum Work {
     Session(usize),
 }
 
-/// Runs every planned cell and host session and returns the results in
-/// matrix order. `on_done` is called as each cell finishes.
+/// Shared by the workers of one run.
+struct Pool<'a> {
+    opts: &'a RunOptions,
+    budget: Budget,
+    events: &'a dyn Listener,
+    slots: AtomicUsize,
+}
+
+impl Pool<'_> {
+    fn slot(&self) -> Slot {
+        Slot(self.slots.fetch_add(1, Ordering::Relaxed))
+    }
+
+    fn finished(&self, r: &CellResult) {
+        self.events.on(Event::Finished {
+            name: &r.name,
+            status: r.verdict.status,
+            summary: &r.verdict.summary,
+            seconds: r.seconds,
+            flaky: r.flaky,
+        });
+    }
+}
+
+/// Executes `plan` with its placeholders bound to `files`, and returns
+/// every cell's result in plan order. Decides nothing about the rules:
+/// skips and expectations come from the plan. Each event goes to `events`
+/// as it happens.
 pub fn execute(
-    cells: Vec<PlannedCell>,
-    sessions: Vec<HostSession>,
+    plan: &Plan,
+    files: &Files,
     opts: &RunOptions,
-    progress: &Progress,
-    on_done: &(dyn Fn(&CellResult) + Sync),
+    events: &dyn Listener,
 ) -> Vec<CellResult> {
+    let (cells, boots) = jobs(plan, files);
     // Verdicts reached without booting are told at once; then emulated
     // hosts, which take longest; then cells, longest first.
     let mut work: VecDeque<Work> = (0..cells.len())
         .filter(|&i| matches!(cells[i].action, Action::Settled(_)))
         .map(Work::Cell)
         .collect();
-    work.extend((0..sessions.len()).map(Work::Session));
+    work.extend(
+        (0..boots.len())
+            .filter(|&k| boots[k].command.is_ok() && !boots[k].session.cells.is_empty())
+            .map(Work::Session),
+    );
     work.extend(
         schedule_order(&cells, &opts.previous_seconds)
             .into_iter()
@@ -207,15 +265,19 @@ pub fn execute(
     );
     let queue: Mutex<VecDeque<Work>> = Mutex::new(work);
     let results: Mutex<Vec<Option<CellResult>>> = Mutex::new(vec![None; cells.len()]);
-    let budget = Arc::new(Budget {
-        free_mib: Mutex::new(opts.memory_budget_mib),
-        freed: Condvar::new(),
-        total: opts.memory_budget_mib,
-    });
-    let (cells, sessions) = (&cells, &sessions);
+    let pool = Pool {
+        opts,
+        budget: Budget {
+            free_mib: Mutex::new(opts.memory_budget_mib),
+            freed: Condvar::new(),
+            total: opts.memory_budget_mib,
+        },
+        events,
+        slots: AtomicUsize::new(0),
+    };
+    let (cells, boots, pool) = (&cells, &boots, &pool);
     let finish = |r: CellResult, i: usize| {
-        on_done(&r);
-        progress.cell_done(&r);
+        pool.finished(&r);
         results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
     };
     std::thread::scope(|s| {
@@ -225,9 +287,9 @@ pub fn execute(
                     break;
                 };
                 match w {
-                    Work::Cell(i) => finish(run_one(&cells[i], opts, &budget, progress), i),
+                    Work::Cell(i) => finish(run_one(&cells[i], pool), i),
                     Work::Session(k) => {
-                        for (i, r) in run_session(&sessions[k], cells, opts, &budget, progress) {
+                        for (i, r) in run_session(&boots[k], cells, pool) {
                             finish(r, i);
                         }
                     }
@@ -258,61 +320,97 @@ fn blank_result(planned: &PlannedCell, dir: PathBuf) -> CellResult {
     }
 }
 
+/// Writes a file the README promises; a failure is the machine's trouble
+/// and is reported on the cell, never ignored.
+fn promised(path: &Path, contents: &[u8], executable: bool) -> Result<(), String> {
+    let write = || -> std::io::Result<()> {
+        std::fs::write(path, contents)?;
+        if executable {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))?;
+        }
+        Ok(())
+    };
+    write().map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Turns a cell's verdict into an infrastructure error when one of its
+/// promised files could not be written.
+fn or_write_error(r: &mut CellResult, written: Result<(), String>) {
+    if let Err(e) = written {
+        if r.verdict.status != Status::Interrupted {
+            let was = format!("{} {}", r.verdict.status.word(), r.verdict.summary);
+            r.verdict = Verdict::error(&e);
+            r.verdict.details.push(format!("the cell's own verdict was: {was}"));
+        }
+    }
+}
+
 /// Boots an emulated host once and runs its cells in turn.
-fn run_session(
-    session: &HostSession,
-    cells: &[PlannedCell],
-    opts: &RunOptions,
-    budget: &Budget,
-    progress: &Progress,
-) -> Vec<(usize, CellResult)> {
-    let host_dir = opts.out_dir.join("hosts").join(cell_dir_name(&session.key));
-    let _ = std::fs::create_dir_all(&host_dir);
-    let _ = std::fs::write(
-        host_dir.join("repro.sh"),
-        session
-            .command
-            .repro_script(&format!("emulated host {}", session.key)),
-    );
-    set_executable(&host_dir.join("repro.sh"));
+fn run_session(boot: &HostBoot, cells: &[Job], pool: &Pool) -> Vec<(usize, CellResult)> {
+    let session = boot.session;
+    let Ok(command) = &boot.command else {
+        return Vec::new();
+    };
+    let opts = pool.opts;
+    let key = session.key.to_string();
+    let host_dir = opts.out_dir.join("hosts").join(cell_dir_name(&key));
+    let host_files = std::fs::create_dir_all(&host_dir)
+        .map_err(|e| format!("cannot create {}: {e}", host_dir.display()))
+        .and_then(|()| {
+            promised(
+                &host_dir.join("repro.sh"),
+                command
+                    .repro_script(&format!("emulated host {key}"))
+                    .as_bytes(),
+                true,
+            )
+        });
     let timeouts: Vec<Duration> = session
         .cells
         .iter()
-        .map(|&i| cells[i].cell.timeout)
+        .map(|&i| cells[i].cell().timeout)
         .collect();
-    let held = budget.take(session.memory_mib as u64);
+    let held = pool.budget.take(session.memory_mib as u64);
     let started = Instant::now();
-    let watched = RunningGuest::spawn(&session.command, &host_dir).map(|mut guest| {
-        let ticket = progress.cell_started(&format!("host {}", session.key), guest.console_tail());
-        let seen = guest.watch_session(&timeouts, session.boot_timeout);
-        // OPAL power-off does not end a powernv qemu: end it here.
-        guest.finish(Duration::from_secs(1));
-        progress.cell_stopped(ticket);
-        seen
+    let watched = host_files.clone().map_err(crate::error::Error::infra).and_then(|()| {
+        RunningGuest::spawn(command, &host_dir).map(|mut guest| {
+            let slot = pool.slot();
+            pool.events.on(Event::Booting {
+                slot,
+                label: &format!("host {key}"),
+                console: guest.console_tail(),
+            });
+            let seen = guest.watch_session(&timeouts, session.boot_timeout());
+            // OPAL power-off does not end a powernv qemu: end it here.
+            guest.finish(Duration::from_secs(1));
+            pool.events.on(Event::Stopped { slot });
+            seen
+        })
     });
-    budget.give(held);
+    pool.budget.give(held);
     let host_seconds = started.elapsed().as_secs_f64();
     let host_log = std::fs::read_to_string(host_dir.join("console.log")).unwrap_or_default();
     let mut out = Vec::new();
     for (n, &i) in session.cells.iter().enumerate() {
-        let planned = &cells[i];
-        let dir = opts
-            .out_dir
-            .join("cells")
-            .join(cell_dir_name(&planned.cell.name));
-        let _ = std::fs::create_dir_all(&dir);
-        let mut r = blank_result(planned, dir.clone());
-        let Action::Inner { argv, .. } = &planned.action else {
+        let job = &cells[i];
+        let Action::Inner { argv, .. } = &job.action else {
             continue;
         };
+        let dir = opts.out_dir.join("cells").join(cell_dir_name(&job.cell().name));
+        let mut r = blank_result(job.planned, dir.clone());
         r.argv = argv.clone();
-        let _ = std::fs::write(
-            dir.join("repro.sh"),
-            crate::chain::repro_script(&planned.cell.name, &session.command, argv),
-        );
-        set_executable(&dir.join("repro.sh"));
         let own = segment(&host_log, n);
-        let _ = std::fs::write(dir.join("console.log"), &own);
+        let files = std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))
+            .and_then(|()| {
+                promised(
+                    &dir.join("repro.sh"),
+                    crate::chain::repro_script(&job.cell().name, command, argv).as_bytes(),
+                    true,
+                )
+            })
+            .and_then(|()| promised(&dir.join("console.log"), own.as_bytes(), false));
         // The cell's own last lines, without the host's framing (the shared
         // tail may already hold the next cell's first lines).
         let own_tail: Vec<String> = {
@@ -332,7 +430,7 @@ fn run_session(
                     let mut obs = obs.clone();
                     obs.console_tail = own_tail;
                     (
-                        verdict::decide(&planned.cell, &planned.expected, &obs),
+                        verdict::decide(job.cell(), &job.planned.expected, &obs),
                         Some(obs.clone()),
                         obs.elapsed.as_secs_f64(),
                     )
@@ -349,15 +447,17 @@ fn run_session(
                 None => {
                     let why = if !seen.ready {
                         format!(
-                            "the emulated host {} never became ready ({:?} after {host_seconds:.0} s){}",
-                            session.key,
+                            "the emulated host {key} never became ready ({:?} after {host_seconds:.0} s){}",
                             seen.ended,
-                            seen.host_lines.first().map(|l| format!(": {l}")).unwrap_or_default()
+                            seen.host_lines
+                                .first()
+                                .map(|l| format!(": {l}"))
+                                .unwrap_or_default()
                         )
                     } else {
                         format!(
-                            "the emulated host {} stopped before this cell finished ({:?})",
-                            session.key, seen.ended
+                            "the emulated host {key} stopped before this cell finished ({:?})",
+                            seen.ended
                         )
                     };
                     (Verdict::error(&why), None, 0.0)
@@ -372,7 +472,9 @@ fn run_session(
             exit_status: None,
         });
         r.verdict = verdict;
-        write_cell_files(&r);
+        or_write_error(&mut r, files);
+        let written = write_cell_files(&r);
+        or_write_error(&mut r, written);
         out.push((i, r));
     }
     out
@@ -400,42 +502,35 @@ fn segment(log: &str, n: usize) -> String {
     out
 }
 
-fn run_one(
-    planned: &PlannedCell,
-    opts: &RunOptions,
-    budget: &Budget,
-    progress: &Progress,
-) -> CellResult {
-    let cell = &planned.cell;
+fn run_one(job: &Job, pool: &Pool) -> CellResult {
+    let cell = job.cell();
+    let opts = pool.opts;
     let dir = opts.out_dir.join("cells").join(cell_dir_name(&cell.name));
-    let mut result = CellResult {
-        name: cell.name.clone(),
-        cell: cell.clone(),
-        prediction: planned.prediction.clone(),
-        expected: planned.expected.clone(),
-        verdict: Verdict::error("not run"),
-        attempts: Vec::new(),
-        flaky: false,
-        dir: dir.clone(),
-        argv: Vec::new(),
-        seconds: 0.0,
-    };
+    let mut result = blank_result(job.planned, dir.clone());
     if let Err(e) = std::fs::create_dir_all(&dir) {
         result.verdict = Verdict::error(&format!("cannot create {}: {e}", dir.display()));
         return result;
     }
-    let cmd = match &planned.action {
+    let cmd = match &job.action {
         Action::Settled(v) => {
             result.verdict = v.clone();
-            write_cell_files(&result);
+            let written = write_cell_files(&result);
+            or_write_error(&mut result, written);
             return result;
         }
         Action::Boot(cmd) => cmd,
         Action::Inner { .. } => unreachable!("inner cells run in their host session"),
     };
     result.argv = cmd.argv();
-    let _ = std::fs::write(dir.join("repro.sh"), cmd.repro_script(&cell.name));
-    set_executable(&dir.join("repro.sh"));
+    let repro = promised(
+        &dir.join("repro.sh"),
+        cmd.repro_script(&cell.name).as_bytes(),
+        true,
+    );
+    if let Err(e) = repro {
+        result.verdict = Verdict::error(&e);
+        return result;
+    }
     for attempt in 0..=opts.retries {
         if teardown::interrupted() {
             result.verdict = Verdict {
@@ -445,10 +540,10 @@ fn run_one(
             };
             break;
         }
-        let held = budget.take(cell.guest.memory_mib as u64);
+        let held = pool.budget.take(cell.guest.memory_mib as u64);
         let started = Instant::now();
-        let a = boot_once(planned, cmd, &dir, progress, attempt);
-        budget.give(held);
+        let a = boot_once(job.planned, cmd, &dir, pool, attempt);
+        pool.budget.give(held);
         let seconds = started.elapsed().as_secs_f64();
         result.seconds += seconds;
         let status = a.verdict.status;
@@ -462,7 +557,8 @@ fn run_one(
         result.flaky = v.status == Status::Passed && result.attempts.len() > 1;
         result.verdict = v;
     }
-    write_cell_files(&result);
+    let written = write_cell_files(&result);
+    or_write_error(&mut result, written);
     result
 }
 
@@ -470,7 +566,7 @@ fn boot_once(
     planned: &PlannedCell,
     cmd: &QemuCommand,
     dir: &Path,
-    progress: &Progress,
+    pool: &Pool,
     attempt: u32,
 ) -> Attempt {
     let cell = &planned.cell;
@@ -479,25 +575,32 @@ fn boot_once(
     } else {
         dir.join(format!("attempt-{}", attempt + 1))
     };
-    let _ = std::fs::create_dir_all(&log_dir);
-    let mut guest = match RunningGuest::spawn(cmd, &log_dir) {
+    let spawned = std::fs::create_dir_all(&log_dir)
+        .map_err(|e| format!("cannot create {}: {e}", log_dir.display()))
+        .and_then(|()| RunningGuest::spawn(cmd, &log_dir).map_err(|e| e.message().to_string()));
+    let mut guest = match spawned {
         Ok(g) => g,
         Err(e) => {
             return Attempt {
-                verdict: Verdict::error(e.message()),
+                verdict: Verdict::error(&e),
                 seconds: 0.0,
                 observation: None,
                 exit_status: None,
             }
         }
     };
-    let ticket = progress.cell_started(&cell.name, guest.console_tail());
+    let slot = pool.slot();
+    pool.events.on(Event::Booting {
+        slot,
+        label: &cell.name,
+        console: guest.console_tail(),
+    });
     let obs = guest.watch(cell.timeout);
     let verdict = verdict::decide(cell, &planned.expected, &obs);
     // A guest that printed its marker is powering off: give it a moment to
     // end by itself, which is cheaper than a kill and leaves clean logs.
     let exit_status = guest.finish(Duration::from_secs(3));
-    progress.cell_stopped(ticket);
+    pool.events.on(Event::Stopped { slot });
     Attempt {
         verdict,
         seconds: 0.0,
@@ -506,13 +609,8 @@ fn boot_once(
     }
 }
 
-fn set_executable(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755));
-}
-
 /// Writes `verdict.txt` and `result.json` into the cell's directory.
-fn write_cell_files(r: &CellResult) {
+fn write_cell_files(r: &CellResult) -> Result<(), String> {
     let mut text = format!(
         "{} {}\n{}\n",
         r.verdict.status.word(),
@@ -529,8 +627,8 @@ fn write_cell_files(r: &CellResult) {
     if let Some(row) = &r.cell.row {
         text.push_str(&format!("row: {row}\n"));
     }
-    let _ = std::fs::write(r.dir.join("verdict.txt"), text);
-    if let Ok(json) = serde_json::to_string_pretty(r) {
-        let _ = std::fs::write(r.dir.join("result.json"), json);
-    }
+    promised(&r.dir.join("verdict.txt"), text.as_bytes(), false)?;
+    let json = serde_json::to_string_pretty(r)
+        .map_err(|e| format!("cannot render {}: {e}", r.dir.join("result.json").display()))?;
+    promised(&r.dir.join("result.json"), json.as_bytes(), false)
 }

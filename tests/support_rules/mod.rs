@@ -26,7 +26,7 @@ pub fn power9(mmu: Mmu, page: PageSize) -> HostFacts {
 /// scenarios. kvm_hv loads only in a Radix L1, kvm_pr only in an HPT one.
 pub fn l1_guest(mmu: Mmu, page: PageSize) -> HostFacts {
     let mut h = HostFacts::ready_power9(mmu, page);
-    h.platform = Some("pSeries".into());
+    h.platform = Some(bootmatrix::model::Platform::PSeries);
     h.kvm.hv_loaded = mmu == Mmu::Radix;
     h.kvm.pr_loaded = mmu == Mmu::Hpt;
     h

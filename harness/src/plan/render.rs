@@ -1,7 +1,5 @@
-//! `bootmatrix plan`: what each cell of a matrix will do, before anything
-//! boots. Pure rendering: the caller predicts ([`crate::rules::predict`]) and
-//! builds the qemu argv ([`crate::qemu`]); this module only lays it out, as
-//! text for people and JSON for tools.
+//! `bootmatrix plan`: a [`Plan`] laid out, as text for people and JSON for
+//! tools. Pure rendering of the value `run` executes.
 //!
 //! The plan is the compatibility table made concrete for one host: every
 //! cell with its documented row, the outcome the rules predict (errors with
@@ -9,55 +7,8 @@
 //! would skip it, the flags the rules added and why, where the Void page and
 //! QEMU disagree, and the exact command.
 
-use serde::Serialize;
-
-use crate::model::Cell;
-use crate::rules::{self, Outcome, Prediction};
-
-/// One cell of a plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PlanEntry {
-    /// The cell's name.
-    pub cell: String,
-    /// The documented row the cell proves (the matrix's `row`, else one built
-    /// by [`rules::documented_row`]).
-    pub row: Option<String>,
-    /// What the rules say.
-    pub prediction: Prediction,
-    /// The cell's expectation as the matrix states it (`predicted`, `boots`,
-    /// `error:<id>`).
-    pub expectation: String,
-    /// Whether an explicit expectation agrees with the prediction; `None` for
-    /// `predicted`. `Some(false)` means the matrix and the rules document
-    /// different tables.
-    pub agrees: Option<bool>,
-    /// The qemu command, program first, unquoted (inside the emulated host
-    /// when there is one).
-    pub argv: Vec<String>,
-    /// For a cell on an emulated host: the level-0 command that boots the
-    /// host (its initramfs named symbolically).
-    pub host_argv: Option<Vec<String>>,
-    /// For a cell on an emulated host: which qemu runs level 1 there
-    /// (`qemu 10.0 from bookworm-backports`).
-    pub inner_qemu: Option<String>,
-}
-
-impl PlanEntry {
-    /// The entry for `cell`, given its prediction and the argv the qemu
-    /// module built from that prediction.
-    pub fn new(cell: &Cell, prediction: Prediction, argv: Vec<String>) -> PlanEntry {
-        PlanEntry {
-            cell: cell.name.clone(),
-            row: Some(rules::documented_row(cell)),
-            expectation: rules::expectation_text(&cell.expect),
-            agrees: rules::expectation_agrees(cell, &prediction.outcome),
-            prediction,
-            argv,
-            host_argv: None,
-            inner_qemu: None,
-        }
-    }
-}
+use super::{Placement, Plan, Readiness};
+use crate::rules::Outcome;
 
 /// The outcome in one line: `boots (radix, 64k pages)` or `fails:
 /// <id>: <message>`, the message verbatim.
@@ -69,15 +20,13 @@ pub fn outcome_text(outcome: &Outcome) -> String {
 }
 
 /// The plan as text: one block per cell, then a count.
-pub fn render_text(entries: &[PlanEntry]) -> String {
+pub fn render_text(plan: &Plan) -> String {
     let mut s = String::new();
     let (mut boots, mut fails, mut skipped, mut disagree) = (0, 0, 0, 0);
-    for e in entries {
+    for e in &plan.cells {
         let p = &e.prediction;
-        s.push_str(&format!("{}\n", e.cell));
-        if let Some(row) = &e.row {
-            s.push_str(&format!("  row:      {row}\n"));
-        }
+        s.push_str(&format!("{}\n", e.name));
+        s.push_str(&format!("  row:      {}\n", e.row));
         s.push_str(&format!("  predicts: {}\n", outcome_text(&p.outcome)));
         let agreement = match e.agrees {
             Some(false) => {
@@ -88,7 +37,7 @@ pub fn render_text(entries: &[PlanEntry]) -> String {
         };
         s.push_str(&format!("  expects:  {}{agreement}\n", e.expectation));
         s.push_str(&format!("  rule:     {}\n", p.rule));
-        if let Some(reason) = &p.skip {
+        if let Readiness::Skipped { reason } = &e.readiness {
             skipped += 1;
             s.push_str(&format!("  skip:     {reason}\n"));
         }
@@ -98,17 +47,20 @@ pub fn render_text(entries: &[PlanEntry]) -> String {
         for n in &p.notes {
             s.push_str(&format!("  note:     {n}\n"));
         }
-        let line: Vec<String> = e.argv.iter().map(|a| crate::qemu::shell_quote(a)).collect();
-        match &e.host_argv {
-            Some(host) => {
-                let host: Vec<String> = host.iter().map(|a| crate::qemu::shell_quote(a)).collect();
-                s.push_str(&format!("  level 0:  {}\n", host.join(" ")));
-                if let Some(q) = &e.inner_qemu {
-                    s.push_str(&format!("  level 1 runs {q}\n"));
-                }
-                s.push_str(&format!("  level 1:  {}\n\n", line.join(" ")));
+        match &e.placement {
+            Placement::InHost { session, command } => {
+                let host = &plan.sessions[*session];
+                s.push_str(&format!("  level 0:  {}\n", host.command.shell_line()));
+                let q = &host.inner_qemu;
+                s.push_str(&format!(
+                    "  level 1 runs qemu {}.{} from Debian {} (ppc64el)\n",
+                    q.version.0, q.version.1, q.release
+                ));
+                s.push_str(&format!("  level 1:  {}\n\n", command.shell_line()));
             }
-            None => s.push_str(&format!("  command:  {}\n\n", line.join(" "))),
+            Placement::Here { command } => {
+                s.push_str(&format!("  command:  {}\n\n", command.shell_line()))
+            }
         }
         match p.outcome {
             Outcome::Boots { .. } => boots += 1,
@@ -117,20 +69,24 @@ pub fn render_text(entries: &[PlanEntry]) -> String {
     }
     s.push_str(&format!(
         "{} cells: {boots} predicted to boot, {fails} to fail with a documented error; {skipped} cannot run on this host",
-        entries.len()
+        plan.cells.len()
     ));
     if disagree > 0 {
         s.push_str(&format!(
             "; {disagree} matrix expectations disagree with the rules"
         ));
     }
+    let booted = plan.sessions.iter().filter(|h| !h.cells.is_empty()).count();
+    if booted > 0 {
+        s.push_str(&format!("; {booted} emulated-host boots"));
+    }
     s.push('\n');
     s
 }
 
-/// The plan as JSON: an array of entries.
-pub fn render_json(entries: &[PlanEntry]) -> String {
-    serde_json::to_string_pretty(entries).expect("plan entries serialize")
+/// The plan as JSON: the [`Plan`] value itself, exactly as `run` executes it.
+pub fn render_json(plan: &Plan) -> String {
+    serde_json::to_string_pretty(plan).expect("a plan serializes")
 }
 
 #[cfg(test)]
@@ -183,17 +139,7 @@ mod tests {
     #[test]
     fn text_shows_the_error_verbatim_and_the_command() {
         let c = cell(Expectation::Error("hpt-page-size".into()));
-        let p = rules::predict(&HostFacts::ready_power9(Mmu::Radix, PageSize::K4), &c);
-        let e = PlanEntry::new(
-            &c,
-            p,
-            vec![
-                "qemu-system-ppc64".into(),
-                "-machine".into(),
-                "pseries,accel=kvm".into(),
-            ],
-        );
-        let t = render_text(&[e]);
+        let t = render_text(&plan_of(c));
         assert!(t.contains("Can't support 64 kiB guest pages with 4 kiB host pages with this KVM implementation"), "{t}");
         assert!(
             t.contains("command:  qemu-system-ppc64 -machine pseries,accel=kvm"),
@@ -209,12 +155,33 @@ mod tests {
     #[test]
     fn a_disagreeing_expectation_is_flagged() {
         let c = cell(Expectation::Boots { mmu: None });
-        let p = rules::predict(&HostFacts::ready_power9(Mmu::Radix, PageSize::K4), &c);
-        let e = PlanEntry::new(&c, p, vec![]);
-        assert_eq!(e.agrees, Some(false));
-        assert!(render_text(std::slice::from_ref(&e)).contains("DISAGREES"));
-        let json: serde_json::Value = serde_json::from_str(&render_json(&[e])).unwrap();
-        assert_eq!(json[0]["prediction"]["outcome"]["outcome"], "fails");
-        assert_eq!(json[0]["prediction"]["outcome"]["error"], "hpt-page-size");
+        let plan = plan_of(c);
+        assert_eq!(plan.cells[0].agrees, Some(false));
+        assert!(render_text(&plan).contains("DISAGREES"));
+        let json: serde_json::Value = serde_json::from_str(&render_json(&plan)).unwrap();
+        let cell = &json["cells"][0];
+        assert_eq!(cell["prediction"]["outcome"]["outcome"], "fails");
+        assert_eq!(cell["prediction"]["outcome"]["error"], "hpt-page-size");
+    }
+
+    /// The plan of one cell on a POWER9 with a 4 KiB Radix host.
+    fn plan_of(c: Cell) -> Plan {
+        let m = crate::matrix::Matrix {
+            path: "m.toml".into(),
+            name: "m".into(),
+            description: None,
+            kernels: BTreeMap::new(),
+            cells: vec![c.clone()],
+            sha256: String::new(),
+            emulation: None,
+        };
+        let host = HostFacts::ready_power9(Mmu::Radix, PageSize::K4);
+        let input = super::super::PlanInput {
+            host: &host,
+            hosts: super::super::HostsMode::Auto,
+            qemu: "qemu-system-ppc64",
+            timeout_scale: 1.0,
+        };
+        super::super::build(&m, &[c], &input).unwrap()
     }
 }

@@ -1,0 +1,357 @@
+//! The one stage between the matrix and the run: from the expanded cells,
+//! the probed host and where host rows should run, decide everything about
+//! every cell before anything boots. Pure: no file is read, no process
+//! started, so the whole decision is tested without booting.
+//!
+//! A [`Plan`] holds, per cell, the one outcome that must happen, whether
+//! this machine can run it (and if not, why and what fixes it), and where it
+//! runs: booted by qemu here, or inside which emulated-host session. The
+//! commands name their files symbolically ([`FileRef`]); `bootmatrix plan`
+//! prints the plan as it is, and `bootmatrix run` binds the placeholders to
+//! prepared files and executes exactly this value.
+
+pub mod render;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::chain::{self, SessionKey};
+use crate::host::{DevKvm, HostFacts};
+use crate::matrix::Matrix;
+use crate::model::{Cell, HostSpec, InnerQemu};
+use crate::qemu::{self, BootFiles, QemuCommand};
+use crate::rules::{self, Prediction};
+use crate::verdict::{self, Expected};
+
+/// Where a matrix's KVM host rows run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HostsMode {
+    /// On this machine if it has POWER KVM, else on emulated hosts when the
+    /// matrix has an `[emulation]` table: the same command proves the table
+    /// on a POWER9 runner and on a laptop.
+    #[default]
+    Auto,
+    /// On this machine only; rows it cannot run are skipped with the reason.
+    Native,
+    /// On emulated hosts, as the matrix's `[emulation]` says.
+    Emulated,
+}
+
+impl HostsMode {
+    /// Whether host rows go to emulated hosts for this matrix on this host.
+    pub fn emulate(self, matrix: &Matrix, probed: &HostFacts) -> bool {
+        match self {
+            HostsMode::Native => false,
+            HostsMode::Emulated => true,
+            HostsMode::Auto => {
+                matrix.emulation.is_some()
+                    && !(probed.is_power() && probed.kvm.dev_kvm == DevKvm::Usable)
+            }
+        }
+    }
+}
+
+/// A file a command boots from, before it is prepared. Its placeholder
+/// stands in the command's argv until `run` binds it to a path.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(tag = "kind", content = "name", rename_all = "kebab-case")]
+pub enum FileRef {
+    /// The file an image description provides (a kernel).
+    Image(String),
+    /// The guest payload built around a busybox image.
+    Payload(String),
+    /// The initramfs of the emulated host of a session (by index).
+    HostInitramfs(usize),
+}
+
+impl FileRef {
+    /// The argument that stands for the file in a planned command.
+    pub fn placeholder(&self) -> String {
+        match self {
+            FileRef::Image(name) => format!("<image:{name}>"),
+            FileRef::Payload(name) => format!("<initramfs:{name}>"),
+            FileRef::HostInitramfs(k) => format!("<emulated-host:{k}>"),
+        }
+    }
+}
+
+/// Whether this machine can run a cell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "readiness", rename_all = "kebab-case")]
+pub enum Readiness {
+    /// It boots (or meets its documented error) here.
+    Runnable,
+    /// It cannot run here; the reason names what is missing and how to get
+    /// it. A skipped cell is never a pass.
+    Skipped {
+        /// What is missing, and the remedy.
+        reason: String,
+    },
+}
+
+/// Where a runnable cell runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "on", rename_all = "kebab-case")]
+pub enum Placement {
+    /// Booted by qemu on this machine.
+    Here {
+        /// The command, files as placeholders.
+        command: QemuCommand,
+    },
+    /// Run inside an emulated host, by the qemu there.
+    InHost {
+        /// Index of the session in [`Plan::sessions`].
+        session: usize,
+        /// The command inside the host (its paths are the host's own).
+        command: QemuCommand,
+    },
+}
+
+/// One cell of a plan: everything decided about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedCell {
+    /// The cell's name.
+    pub name: String,
+    /// The documented row it proves.
+    pub row: String,
+    /// The expectation as the matrix states it (`predicted`, `boots`,
+    /// `error:<id>`).
+    pub expectation: String,
+    /// Whether an explicit expectation agrees with the rules; `None` for
+    /// `predicted`.
+    pub agrees: Option<bool>,
+    /// The rules' prediction and the flags behind it.
+    pub prediction: Prediction,
+    /// The one outcome that must happen.
+    pub expected: Expected,
+    /// Whether it can run here.
+    pub readiness: Readiness,
+    /// Where it runs (its command is planned even when it is skipped, so
+    /// that `plan` shows what would run).
+    pub placement: Placement,
+    /// The cell as expanded (and placed) from the matrix.
+    pub cell: Cell,
+}
+
+impl PlannedCell {
+    /// True when the cell will be booted.
+    pub fn runnable(&self) -> bool {
+        self.readiness == Readiness::Runnable
+    }
+
+    /// The files its command boots from.
+    pub fn files(&self) -> Vec<FileRef> {
+        match &self.placement {
+            Placement::Here { .. } => vec![
+                FileRef::Image(self.cell.guest.kernel.image.clone()),
+                FileRef::Payload(self.cell.guest.busybox.clone()),
+            ],
+            Placement::InHost { .. } => Vec::new(),
+        }
+    }
+}
+
+/// One boot of an emulated host that runs several cells in turn.
+#[derive(Debug, Clone, Serialize)]
+pub struct Session {
+    /// What the cells sharing this boot have in common.
+    pub key: SessionKey,
+    /// The host.
+    pub host: HostSpec,
+    /// Hugepages the host reserves at boot for its hugepage-backed guests.
+    pub hugepages: u64,
+    /// The qemu the host runs its guests with.
+    pub inner_qemu: InnerQemu,
+    /// The level-0 command (kernel and initramfs as placeholders).
+    pub command: QemuCommand,
+    /// Indices into [`Plan::cells`] of the cells it runs, in order; empty
+    /// when none of its cells can run, and then the host is not booted.
+    pub cells: Vec<usize>,
+    /// RAM the host claims, MiB.
+    pub memory_mib: u32,
+    /// How long the host may take to boot and load KVM.
+    pub boot_timeout_secs: f64,
+}
+
+impl Session {
+    /// How long the host may take to boot.
+    pub fn boot_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.boot_timeout_secs)
+    }
+}
+
+/// Everything `run` executes, decided.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// The matrix file.
+    pub matrix: PathBuf,
+    /// Its SHA-256.
+    pub matrix_sha256: String,
+    /// Whether host rows were placed on emulated hosts.
+    pub emulated_hosts: bool,
+    /// The probed machine the plan was made for.
+    pub host: HostFacts,
+    /// Every selected cell, in matrix order.
+    pub cells: Vec<PlannedCell>,
+    /// The emulated-host boots, each with its runnable cells.
+    pub sessions: Vec<Session>,
+}
+
+/// What planning is given besides the matrix.
+#[derive(Debug, Clone)]
+pub struct PlanInput<'a> {
+    /// The probed machine.
+    pub host: &'a HostFacts,
+    /// Where host rows run.
+    pub hosts: HostsMode,
+    /// The qemu that boots level 0.
+    pub qemu: &'a str,
+    /// Multiplies every timeout (slow machines, sanitizer builds).
+    pub timeout_scale: f64,
+}
+
+/// How long an emulated host may take to boot and load KVM.
+const HOST_BOOT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Plans `cells` (already selected from `matrix`). Fails only when the
+/// matrix cannot be placed as asked (an `[emulation]` table is missing or
+/// names no kernel for a row): that is the matrix's fault, bad input.
+pub fn build(matrix: &Matrix, cells: &[Cell], input: &PlanInput) -> Result<Plan, String> {
+    let emulated_hosts = input.hosts.emulate(matrix, input.host);
+    let mut cells: Vec<Cell> = if emulated_hosts {
+        let e = matrix.emulation.as_ref().ok_or(
+            "--hosts emulated needs an [emulation] table naming the host kernels (see README)",
+        )?;
+        chain::emulate(cells, e)?
+    } else {
+        cells.to_vec()
+    };
+    for c in &mut cells {
+        c.timeout = c.timeout.mul_f64(input.timeout_scale);
+    }
+    let mut planned = Vec::with_capacity(cells.len());
+    let mut sessions: Vec<Session> = Vec::new();
+    let mut by_key: BTreeMap<SessionKey, usize> = BTreeMap::new();
+    for cell in &cells {
+        let hugepages = chain::session_hugepages(cell, &cells);
+        let facts = if cell.host.kind.is_emulated() {
+            chain::emulated_facts(&cell.host, hugepages)
+        } else {
+            input.host.clone()
+        };
+        let prediction = rules::predict(&facts, cell);
+        let limits = chain::host_limits(cell, input.host, matrix.emulation.as_ref());
+        let readiness = match limits.or_else(|| prediction.skip.clone()) {
+            Some(reason) => Readiness::Skipped { reason },
+            None => Readiness::Runnable,
+        };
+        let expected = verdict::expected(cell, &prediction);
+        let placement = if cell.host.kind.is_emulated() {
+            let command = qemu::guest_command(chain::L1_QEMU, cell, &prediction, &chain::l2_files(cell));
+            let key = chain::session_key(&cell.host);
+            let session = match by_key.get(&key) {
+                Some(&k) => k,
+                None => {
+                    let k = sessions.len();
+                    let memory_mib = cell
+                        .host
+                        .memory_mib
+                        .unwrap_or(chain::default_host_memory(cell.host.kind));
+                    let kernel = cell.host.kernel.as_ref().map_or("", |k| k.image.as_str());
+                    let host_command = chain::host_command(
+                        input.qemu,
+                        &cell.host,
+                        &PathBuf::from(FileRef::Image(kernel.to_string()).placeholder()),
+                        &PathBuf::from(FileRef::HostInitramfs(k).placeholder()),
+                        hugepages,
+                    );
+                    sessions.push(Session {
+                        key: key.clone(),
+                        host: cell.host.clone(),
+                        hugepages,
+                        inner_qemu: chain::inner_qemu(&cell.host),
+                        command: host_command,
+                        cells: Vec::new(),
+                        memory_mib,
+                        boot_timeout_secs: HOST_BOOT_TIMEOUT.mul_f64(input.timeout_scale).as_secs_f64(),
+                    });
+                    by_key.insert(key, k);
+                    k
+                }
+            };
+            if readiness == Readiness::Runnable {
+                sessions[session].cells.push(planned.len());
+            }
+            Placement::InHost { session, command }
+        } else {
+            let files = BootFiles {
+                kernel: PathBuf::from(FileRef::Image(cell.guest.kernel.image.clone()).placeholder()),
+                initrd: PathBuf::from(FileRef::Payload(cell.guest.busybox.clone()).placeholder()),
+            };
+            Placement::Here {
+                command: qemu::guest_command(input.qemu, cell, &prediction, &files),
+            }
+        };
+        planned.push(PlannedCell {
+            name: cell.name.clone(),
+            row: rules::documented_row(cell),
+            expectation: rules::expectation_text(&cell.expect),
+            agrees: rules::expectation_agrees(cell, &prediction.outcome),
+            prediction,
+            expected,
+            readiness,
+            placement,
+            cell: cell.clone(),
+        });
+    }
+    Ok(Plan {
+        matrix: matrix.path.clone(),
+        matrix_sha256: matrix.sha256.clone(),
+        emulated_hosts,
+        host: input.host.clone(),
+        cells: planned,
+        sessions,
+    })
+}
+
+impl Plan {
+    /// Every file the runnable cells boot from here, and every image the
+    /// sessions need, without duplicates: what must be prepared.
+    pub fn native_files(&self) -> Vec<FileRef> {
+        let mut files: Vec<FileRef> = self
+            .cells
+            .iter()
+            .filter(|c| c.runnable())
+            .flat_map(|c| c.files())
+            .collect();
+        files.sort();
+        files.dedup();
+        files
+    }
+
+}
+
+/// A command with its placeholders bound to prepared files; a placeholder
+/// with no file is returned as the error its preparation gave.
+pub fn bind(command: &QemuCommand, files: &BTreeMap<String, Result<PathBuf, String>>) -> Result<QemuCommand, String> {
+    let mut args = Vec::with_capacity(command.args.len());
+    for a in &command.args {
+        if a.starts_with('<') && a.ends_with('>') {
+            match files.get(a) {
+                Some(Ok(p)) => args.push(p.display().to_string()),
+                Some(Err(e)) => return Err(e.clone()),
+                None => return Err(format!("{a} was not prepared")),
+            }
+        } else {
+            args.push(a.clone());
+        }
+    }
+    Ok(QemuCommand {
+        program: command.program.clone(),
+        args,
+    })
+}

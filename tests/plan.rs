@@ -1,0 +1,135 @@
+//! `plan` is the one stage between the matrix and the run: what `bootmatrix
+//! plan` prints is the value `bootmatrix run` executes. Without booting:
+//! the run here selects only cells this machine skips.
+
+mod common;
+
+use bootmatrix::app::{self, Selection};
+use bootmatrix::plan::{render, HostsMode, Placement, Readiness};
+use bootmatrix::{host, qemu};
+
+fn selection(matrix: &str, filters: &[&str]) -> Selection {
+    Selection {
+        matrix: std::path::PathBuf::from(matrix),
+        filters: filters.iter().map(|f| f.to_string()).collect(),
+        partition: None,
+        hosts: HostsMode::Auto,
+    }
+}
+
+#[test]
+fn plan_json_is_the_plan_value_for_the_default_and_void_compat_matrices() {
+    let facts = host::probe(qemu::DEFAULT_QEMU);
+    for m in ["matrices/default.toml", "matrices/void-compat.toml"] {
+        let plan = app::make_plan(&selection(m, &[]), &facts, qemu::DEFAULT_QEMU, 1.0).unwrap();
+        let out = common::run(&["plan", m, "--format", "json"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap().trim_end(),
+            render::render_json(&plan),
+            "{m}"
+        );
+        assert!(!plan.cells.is_empty());
+    }
+}
+
+#[test]
+fn run_executes_the_plan_it_writes() {
+    // On a machine without POWER KVM these cells go to emulated hosts and
+    // are skipped there by the matrix's measured limitations (on a POWER
+    // runner they would boot: the test then only compares the plans).
+    let filter = "hpt-4k-host/kvm-hv/*/hpt-max-page-size+hugepages";
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let run = common::run(&[
+        "run",
+        "matrices/void-compat.toml",
+        "--filter",
+        filter,
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    let planned = common::run(&[
+        "plan",
+        "matrices/void-compat.toml",
+        "--filter",
+        filter,
+        "--format",
+        "json",
+    ]);
+    assert!(planned.status.success());
+    let written = std::fs::read_to_string(out.join("plan.json")).unwrap();
+    assert_eq!(
+        written.trim_end(),
+        String::from_utf8(planned.stdout).unwrap().trim_end()
+    );
+    let facts = host::probe(qemu::DEFAULT_QEMU);
+    let plan = app::make_plan(
+        &selection("matrices/void-compat.toml", &[filter]),
+        &facts,
+        qemu::DEFAULT_QEMU,
+        1.0,
+    )
+    .unwrap();
+    if plan.cells.iter().all(|c| !c.runnable()) {
+        assert_eq!(run.status.code(), Some(0));
+        let results: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap())
+                .unwrap();
+        let cells = results["cells"].as_array().unwrap();
+        assert_eq!(cells.len(), plan.cells.len());
+        for (c, p) in cells.iter().zip(&plan.cells) {
+            assert_eq!(c["name"], p.name.as_str());
+            assert_eq!(c["status"], "skipped");
+            let Readiness::Skipped { reason } = &p.readiness else {
+                unreachable!()
+            };
+            assert_eq!(c["summary"].as_str().unwrap(), reason.as_str());
+        }
+    }
+}
+
+#[test]
+fn emulated_cells_of_one_host_share_one_session() {
+    let facts = common::x86_host_with_qemu();
+    let mut s = selection("matrices/void-compat.toml", &[]);
+    s.hosts = HostsMode::Emulated;
+    let plan = app::make_plan(&s, &facts, qemu::DEFAULT_QEMU, 1.0).unwrap();
+    for (k, session) in plan.sessions.iter().enumerate() {
+        for &i in &session.cells {
+            let c = &plan.cells[i];
+            assert!(c.runnable(), "{}", c.name);
+            assert!(
+                matches!(c.placement, Placement::InHost { session, .. } if session == k),
+                "{}",
+                c.name
+            );
+            assert_eq!(bootmatrix::chain::session_key(&c.cell.host), session.key);
+        }
+        // The host boots its own initramfs, named by the session.
+        assert!(
+            session
+                .command
+                .args
+                .contains(&bootmatrix::plan::FileRef::HostInitramfs(k).placeholder()),
+            "{:?}",
+            session.command
+        );
+    }
+    // Every runnable emulated cell is in exactly one session.
+    for (i, c) in plan.cells.iter().enumerate() {
+        let n = plan.sessions.iter().filter(|s| s.cells.contains(&i)).count();
+        let in_host = matches!(c.placement, Placement::InHost { .. });
+        assert_eq!(n, usize::from(in_host && c.runnable()), "{}", c.name);
+    }
+    // A timeout scale reaches every cell and every host boot.
+    let slow = app::make_plan(&s, &facts, qemu::DEFAULT_QEMU, 2.0).unwrap();
+    for (a, b) in plan.cells.iter().zip(&slow.cells) {
+        assert_eq!(a.cell.timeout * 2, b.cell.timeout, "{}", a.name);
+    }
+    assert_eq!(
+        plan.sessions[0].boot_timeout_secs * 2.0,
+        slow.sessions[0].boot_timeout_secs
+    );
+}
