@@ -172,6 +172,21 @@ fn fixes_parse_to_the_domain_names() {
     11,
     "key `old_machine_qemu`: `version` must read like 7.2"
 )]
+#[case::cap_value_with_another_option(
+    "[[cells]]\nkernel = \"debian-64k\"\ncaps = { hpt-max-page-size = \"4096,accel=kvm\" }\n",
+    12,
+    "key `caps`: cap `hpt-max-page-size` value `4096,accel=kvm` would change the qemu option"
+)]
+#[case::cap_name_with_a_value(
+    "[[cells]]\nkernel = \"debian-64k\"\ncaps = { \"htm=on,x\" = \"off\" }\n",
+    12,
+    "key `caps`: cap name `htm=on,x` would change the qemu option"
+)]
+#[case::cpu_with_properties(
+    "[[cells]]\nkernel = \"debian-64k\"\ncpu = \"POWER9,compat=power8\"\n",
+    12,
+    "key `cpu`: the CPU model `POWER9,compat=power8` would change the qemu option"
+)]
 fn mistakes_name_file_line_and_key(#[case] body: &str, #[case] line: usize, #[case] says: &str) {
     // HEADER is 9 lines and a blank line joins it to the body.
     let err = parse(body).unwrap_err();

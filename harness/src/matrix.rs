@@ -256,6 +256,33 @@ fn limitations(
     Ok(out)
 }
 
+/// Rejects a value that would change the meaning of the qemu option it
+/// ends up in: QEMU splits `-machine` and `-cpu` arguments at `,` and `=`,
+/// so `caps = { hpt-max-page-size = "4096,accel=kvm" }` would silently ask
+/// for another accelerator. Names may hold neither; values no `,`.
+fn option_safe(
+    file: &Source,
+    offset: usize,
+    key: &str,
+    what: &str,
+    value: &str,
+    is_name: bool,
+) -> Result<()> {
+    let bad: &[char] = if is_name { &[',', '='] } else { &[','] };
+    if value.is_empty() || value.contains(bad) || value.chars().any(char::is_whitespace) {
+        return Err(file.error(
+            offset,
+            key,
+            &format!(
+                "{what} `{value}` would change the qemu option it is part of \
+                 (QEMU splits options at `,`{}); give one plain word",
+                if is_name { " and `=`" } else { "" }
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -709,6 +736,8 @@ fn build_cell(
                     ))
                 }
             };
+            option_safe(file, p.offset, "caps", "cap name", k, true)?;
+            option_safe(file, p.offset, "caps", &format!("cap `{k}` value"), &v, false)?;
             caps.insert(k.to_string(), v);
         }
     }
@@ -721,7 +750,11 @@ fn build_cell(
         None => 1,
     };
     let cpu = scalar("cpu")
-        .map(|p| string(file, "cpu", &p).map(str::to_string))
+        .map(|p| {
+            let v = string(file, "cpu", &p)?;
+            option_safe(file, p.offset, "cpu", "the CPU model", v, true)?;
+            Ok::<_, Error>(v.to_string())
+        })
         .transpose()?;
     let timeout = match scalar("timeout") {
         Some(p) => Duration::from_secs(integer(file, "timeout", &p, 1, 86_400)? as u64),
