@@ -174,7 +174,10 @@ fn emulated_host_limits_are_skips_with_the_reason() {
     // same cell is planned to run.
     let mut unlimited = m.emulation.clone().unwrap();
     unlimited.limitations.clear();
-    let hanging = cells.iter().find(|c| huge(c, Mmu::Hpt, PageSize::K4)).unwrap();
+    let hanging = cells
+        .iter()
+        .find(|c| huge(c, Mmu::Hpt, PageSize::K4))
+        .unwrap();
     assert_eq!(chain::host_limits(hanging, &probed, Some(&unlimited)), None);
     // KVM-PR with hugepages on a 4 KiB HPT host hangs even on the patched kernel.
     let pr_huge = reason(&|c| {
@@ -305,7 +308,11 @@ fn cells_of_one_emulated_host_share_one_boot() {
     );
     let old: Vec<&bootmatrix::model::Cell> = cells
         .iter()
-        .filter(|c| chain::session_key(&c.host).to_string().ends_with("-qemu7.2"))
+        .filter(|c| {
+            chain::session_key(&c.host)
+                .to_string()
+                .ends_with("-qemu7.2")
+        })
         .collect();
     assert!(!old.is_empty());
     for c in &cells {

@@ -84,7 +84,10 @@ fn power_generation_from_the_cpu_line() {
         bootmatrix::model::power_generation("POWER10 (architected), altivec supported"),
         Some(10)
     );
-    assert_eq!(bootmatrix::model::power_generation("POWER8NVL (raw)"), Some(8));
+    assert_eq!(
+        bootmatrix::model::power_generation("POWER8NVL (raw)"),
+        Some(8)
+    );
     assert_eq!(bootmatrix::model::power_generation("PPC970MP"), None);
 }
 

@@ -23,7 +23,11 @@ fn plan_json_is_the_plan_value_for_the_default_and_void_compat_matrices() {
     for m in ["matrices/default.toml", "matrices/void-compat.toml"] {
         let plan = app::make_plan(&selection(m, &[]), &facts, qemu::DEFAULT_QEMU, 1.0).unwrap();
         let out = common::run(&["plan", m, "--format", "json"]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(
             String::from_utf8(out.stdout).unwrap().trim_end(),
             render::render_json(&plan),
@@ -119,7 +123,11 @@ fn emulated_cells_of_one_host_share_one_session() {
     }
     // Every runnable emulated cell is in exactly one session.
     for (i, c) in plan.cells.iter().enumerate() {
-        let n = plan.sessions.iter().filter(|s| s.cells.contains(&i)).count();
+        let n = plan
+            .sessions
+            .iter()
+            .filter(|s| s.cells.contains(&i))
+            .count();
         let in_host = matches!(c.placement, Placement::InHost { .. });
         assert_eq!(n, usize::from(in_host && c.runnable()), "{}", c.name);
     }

@@ -203,7 +203,12 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
         .unwrap_or(0);
     let facts = host::probe(&args.sources.qemu);
     let matrix = matrix::load(&args.selection.matrix)?;
-    let plan = make_plan(&args.selection, &facts, &args.sources.qemu, args.timeout_scale)?;
+    let plan = make_plan(
+        &args.selection,
+        &facts,
+        &args.sources.qemu,
+        args.timeout_scale,
+    )?;
     if let Some(k) = &args.kernel_override {
         if !k.is_file() {
             return Err(Error::bad_input(format!(
@@ -240,7 +245,13 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
         seconds: started.elapsed().as_secs_f64(),
         interrupted: teardown::interrupted(),
     };
-    let junit = report::write_all(&args.out, &matrix.name, &results, &facts_run, args.flaky_fails)?;
+    let junit = report::write_all(
+        &args.out,
+        &matrix.name,
+        &results,
+        &facts_run,
+        args.flaky_fails,
+    )?;
     let mut code = exit_code(&results);
     if code == 0 && args.flaky_fails && results.iter().any(|r| r.flaky) {
         code = 1;
@@ -283,7 +294,11 @@ fn prepare(plan: &Plan, args: &RunArgs) -> Result<Files> {
         let img = resolved
             .get(name)
             .ok_or_else(|| format!("image `{name}` not resolved"))?;
-        Ok(img.as_ref().map_err(|e| e.message().to_string())?.path.clone())
+        Ok(img
+            .as_ref()
+            .map_err(|e| e.message().to_string())?
+            .path
+            .clone())
     };
     // Absolute, so that every repro.sh runs from any directory.
     let payload_dir = std::path::absolute(&args.out)
@@ -310,10 +325,23 @@ fn prepare(plan: &Plan, args: &RunArgs) -> Result<Files> {
         if session.cells.is_empty() {
             continue;
         }
-        let kernel = session.host.kernel.as_ref().map_or(String::new(), |k| k.image.clone());
-        files.insert(FileRef::Image(kernel.clone()).placeholder(), image_path(&kernel));
-        let initramfs =
-            prepare_session(plan, session, &image_path, &images_dir, &store, &payload_dir);
+        let kernel = session
+            .host
+            .kernel
+            .as_ref()
+            .map_or(String::new(), |k| k.image.clone());
+        files.insert(
+            FileRef::Image(kernel.clone()).placeholder(),
+            image_path(&kernel),
+        );
+        let initramfs = prepare_session(
+            plan,
+            session,
+            &image_path,
+            &images_dir,
+            &store,
+            &payload_dir,
+        );
         files.insert(FileRef::HostInitramfs(k).placeholder(), initramfs);
     }
     Ok(files)

@@ -45,7 +45,10 @@ pub fn inner_qemu(host: &HostSpec) -> InnerQemu {
 /// emulated host: a `powernv9` bare-metal host, or a `nested-pseries` L1 for
 /// the nested rows. Cell names do not change, so results of a native and an
 /// emulated run compare cell by cell (`bootmatrix diff`).
-pub fn emulate(cells: &[Cell], emulation: &crate::matrix::Emulation) -> std::result::Result<Vec<Cell>, String> {
+pub fn emulate(
+    cells: &[Cell],
+    emulation: &crate::matrix::Emulation,
+) -> std::result::Result<Vec<Cell>, String> {
     use crate::model::HostKind;
     cells
         .iter()
@@ -160,7 +163,11 @@ pub fn emulated_facts(host: &HostSpec, hugepages: u64) -> HostFacts {
         arch: "ppc64le".into(),
         cpu: Some("POWER9 (emulated by qemu TCG)".into()),
         power_generation: Some(9),
-        platform: Some(if nested { Platform::PSeries } else { Platform::PowerNv }),
+        platform: Some(if nested {
+            Platform::PSeries
+        } else {
+            Platform::PowerNv
+        }),
         mmu: Some(mmu),
         page_size: host.page_size,
         hugepage_size_kib: Some(l1_hugepage_kib(mmu)),

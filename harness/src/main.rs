@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use bootmatrix::app::{self, RunArgs, Selection, Sources};
-use bootmatrix::plan::HostsMode;
 use bootmatrix::payload::Compression;
+use bootmatrix::plan::HostsMode;
 use bootmatrix::progress::Mode;
 use bootmatrix::report::ResultsFile;
 use bootmatrix::select::Partition;

@@ -83,7 +83,6 @@ pub struct Limitation {
     pub reason: String,
 }
 
-
 /// Reads and expands a matrix file.
 pub fn load(path: &Path) -> Result<Matrix> {
     let text = std::fs::read_to_string(path)
@@ -737,7 +736,14 @@ fn build_cell(
                 }
             };
             option_safe(file, p.offset, "caps", "cap name", k, true)?;
-            option_safe(file, p.offset, "caps", &format!("cap `{k}` value"), &v, false)?;
+            option_safe(
+                file,
+                p.offset,
+                "caps",
+                &format!("cap `{k}` value"),
+                &v,
+                false,
+            )?;
             caps.insert(k.to_string(), v);
         }
     }

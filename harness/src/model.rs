@@ -604,7 +604,10 @@ impl Cell {
     /// The image descriptions the cell boots from: its guest kernel, its
     /// busybox and, on an emulated host, the host's kernel.
     pub fn images(&self) -> Vec<&str> {
-        let mut names = vec![self.guest.kernel.image.as_str(), self.guest.busybox.as_str()];
+        let mut names = vec![
+            self.guest.kernel.image.as_str(),
+            self.guest.busybox.as_str(),
+        ];
         if let Some(k) = &self.host.kernel {
             names.push(k.image.as_str());
         }

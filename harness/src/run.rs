@@ -77,7 +77,13 @@ fn jobs<'a>(plan: &'a Plan, files: &Files) -> (Vec<Job<'a>>, Vec<HostBoot<'a>>) 
                         Err(e) => Action::Settled(Verdict::error(&e)),
                     }
                 }
-                (Readiness::Runnable, Placement::InHost { session: k, command }) => match &boots[*k].command {
+                (
+                    Readiness::Runnable,
+                    Placement::InHost {
+                        session: k,
+                        command,
+                    },
+                ) => match &boots[*k].command {
                     Ok(_) => Action::Inner {
                         argv: command.argv(),
                     },
@@ -341,7 +347,9 @@ fn or_write_error(r: &mut CellResult, written: Result<(), String>) {
         if r.verdict.status != Status::Interrupted {
             let was = format!("{} {}", r.verdict.status.word(), r.verdict.summary);
             r.verdict = Verdict::error(&e);
-            r.verdict.details.push(format!("the cell's own verdict was: {was}"));
+            r.verdict
+                .details
+                .push(format!("the cell's own verdict was: {was}"));
         }
     }
 }
@@ -373,21 +381,24 @@ fn run_session(boot: &HostBoot, cells: &[Job], pool: &Pool) -> Vec<(usize, CellR
         .collect();
     let held = pool.budget.take(session.memory_mib as u64);
     let started = Instant::now();
-    let watched = host_files.clone().map_err(crate::error::Error::infra).and_then(|()| {
-        RunningGuest::spawn(command, &host_dir).map(|mut guest| {
-            let slot = pool.slot();
-            pool.events.on(Event::Booting {
-                slot,
-                label: &format!("host {key}"),
-                console: guest.console_tail(),
-            });
-            let seen = guest.watch_session(&timeouts, session.boot_timeout());
-            // OPAL power-off does not end a powernv qemu: end it here.
-            guest.finish(Duration::from_secs(1));
-            pool.events.on(Event::Stopped { slot });
-            seen
-        })
-    });
+    let watched = host_files
+        .clone()
+        .map_err(crate::error::Error::infra)
+        .and_then(|()| {
+            RunningGuest::spawn(command, &host_dir).map(|mut guest| {
+                let slot = pool.slot();
+                pool.events.on(Event::Booting {
+                    slot,
+                    label: &format!("host {key}"),
+                    console: guest.console_tail(),
+                });
+                let seen = guest.watch_session(&timeouts, session.boot_timeout());
+                // OPAL power-off does not end a powernv qemu: end it here.
+                guest.finish(Duration::from_secs(1));
+                pool.events.on(Event::Stopped { slot });
+                seen
+            })
+        });
     pool.budget.give(held);
     let host_seconds = started.elapsed().as_secs_f64();
     let host_log = std::fs::read_to_string(host_dir.join("console.log")).unwrap_or_default();
@@ -397,7 +408,10 @@ fn run_session(boot: &HostBoot, cells: &[Job], pool: &Pool) -> Vec<(usize, CellR
         let Action::Inner { argv, .. } = &job.action else {
             continue;
         };
-        let dir = opts.out_dir.join("cells").join(cell_dir_name(&job.cell().name));
+        let dir = opts
+            .out_dir
+            .join("cells")
+            .join(cell_dir_name(&job.cell().name));
         let mut r = blank_result(job.planned, dir.clone());
         r.argv = argv.clone();
         let own = segment(&host_log, n);

@@ -251,7 +251,8 @@ pub fn build(matrix: &Matrix, cells: &[Cell], input: &PlanInput) -> Result<Plan,
         };
         let expected = verdict::expected(cell, &prediction);
         let placement = if cell.host.kind.is_emulated() {
-            let command = qemu::guest_command(chain::L1_QEMU, cell, &prediction, &chain::l2_files(cell));
+            let command =
+                qemu::guest_command(chain::L1_QEMU, cell, &prediction, &chain::l2_files(cell));
             let key = chain::session_key(&cell.host);
             let session = match by_key.get(&key) {
                 Some(&k) => k,
@@ -277,7 +278,9 @@ pub fn build(matrix: &Matrix, cells: &[Cell], input: &PlanInput) -> Result<Plan,
                         command: host_command,
                         cells: Vec::new(),
                         memory_mib,
-                        boot_timeout_secs: HOST_BOOT_TIMEOUT.mul_f64(input.timeout_scale).as_secs_f64(),
+                        boot_timeout_secs: HOST_BOOT_TIMEOUT
+                            .mul_f64(input.timeout_scale)
+                            .as_secs_f64(),
                     });
                     by_key.insert(key, k);
                     k
@@ -289,7 +292,9 @@ pub fn build(matrix: &Matrix, cells: &[Cell], input: &PlanInput) -> Result<Plan,
             Placement::InHost { session, command }
         } else {
             let files = BootFiles {
-                kernel: PathBuf::from(FileRef::Image(cell.guest.kernel.image.clone()).placeholder()),
+                kernel: PathBuf::from(
+                    FileRef::Image(cell.guest.kernel.image.clone()).placeholder(),
+                ),
                 initrd: PathBuf::from(FileRef::Payload(cell.guest.busybox.clone()).placeholder()),
             };
             Placement::Here {
@@ -332,12 +337,14 @@ impl Plan {
         files.dedup();
         files
     }
-
 }
 
 /// A command with its placeholders bound to prepared files; a placeholder
 /// with no file is returned as the error its preparation gave.
-pub fn bind(command: &QemuCommand, files: &BTreeMap<String, Result<PathBuf, String>>) -> Result<QemuCommand, String> {
+pub fn bind(
+    command: &QemuCommand,
+    files: &BTreeMap<String, Result<PathBuf, String>>,
+) -> Result<QemuCommand, String> {
     let mut args = Vec::with_capacity(command.args.len());
     for a in &command.args {
         if a.starts_with('<') && a.ends_with('>') {
