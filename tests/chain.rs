@@ -48,7 +48,7 @@ fn emulation_turns_host_rows_into_emulated_hosts_and_keeps_names() {
 #[rstest]
 // A Radix L1 of the nested scenarios loads kvm-hv (its L0 offers nesting).
 #[case(HostKind::NestedPseries, Mmu::Radix, true, false)]
-// An HPT L1 cannot load kvm-hv (qemu-rules §5), and Debian's kernels have no PR.
+// An HPT L1 cannot load kvm-hv (docs/rules.md#linux-guest), and Debian's kernels have no PR.
 #[case(HostKind::NestedPseries, Mmu::Hpt, false, false)]
 // Bare metal loads kvm-hv in either MMU mode.
 #[case(HostKind::PowerNv9, Mmu::Radix, true, false)]

@@ -218,7 +218,7 @@ fn read_only_hugetlbfs_is_a_permission_problem() {
 
 #[test]
 fn an_hpt_l1_cannot_load_kvm_hv() {
-    // qemu-rules §5: kvm_hv loads in a guest only if Radix.
+    // docs/rules.md#linux-guest: kvm_hv loads in a guest only if Radix.
     let r = host::remediation(&l1_guest(Mmu::Hpt, PageSize::K4));
     assert!(
         r.iter()

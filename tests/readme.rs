@@ -41,3 +41,44 @@ fn the_readme_lists_every_documented_error_id_and_no_other() {
     known.sort();
     assert_eq!(listed, known);
 }
+
+#[test]
+fn every_citation_points_inside_the_repository() {
+    // Split so that this file does not cite what it looks for.
+    let outside = [
+        ["shared", "/reference"].concat(),
+        ["qemu", "-rules.md"].concat(),
+        ["measured", ".md"].concat(),
+    ];
+    let mut stack = vec![common::repo().join("harness"), common::repo().join("tests")];
+    let mut files = 0;
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            files += 1;
+            for needle in &outside {
+                assert!(
+                    !text.contains(needle.as_str()),
+                    "{} cites {needle}",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert!(files > 20, "walked {files} files");
+    for doc in [
+        "docs/README.md",
+        "docs/rules.md",
+        "docs/compatibility.md",
+        "docs/emulated-hosts.md",
+    ] {
+        assert!(common::repo().join(doc).is_file(), "{doc}");
+    }
+}

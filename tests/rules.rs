@@ -1,9 +1,10 @@
 //! The compatibility table, row by row.
 //!
-//! Citations: "void" is shared/reference/void-ppc-virtualization.md (the
-//! "Compatibility summary" list and the section named), "5b#N" and "§N" are
-//! rows and sections of shared/reference/qemu-rules.md, "measured" is
-//! shared/reference/measured.md.
+//! Citations: "void" is the Void Linux virtualization page (the
+//! "Compatibility summary" list and the section named; see
+//! docs/compatibility.md), "RN" and "DN" are rules and disagreements of
+//! docs/rules.md (anchors #rN, #dN), docs/rules.md#<section> its sections,
+//! "measured" is docs/emulated-hosts.md.
 
 mod support_rules;
 
@@ -19,92 +20,92 @@ use support_rules::*;
 
 #[rstest]
 // --- void: "Radix host, 4 KiB pages (Void default on POWER9 and newer)" ---
-// void "Configuring qemu for Radix guests": default pseries on Void → page-size error; 5b#6.
+// void "Configuring qemu for Radix guests": default pseries on Void → page-size error; R6.
 #[case::radix4k_radix64k_default((RADIX, K4), HV, RADIX, K64, &[], Want::Fails("hpt-page-size"))]
-// void "-machine pseries,cap-hpt-max-page-size=4096 ... Your Radix guests will then boot fine"; 5b#8.
+// void "-machine pseries,cap-hpt-max-page-size=4096 ... Your Radix guests will then boot fine"; R8.
 #[case::radix4k_radix64k_cap((RADIX, K4), HV, RADIX, K64, &[HPT_CAP], Want::Boots(RADIX))]
-// void summary "Radix guest, 4 KiB pages (HV)"; the check ignores guest page size and MMU: §6.3, 5b#6.
+// void summary "Radix guest, 4 KiB pages (HV)"; the check ignores guest page size and MMU: D3, R6.
 #[case::radix4k_radix4k_default((RADIX, K4), HV, RADIX, K4, &[], Want::Fails("hpt-page-size"))]
-// void summary "Radix guest, 4 KiB pages (HV)" with the cap; 5b#8.
+// void summary "Radix guest, 4 KiB pages (HV)" with the cap; R8.
 #[case::radix4k_radix4k_cap((RADIX, K4), HV, RADIX, K4, &[HPT_CAP], Want::Boots(RADIX))]
-// void summary "HPT guest, 4 KiB pages (HV)": without the cap the page-size check fires first; §6.3, 5b#6.
+// void summary "HPT guest, 4 KiB pages (HV)": without the cap the page-size check fires first; D3, R6.
 #[case::radix4k_hpt4k_default((RADIX, K4), HV, HPT, K4, &[], Want::Fails("hpt-page-size"))]
-// void "HPT guests will not boot out of box ... Unable to create 2048MiB RMA"; 5b#9 (at CAS).
+// void "HPT guests will not boot out of box ... Unable to create 2048MiB RMA"; R9 (at CAS).
 #[case::radix4k_hpt4k_cap((RADIX, K4), HV, HPT, K4, &[HPT_CAP], Want::Fails("rma-limit"))]
-// void "you will need to restrict the guest HPT size, otherwise ... KVM can't supply 64kiB CI pages"; 5b#7.
+// void "you will need to restrict the guest HPT size, otherwise ... KVM can't supply 64kiB CI pages"; R7.
 #[case::radix4k_hpt4k_hugepages((RADIX, K4), HV, HPT, K4, &[HUGE], Want::Fails("ci-pages"))]
-// void "-m 2048 -machine pseries,cap-hpt-max-page-size=4096 -mem-path /dev/hugepages ... should boot now"; 5b#11.
+// void "-m 2048 -machine pseries,cap-hpt-max-page-size=4096 -mem-path /dev/hugepages ... should boot now"; R11.
 #[case::radix4k_hpt4k_cap_hugepages((RADIX, K4), HV, HPT, K4, &[HPT_CAP, HUGE], Want::Boots(HPT))]
-// measured: hugepages with the default cap → CI-pages error for Radix guests too; 5b#7 "any" guest.
+// measured: hugepages with the default cap → CI-pages error for Radix guests too; R7 "any" guest.
 #[case::radix4k_radix64k_hugepages((RADIX, K4), HV, RADIX, K64, &[HUGE], Want::Fails("ci-pages"))]
-// not in the summary (void: "no existing workaround"); QEMU: the kernel page size does not matter, §6.4 / 5b#11 (derived).
+// not in the summary (void: "no existing workaround"); QEMU: the kernel page size does not matter, D4 / R11 (derived).
 #[case::radix4k_hpt64k_cap_hugepages((RADIX, K4), HV, HPT, K64, &[HPT_CAP, HUGE], Want::Boots(HPT))]
-// not in the summary: a 64 KiB HPT guest with the defaults hits the same page-size check; 5b#6.
+// not in the summary: a 64 KiB HPT guest with the defaults hits the same page-size check; R6.
 #[case::radix4k_hpt64k_default((RADIX, K4), HV, HPT, K64, &[], Want::Fails("hpt-page-size"))]
-// not in the summary: with the cap only, the RMA limit; 5b#9.
+// not in the summary: with the cap only, the RMA limit; R9.
 #[case::radix4k_hpt64k_cap((RADIX, K4), HV, HPT, K64, &[HPT_CAP], Want::Fails("rma-limit"))]
-// void "KVM PR ... requires the host to be running in HPT mode (Radix is not supported)"; 5b#16.
+// void "KVM PR ... requires the host to be running in HPT mode (Radix is not supported)"; R16.
 #[case::radix4k_pr((RADIX, K4), PR, HPT, K4, &[PR_CAPS], Want::Fails("kvm-module-not-loaded"))]
 // --- void: "HPT host, 4 KiB pages (Void default on POWER8 and older)" ---
-// void summary "HPT guest, 4 KiB pages", out of the box: page-size check; 5b#6 ("HV any 4K").
+// void summary "HPT guest, 4 KiB pages", out of the box: page-size check; R6 ("HV any 4K").
 #[case::hpt4k_hpt4k_default((HPT, K4), HV, HPT, K4, &[], Want::Fails("hpt-page-size"))]
-// 5b#10: cap without hugepages → RMA error at startup.
+// R10: cap without hugepages → RMA error at startup.
 #[case::hpt4k_hpt4k_cap((HPT, K4), HV, HPT, K4, &[HPT_CAP], Want::Fails("rma-limit"))]
-// 5b#7: hugepages with the default cap → CI pages.
+// R7: hugepages with the default cap → CI pages.
 #[case::hpt4k_hpt4k_hugepages((HPT, K4), HV, HPT, K4, &[HUGE], Want::Fails("ci-pages"))]
-// void summary "HPT guest, 4 KiB pages" with the void's full command; 5b#11, measured.
+// void summary "HPT guest, 4 KiB pages" with the void's full command; R11, measured.
 #[case::hpt4k_hpt4k_cap_hugepages((HPT, K4), HV, HPT, K4, &[HPT_CAP, HUGE], Want::Boots(HPT))]
-// 5b#5 "radix kernels fall back to hash", applied to the 4K row: the guest becomes an HPT guest.
+// R5 "radix kernels fall back to hash", applied to the 4K row: the guest becomes an HPT guest.
 #[case::hpt4k_radix4k_cap_hugepages((HPT, K4), HV, RADIX, K4, &[HPT_CAP, HUGE], Want::Boots(HPT))]
-// the fallen-back Radix kernel meets the RMA limit like any HPT guest; 5b#10.
+// the fallen-back Radix kernel meets the RMA limit like any HPT guest; R10.
 #[case::hpt4k_radix4k_cap((HPT, K4), HV, RADIX, K4, &[HPT_CAP], Want::Fails("rma-limit"))]
-// not in the summary: 64 KiB HPT guest on a 4 KiB HPT host with both fixes; §6.4 (derived).
+// not in the summary: 64 KiB HPT guest on a 4 KiB HPT host with both fixes; D4 (derived).
 #[case::hpt4k_hpt64k_cap_hugepages((HPT, K4), HV, HPT, K64, &[HPT_CAP, HUGE], Want::Boots(HPT))]
-// void summary "KVM PR" on HPT 4K; 5b#17: the default caps stop it with the FWNMI error first.
+// void summary "KVM PR" on HPT 4K; R17: the default caps stop it with the FWNMI error first.
 #[case::hpt4k_pr_default((HPT, K4), PR, HPT, K4, &[], Want::Fails("fwnmi-unsupported"))]
-// 5b#18 derives CI pages here; measured (emulated 4K HPT host, measured.md and
+// R18 derives CI pages here; measured (emulated 4K HPT host, docs/emulated-hosts.md#kvm-pr and
 // this project's run): the RMA check at machine reset fires first.
 #[case::hpt4k_pr_caps((HPT, K4), PR, HPT, K4, &[PR_CAPS], Want::Fails("rma-limit"))]
-// 5b#18: with the cap too → RMA error as row 10 (derived; measured "then Unable to create 512MiB RMA").
+// R18: with the cap too → RMA error as R10 (derived; measured "then Unable to create 512MiB RMA").
 #[case::hpt4k_pr_caps_cap((HPT, K4), PR, HPT, K4, &[PR_CAPS, HPT_CAP], Want::Fails("rma-limit"))]
-// void summary "HPT host, 4 KiB pages: KVM PR"; §6.5 (derived: needs the cap, hugepages and the caps off).
+// void summary "HPT host, 4 KiB pages: KVM PR"; D5 (derived: needs the cap, hugepages and the caps off).
 #[case::hpt4k_pr_all((HPT, K4), PR, HPT, K4, &[PR_CAPS, HPT_CAP, HUGE], Want::Boots(HPT))]
 // --- void: "Radix host, 64 KiB pages" ---
-// void summary "Radix guest, 64 KiB pages (HV)"; 5b#4.
+// void summary "Radix guest, 64 KiB pages (HV)"; R4.
 #[case::radix64k_radix64k((RADIX, K64), HV, RADIX, K64, &[], Want::Boots(RADIX))]
-// void summary "Radix guest, 4 KiB pages (HV)"; 5b#4.
+// void summary "Radix guest, 4 KiB pages (HV)"; R4.
 #[case::radix64k_radix4k((RADIX, K64), HV, RADIX, K4, &[], Want::Boots(RADIX))]
-// void summary "HPT guest, 64 KiB pages (HV)"; 5b#4.
+// void summary "HPT guest, 64 KiB pages (HV)"; R4.
 #[case::radix64k_hpt64k((RADIX, K64), HV, HPT, K64, &[], Want::Boots(HPT))]
-// void summary "HPT guest, 4 KiB pages (HV)"; 5b#4.
+// void summary "HPT guest, 4 KiB pages (HV)"; R4.
 #[case::radix64k_hpt4k((RADIX, K64), HV, HPT, K4, &[], Want::Boots(HPT))]
-// KVM PR is absent from the Radix 64K row: "Radix is not supported"; 5b#16.
+// KVM PR is absent from the Radix 64K row: "Radix is not supported"; R16.
 #[case::radix64k_pr((RADIX, K64), PR, HPT, K64, &[PR_CAPS], Want::Fails("kvm-module-not-loaded"))]
 // --- void: "HPT host, 64 KiB pages" ---
-// void summary "HPT guest, 64 KiB pages (HV)"; 5b#5.
+// void summary "HPT guest, 64 KiB pages (HV)"; R5.
 #[case::hpt64k_hpt64k((HPT, K64), HV, HPT, K64, &[], Want::Boots(HPT))]
-// void summary "HPT guest, 4 KiB pages (HV)"; 5b#5.
+// void summary "HPT guest, 4 KiB pages (HV)"; R5.
 #[case::hpt64k_hpt4k((HPT, K64), HV, HPT, K4, &[], Want::Boots(HPT))]
-// 5b#5: "radix kernels fall back to hash" (measured: every L2 boots in Hash).
+// R5: "radix kernels fall back to hash" (measured: every L2 boots in Hash).
 #[case::hpt64k_radix64k((HPT, K64), HV, RADIX, K64, &[], Want::Boots(HPT))]
-// 5b#17: KVM PR with the default caps → FWNMI error.
+// R17: KVM PR with the default caps → FWNMI error.
 #[case::hpt64k_pr_default((HPT, K64), PR, HPT, K64, &[], Want::Fails("fwnmi-unsupported"))]
-// void summary "HPT host, 64 KiB pages: KVM PR"; 5b#17 "boots with cap-fwnmi=off,cap-ail-mode-3=off,cap-large-decr=off".
+// void summary "HPT host, 64 KiB pages: KVM PR"; R17 "boots with cap-fwnmi=off,cap-ail-mode-3=off,cap-large-decr=off".
 #[case::hpt64k_pr_caps((HPT, K64), PR, HPT, K64, &[PR_CAPS], Want::Boots(HPT))]
 // measured: a 4 KiB kernel under KVM PR on the 64K HPT host boots too ("64K and 4K guest kernels").
 #[case::hpt64k_pr_caps_4k_kernel((HPT, K64), PR, HPT, K4, &[PR_CAPS], Want::Boots(HPT))]
-// measured/5b#5: a Radix-requesting kernel under PR runs HPT (PR offers hash only).
+// measured/R5: a Radix-requesting kernel under PR runs HPT (PR offers hash only).
 #[case::hpt64k_pr_radix_kernel((HPT, K64), PR, RADIX, K64, &[PR_CAPS], Want::Boots(HPT))]
 // --- void: "Nested virtualization with KVM HV", seen from L0 ---
-// void "-machine pseries,cap-hpt-max-page-size=4096,cap-nested-hv=on": the L1 of "Radix guest, 4 KiB pages" boots; 5b#19.
+// void "-machine pseries,cap-hpt-max-page-size=4096,cap-nested-hv=on": the L1 of "Radix guest, 4 KiB pages" boots; R19.
 #[case::nested_l0_radix4k((RADIX, K4), HV, RADIX, K4, &[HPT_CAP, NESTED], Want::Boots(RADIX))]
 // same, a 64 KiB L1 ("or 64 KiB pages").
 #[case::nested_l0_radix4k_l1_64k((RADIX, K4), HV, RADIX, K64, &[HPT_CAP, NESTED], Want::Boots(RADIX))]
-// without the page-size cap the nested L1 does not start either; 5b#6.
+// without the page-size cap the nested L1 does not start either; R6.
 #[case::nested_l0_radix4k_no_cap((RADIX, K4), HV, RADIX, K4, &[NESTED], Want::Fails("hpt-page-size"))]
-// Radix 64K L0 needs only cap-nested-hv; 5b#19.
+// Radix 64K L0 needs only cap-nested-hv; R19.
 #[case::nested_l0_radix64k((RADIX, K64), HV, RADIX, K64, &[NESTED], Want::Boots(RADIX))]
-// void "this only works in Radix mode"; 5b#20 HV hash L0 + cap-nested-hv → not supported.
+// void "this only works in Radix mode"; R20 HV hash L0 + cap-nested-hv → not supported.
 #[case::nested_l0_hpt64k((HPT, K64), HV, HPT, K64, &[NESTED], Want::Fails("nested-hv-unsupported"))]
 // void "boot a HPT guest virtual machine and run your KVM-PR virtual machine nested in that": the HPT L1 itself.
 #[case::nested_l0_radix4k_hpt_l1_for_pr((RADIX, K4), HV, HPT, K4, &[HPT_CAP, HUGE], Want::Boots(HPT))]
@@ -132,26 +133,26 @@ fn compatibility_summary_bare_metal(
 // Nested scenarios: the harness runs inside an L1 pSeries guest.
 
 #[rstest]
-// void nested "Radix guest, 4 KiB pages: Radix guest, 64 KiB pages (nested HV)"; 4K L1 needs the cap (5b#21).
+// void nested "Radix guest, 4 KiB pages: Radix guest, 64 KiB pages (nested HV)"; 4K L1 needs the cap (R21).
 #[case::radix4k_l1_radix64k((RADIX, K4), HV, RADIX, K64, &[HPT_CAP], Want::Boots(RADIX))]
 // void nested "Radix guest, 4 KiB pages: Radix guest, 4 KiB pages (nested HV)".
 #[case::radix4k_l1_radix4k((RADIX, K4), HV, RADIX, K4, &[HPT_CAP], Want::Boots(RADIX))]
-// 5b#21: a 4K L1 with the defaults → as row 6.
+// R21: a 4K L1 with the defaults → as row 6.
 #[case::radix4k_l1_default((RADIX, K4), HV, RADIX, K64, &[], Want::Fails("hpt-page-size"))]
 // void nested "or 64 KiB pages": a 64K Radix L1 hosts both kernels with the defaults.
 #[case::radix64k_l1_radix64k((RADIX, K64), HV, RADIX, K64, &[], Want::Boots(RADIX))]
 #[case::radix64k_l1_radix4k((RADIX, K64), HV, RADIX, K4, &[], Want::Boots(RADIX))]
-// §5 / measured: an L1 offers Radix only; the L2 ignores disable_radix and stays Radix.
+// docs/rules.md#linux-guest / measured: an L1 offers Radix only; the L2 ignores disable_radix and stays Radix.
 #[case::radix64k_l1_hpt_request((RADIX, K64), HV, HPT, K64, &[], Want::Boots(RADIX))]
-// measured: kvm-type=PR in a Radix L1 → "PPC KVM module is not loaded. Try modprobe kvm_pr."; 5b#16.
+// measured: kvm-type=PR in a Radix L1 → "PPC KVM module is not loaded. Try modprobe kvm_pr."; R16.
 #[case::radix4k_l1_pr((RADIX, K4), PR, HPT, K4, &[PR_CAPS], Want::Fails("kvm-module-not-loaded"))]
-// void nested "HPT guest, 64 KiB pages: KVM PR"; caps as 5b#17.
+// void nested "HPT guest, 64 KiB pages: KVM PR"; caps as R17.
 #[case::hpt64k_l1_pr((HPT, K64), PR, HPT, K64, &[PR_CAPS], Want::Boots(HPT))]
-// void nested "HPT guest, 4 KiB pages: KVM PR"; the 4K limits of 5b#18 apply (derived).
+// void nested "HPT guest, 4 KiB pages: KVM PR"; the 4K limits of R18 apply (derived).
 #[case::hpt4k_l1_pr((HPT, K4), PR, HPT, K4, &[PR_CAPS, HPT_CAP, HUGE], Want::Boots(HPT))]
 // As on bare metal: without hugepage backing the RMA check fires first (measured).
 #[case::hpt4k_l1_pr_caps_only((HPT, K4), PR, HPT, K4, &[PR_CAPS], Want::Fails("rma-limit"))]
-// §5: kvm_hv loads in a guest only if Radix; void "HPT must not appear anywhere in the chain".
+// docs/rules.md#linux-guest: kvm_hv loads in a guest only if Radix; void "HPT must not appear anywhere in the chain".
 #[case::hpt64k_l1_hv((HPT, K64), HV, HPT, K64, &[], Want::Fails("kvm-module-not-loaded"))]
 // nested HV of a nested guest: the L1's KVM offers no Nested-HV (derived from cap_nested_kvm_hv_apply).
 #[case::radix64k_l1_nested_again((RADIX, K64), HV, RADIX, K64, &[NESTED], Want::Fails("nested-hv-unsupported"))]
@@ -172,7 +173,7 @@ fn nested_scenarios_in_an_l1(
 
 #[test]
 fn nested_module_errors_name_the_right_module() {
-    // qemu-rules §2: the hint names the module kvm-type asked for.
+    // docs/rules.md#other-errors: the hint names the module kvm-type asked for.
     let pr = predict(&l1_guest(RADIX, K4), &cell(None, PR, HPT, K4, &[PR_CAPS]));
     assert_eq!(
         message(&pr),
@@ -188,7 +189,7 @@ fn nested_module_errors_name_the_right_module() {
 }
 
 // ---------------------------------------------------------------------------
-// TCG: qemu-rules §4 and 5b#1-3, 23.
+// TCG: docs/rules.md#tcg and R1-3, 23.
 
 #[rstest]
 fn tcg_boots_any_guest_on_x86_and_is_never_skipped(
@@ -197,7 +198,7 @@ fn tcg_boots_any_guest_on_x86_and_is_never_skipped(
     #[values(None, Some((RADIX, K4)), Some((HPT, K64)))] row: Option<(Mmu, PageSize)>,
     #[values(&[][..], &[HPT_CAP][..], &[HUGE][..], &[NESTED][..])] fixes: &[Fix],
 ) {
-    // 5b#1 "TCG | any | defaults | boots"; §4 no page-size, hugepage or RMA checks; 5b#23 nested-hv.
+    // R1 "TCG | any | defaults | boots"; docs/rules.md#tcg no page-size, hugepage or RMA checks; R23 nested-hv.
     let p = predict(&x86(), &cell(row, TCG, mmu, page, fixes));
     assert_eq!(got(&p), Want::Boots(mmu));
     assert_eq!(p.skip, None);
@@ -205,21 +206,21 @@ fn tcg_boots_any_guest_on_x86_and_is_never_skipped(
     assert_eq!(p.machine_props[0], ("accel".to_string(), "tcg".to_string()));
     assert!(
         !props(&p).iter().any(|f| f.starts_with("kvm-type")),
-        "kvm-type is ignored under TCG (§6.6)"
+        "kvm-type is ignored under TCG (D6)"
     );
 }
 
 #[rstest]
-// 5b#2: pseries-2.11 on QEMU <= 9.1 turns HTM on, which TCG cannot emulate.
+// R2: pseries-2.11 on QEMU <= 9.1 turns HTM on, which TCG cannot emulate.
 #[case::htm_on_9_1("pseries-2.11", (9, 1, 0), &[], Want::Fails("tcg-no-htm"))]
-// §3: cap-htm=off removes it.
+// docs/rules.md#cap-defaults: cap-htm=off removes it.
 #[case::htm_off_9_1("pseries-2.11", (9, 1, 0), &[HTM_OFF], Want::Boots(RADIX))]
-// §3: pseries-2.12 has HTM off.
+// docs/rules.md#cap-defaults: pseries-2.12 has HTM off.
 #[case::p212_9_1("pseries-2.12", (9, 1, 0), &[], Want::Boots(RADIX))]
-// 5b#3: pseries-2.x is gone from QEMU 9.2 on, cap or not.
+// R3: pseries-2.x is gone from QEMU 9.2 on, cap or not.
 #[case::removed_10_0("pseries-2.11", (10, 0, 2), &[HTM_OFF], Want::Fails("unsupported-machine"))]
 #[case::removed_9_2("pseries-2.12", (9, 2, 0), &[], Want::Fails("unsupported-machine"))]
-// 5b#3: pseries-3.0 to 4.2 go in 10.2.
+// R3: pseries-3.0 to 4.2 go in 10.2.
 #[case::p42_10_2("pseries-4.2", (10, 2, 0), &[], Want::Fails("unsupported-machine"))]
 #[case::p42_10_0("pseries-4.2", (10, 0, 2), &[], Want::Boots(RADIX))]
 #[case::p50_10_2("pseries-5.0", (10, 2, 0), &[], Want::Boots(RADIX))]
@@ -244,33 +245,37 @@ fn tcg_machine_versions(
 
 #[test]
 fn removed_machine_message_quotes_the_name_and_is_not_skipped() {
-    // qemu-rules §2: `unsupported machine type: "pseries-2.11"`; x86's qemu 10.0.2 lacks it, and running
+    // docs/rules.md#other-errors: `unsupported machine type: "pseries-2.11"`; x86's qemu 10.0.2 lacks it, and running
     // the cell proves the error, so it is not a skip.
     let mut c = cell(None, TCG, RADIX, K64, &[]);
     c.guest.machine = "pseries-2.11".parse().unwrap();
     let p = predict(&x86(), &c);
     assert_eq!(message(&p), "unsupported machine type: \"pseries-2.11\"");
     assert_eq!(p.skip, None);
-    assert!(p.notes.iter().any(|n| n.contains("§6.2")), "{:?}", p.notes);
+    assert!(
+        p.notes.iter().any(|n| n.contains("docs/rules.md D2")),
+        "{:?}",
+        p.notes
+    );
 }
 
 // ---------------------------------------------------------------------------
-// Old machine types under KVM-HV (void "You can also use an older machine type"; 5b#13-14, §6.2).
+// Old machine types under KVM-HV (void "You can also use an older machine type"; R13-14, D2).
 
 #[rstest]
-// void "With something like -machine pseries-2.11, these guests will boot out of box"; 5b#13 "like 8".
+// void "With something like -machine pseries-2.11, these guests will boot out of box"; R13 "like 8".
 #[case::radix_guest_2_11((RADIX, K4), RADIX, "pseries-2.11", &[HTM_OFF], Want::Boots(RADIX))]
-// 5b#13: pseries-2.12 behaves like 2.11 for the page-size cap (§3), HTM already off.
+// R13: pseries-2.12 behaves like 2.11 for the page-size cap (docs/rules.md#cap-defaults), HTM already off.
 #[case::radix_guest_2_12((RADIX, K4), RADIX, "pseries-2.12", &[], Want::Boots(RADIX))]
-// 5b#13 "like 9": an HPT guest still meets the RMA limit.
+// R13 "like 9": an HPT guest still meets the RMA limit.
 #[case::hpt_guest_2_11((RADIX, K4), HPT, "pseries-2.11", &[HTM_OFF], Want::Fails("rma-limit"))]
-// 5b#13 "like 10" on an HPT host.
+// R13 "like 10" on an HPT host.
 #[case::hpt_host_2_12((HPT, K4), HPT, "pseries-2.12", &[], Want::Fails("rma-limit"))]
-// void "you will get an error like this, even on say pseries-2.11" (CI pages with hugepages); 5b#14.
+// void "you will get an error like this, even on say pseries-2.11" (CI pages with hugepages); R14.
 #[case::hugepages_2_11((RADIX, K4), HPT, "pseries-2.11", &[HTM_OFF, HUGE], Want::Fails("ci-pages"))]
-// void's full command works on 2.11 too (cap + hugepages); 5b#11.
+// void's full command works on 2.11 too (cap + hugepages); R11.
 #[case::both_fixes_2_11((RADIX, K4), HPT, "pseries-2.11", &[HTM_OFF, HUGE, HPT_CAP], Want::Boots(HPT))]
-// 64K hosts: nothing to fix on any machine version; 5b#4.
+// 64K hosts: nothing to fix on any machine version; R4.
 #[case::radix64k_2_11((RADIX, K64), HPT, "pseries-2.11", &[HTM_OFF], Want::Boots(HPT))]
 fn old_machine_types_on_qemu_9_1(
     #[case] row: (Mmu, PageSize),
@@ -288,7 +293,7 @@ fn old_machine_types_on_qemu_9_1(
 
 #[test]
 fn pseries_2_11_is_gone_from_qemu_10_under_kvm_too() {
-    // §6.2: the void's "older machine type" advice fails on QEMU >= 9.2.
+    // D2: the void's "older machine type" advice fails on QEMU >= 9.2.
     let mut c = cell(Some((RADIX, K4)), HV, RADIX, K64, &[]);
     c.guest.machine = "pseries-2.11".parse().unwrap();
     let p = predict(&power9(RADIX, K4), &c);
@@ -298,7 +303,7 @@ fn pseries_2_11_is_gone_from_qemu_10_under_kvm_too() {
 
 #[test]
 fn htm_on_a_power10_host_fails_under_kvm() {
-    // §3: HTM on for 2.11 and older, "fatal under TCG and on POWER10 hosts".
+    // docs/rules.md#cap-defaults: HTM on for 2.11 and older, "fatal under TCG and on POWER10 hosts".
     let mut host = with_qemu(power9(RADIX, K64), (9, 1, 0));
     host.power_generation = Some(10);
     let mut c = cell(Some((RADIX, K64)), HV, RADIX, K64, &[]);
@@ -310,7 +315,7 @@ fn htm_on_a_power10_host_fails_under_kvm() {
 
 #[test]
 fn htm_fails_where_kvm_offers_none_and_htm_off_fixes_it() {
-    // measured.md: qemu 7.2 inside an emulated POWER9 host, pseries-2.11 →
+    // docs/emulated-hosts.md#old-qemu: qemu 7.2 inside an emulated POWER9 host, pseries-2.11 →
     // `KVM implementation does not support Transactional Memory`; with
     // cap-htm=off the Radix guest behaves like cap-hpt-max-page-size=4096.
     let mut host = with_qemu(power9(RADIX, K4), (7, 2, 0));
@@ -336,7 +341,7 @@ fn htm_fails_where_kvm_offers_none_and_htm_off_fixes_it() {
 }
 
 // ---------------------------------------------------------------------------
-// KVM PR caps one at a time (5b#17, measured order fwnmi → ail-mode-3 → large-decr).
+// KVM PR caps one at a time (R17, measured order fwnmi → ail-mode-3 → large-decr).
 
 #[rstest]
 #[case::none(&[], Want::Fails("fwnmi-unsupported"))]
@@ -369,13 +374,13 @@ fn pr_caps_skip_ail_mode_3_on_qemu_7_2() {
 }
 
 // ---------------------------------------------------------------------------
-// CPU model under KVM-HV (5b#22, §6.7).
+// CPU model under KVM-HV (R22, D7).
 
 #[rstest]
 #[case::host(HV, "host", None)]
 #[case::family(HV, "POWER9", None)]
 #[case::family_lowercase(HV, "power9", None)]
-// §6.7: "KVM-HV runs the host PVR" — void's "one generation older" needs max-cpu-compat, not -cpu.
+// D7: "KVM-HV runs the host PVR" — void's "one generation older" needs max-cpu-compat, not -cpu.
 #[case::older(HV, "POWER8", Some("kvm-hv-cpu-model"))]
 #[case::newer(HV, "POWER10", Some("kvm-hv-cpu-model"))]
 #[case::not_power(HV, "e500mc", Some("kvm-hv-cpu-model"))]
@@ -397,10 +402,10 @@ fn cpu_model_under_kvm(
 }
 
 // ---------------------------------------------------------------------------
-// Messages rendered for the cell (qemu-rules §1, §6.1).
+// Messages rendered for the cell (docs/rules.md#errors, D1).
 
 #[rstest]
-// §1: "With 4K backing the limit is RAM/4"; §6.1 no closing parenthesis.
+// docs/rules.md#errors: "With 4K backing the limit is RAM/4"; D1 no closing parenthesis.
 #[case(1024, "Unable to create 1024MiB RMA (VRMA only allows 256MiB")]
 // void's own example, minus the parenthesis.
 #[case(2048, "Unable to create 2048MiB RMA (VRMA only allows 512MiB")]
@@ -414,7 +419,11 @@ fn rma_message_uses_the_cells_memory(#[case] memory: u32, #[case] expected: &str
     let p = predict(&power9(RADIX, K4), &c);
     assert_eq!(message(&p), expected);
     assert!(!message(&p).ends_with(')'));
-    assert!(p.notes.iter().any(|n| n.contains("§6.1")), "{:?}", p.notes);
+    assert!(
+        p.notes.iter().any(|n| n.contains("docs/rules.md D1")),
+        "{:?}",
+        p.notes
+    );
 }
 
 #[test]
@@ -640,7 +649,7 @@ fn enough_hugepages_means_no_skip() {
 // Pure helpers.
 
 #[rstest]
-// §6.6: kvm-type is case-insensitive since 6.0, with `auto`.
+// D6: kvm-type is case-insensitive since 6.0, with `auto`.
 #[case("HV", Some(rules::KvmType::Hv))]
 #[case("hv", Some(rules::KvmType::Hv))]
 #[case("Pr", Some(rules::KvmType::Pr))]
@@ -661,7 +670,7 @@ fn sizes_parse_like_qemu(#[case] v: &str, #[case] want: Option<u64>) {
 }
 
 #[rstest]
-// §1: p = 12 (4K backing) → RAM/4; 64K backing → RAM*4; 16M hugepages → far above RAM.
+// docs/rules.md#errors: p = 12 (4K backing) → RAM/4; 64K backing → RAM*4; 16M hugepages → far above RAM.
 #[case(2048, 4096, 512 << 20)]
 #[case(2048, 65536, 8192 << 20)]
 #[case(2048, 16 << 20, 2048u64 << 30)]

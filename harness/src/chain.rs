@@ -135,7 +135,7 @@ pub fn default_host_memory(kind: HostKind) -> u32 {
 
 /// Hugepages of `hugepage_kib` an L1 reserves at boot for the largest
 /// hugepage-backed guest it runs (reserving later fails from fragmentation,
-/// measured.md), with 16 MiB to spare.
+/// docs/emulated-hosts.md#hugepage-reservation), with 16 MiB to spare.
 pub fn hugepages_for(guest_memory_mib: u32, hugepage_kib: u64) -> u64 {
     (guest_memory_mib as u64 + 16) * 1024 / hugepage_kib.max(1) + 1
 }
@@ -230,7 +230,7 @@ pub fn host_limits(
     if hugepages && host.kind == HostKind::PowerNv9 && host.mmu != Some(Mmu::Hpt) && !patched {
         return Some(
             "hugepages on an emulated Radix host: QEMU's powernv device tree lacks ibm,processor-radix-AP-encodings, \
-             so a stock host kernel disables HugeTLB (measured.md); give the host a kernel patched for it \
+             so a stock host kernel disables HugeTLB (docs/emulated-hosts.md#radix-hugepages); give the host a kernel patched for it \
              (images/kernel-host-*.toml, `emulated_hugepages = true` in [kernels]) or run this row on a POWER9 runner"
                 .into(),
         );

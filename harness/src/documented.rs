@@ -4,7 +4,7 @@
 //! recognises every one of them in qemu's output, whichever cell is running,
 //! so that an unexpected documented error is reported by name rather than as
 //! "qemu exited 1". The exact texts are traced to QEMU source in
-//! `shared/reference/qemu-rules.md` (section 1 and 2); where the Void Linux
+//! `docs/rules.md#errors` and `docs/rules.md#other-errors`; where the Void Linux
 //! page quotes them differently, the source wins (the RMA message has no
 //! closing parenthesis).
 

@@ -1,9 +1,9 @@
 //! The compatibility table as code: given a host and a cell, what must
 //! happen, and which flags make it so. Pure functions, no I/O.
 //!
-//! The table is the Void Linux page (`void-ppc-virtualization.md`, "Compatibility
-//! summary" and the KVM HV / KVM PR sections), corrected by the QEMU source
-//! (`qemu-rules.md`, sections 5b and 6) where the two disagree. [`predict`]
+//! The table is the Void Linux page ("Compatibility summary" and the KVM HV /
+//! KVM PR sections, as read in `docs/compatibility.md`), corrected by the QEMU
+//! source (`docs/rules.md`, rules R1-R23 and D1-D7) where the two disagree. [`predict`]
 //! walks a cell through QEMU's checks in the order QEMU makes them:
 //!
 //! 1. the machine type exists ([`machine_removed`]);
@@ -93,7 +93,7 @@ pub struct HostRow {
 }
 
 /// The QEMU version assumed when the probe found none: the one the harness
-/// is qualified against (`measured.md`).
+/// is qualified against (`docs/emulated-hosts.md#tools`).
 pub const ASSUMED_QEMU: (u32, u32, u32) = (10, 0, 2);
 
 /// The host row for `cell`: the cell's own requirements where it states them,
@@ -170,7 +170,7 @@ pub fn documented_row(cell: &Cell) -> String {
 
 /// QEMU's `kvm-type` values. QEMU reads them case-insensitively since 6.0
 /// (`hv`, `HV`, `Hv` are the same) and never parses them under TCG
-/// (qemu-rules §2, §6.6), so a bad value only matters under KVM.
+/// (docs/rules.md#other-errors, D6), so a bad value only matters under KVM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum KvmType {
     /// Let KVM pick (HV when loaded, else PR).
@@ -193,7 +193,7 @@ pub fn parse_kvm_type(value: &str) -> Option<KvmType> {
 }
 
 /// True when `machine` was removed from QEMU `version`: pseries-2.x in 9.2,
-/// pseries-3.0 to 4.2 in 10.2 (qemu-rules §2, 5b#3).
+/// pseries-3.0 to 4.2 in 10.2 (docs/rules.md#other-errors, R3).
 pub fn machine_removed(machine_version: Option<(u32, u32)>, qemu: (u32, u32, u32)) -> bool {
     let q = (qemu.0, qemu.1);
     match machine_version {
@@ -380,7 +380,7 @@ fn flags(host: &HostFacts, cell: &Cell) -> Flags {
                 if g.accel == Accel::Tcg && !usable {
                     f.notes.push(format!(
                         "fix hugepages left out under TCG: no writable hugetlbfs mount here, and TCG \
-                         makes no hugepage checks (qemu-rules §4); `-mem-path {dir}` would only fail"
+                         makes no hugepage checks (docs/rules.md#tcg); `-mem-path {dir}` would only fail"
                     ));
                     continue;
                 }
@@ -412,14 +412,14 @@ fn flags(host: &HostFacts, cell: &Cell) -> Flags {
                     f.prop(
                         &format!("cap-{cap}"),
                         "off",
-                        "fix pr-caps: KVM PR cannot provide it; qemu-rules 5b#17, hw/ppc/spapr_caps.c",
+                        "fix pr-caps: KVM PR cannot provide it; docs/rules.md R17, hw/ppc/spapr_caps.c",
                     );
                 }
             }
             Fix::HtmOff => f.prop(
                 "cap-htm",
                 "off",
-                "fix htm-off: machines up to pseries-2.11 turn transactional memory on (qemu-rules §3)",
+                "fix htm-off: machines up to pseries-2.11 turn transactional memory on (docs/rules.md#cap-defaults)",
             ),
         }
     }
@@ -458,8 +458,8 @@ fn text(id: &str) -> String {
 }
 
 /// What happens under TCG: no page, hugepage or RMA checks; the guest gets
-/// the MMU it asks for (qemu-rules §4, 5b#1). Old machines still turn HTM
-/// on, which TCG cannot emulate (5b#2).
+/// the MMU it asks for (docs/rules.md#tcg, R1). Old machines still turn HTM
+/// on, which TCG cannot emulate (R2).
 fn tcg_outcome(
     host: &HostFacts,
     cell: &Cell,
@@ -471,14 +471,14 @@ fn tcg_outcome(
     if f.cap_on("htm", version <= (2, 11)) {
         return (
             fails("tcg-no-htm", text("tcg-no-htm")),
-            "qemu-rules 5b#2: TCG cannot emulate transactional memory, on by default up to pseries-2.11 \
+            "docs/rules.md R2: TCG cannot emulate transactional memory, on by default up to pseries-2.11 \
              (hw/ppc/spapr_caps.c cap_htm_apply)"
                 .into(),
         );
     }
     if f.cap_on("nested-hv", false) {
         notes.push(
-            "nested KVM-HV under TCG needs QEMU 7.0+ and a POWER9 or newer CPU (qemu-rules 5b#23)"
+            "nested KVM-HV under TCG needs QEMU 7.0+ and a POWER9 or newer CPU (docs/rules.md R23)"
                 .into(),
         );
         return (
@@ -486,12 +486,12 @@ fn tcg_outcome(
                 mmu: g.mmu,
                 page_size: g.kernel.page_size,
             },
-            "qemu-rules 5b#23: TCG L0 with cap-nested-hv=on, L1 boots".into(),
+            "docs/rules.md R23: TCG L0 with cap-nested-hv=on, L1 boots".into(),
         );
     }
     (
         Outcome::Boots { mmu: g.mmu, page_size: g.kernel.page_size },
-        "qemu-rules 5b#1: TCG boots any guest, MMU as requested (no page-size, hugepage or RMA checks)".into(),
+        "docs/rules.md R1: TCG boots any guest, MMU as requested (no page-size, hugepage or RMA checks)".into(),
     )
 }
 
@@ -520,14 +520,14 @@ fn kvm_outcome(
         return (
             fails("kvm-module-not-loaded", "PPC KVM module is not loaded. Try modprobe kvm_pr.".into()),
             "void: KVM PR \"requires the host to be running in HPT mode (Radix is not supported)\"; \
-             qemu-rules 5b#16 (target/ppc/kvm.c kvm_arch_get_default_type; kvm_pr fails with EIO on Radix)"
+             docs/rules.md R16 (target/ppc/kvm.c kvm_arch_get_default_type; kvm_pr fails with EIO on Radix)"
                 .into(),
         );
     }
     if hv && row.nested && row.mmu == Mmu::Hpt {
         return (
             fails("kvm-module-not-loaded", "PPC KVM module is not loaded. Try modprobe kvm_hv.".into()),
-            "void nested scenarios: an HPT guest hosts KVM PR only; qemu-rules §5 (kvm_hv loads in a guest \
+            "void nested scenarios: an HPT guest hosts KVM PR only; docs/rules.md#linux-guest (kvm_hv loads in a guest \
              only if ISA 3.0 and Radix)"
                 .into(),
         );
@@ -538,7 +538,7 @@ fn kvm_outcome(
         if let Some(model) = g.cpu.as_deref().filter(|m| !m.eq_ignore_ascii_case("host")) {
             notes.push(
                 "void: kvm_hv \"can only virtualize at most one generation older CPU\"; QEMU source: KVM-HV runs \
-                 the host PVR, older levels only via max-cpu-compat (qemu-rules §6.7)"
+                 the host PVR, older levels only via max-cpu-compat (docs/rules.md D7)"
                     .into(),
             );
             let wanted = power_generation(model);
@@ -556,7 +556,7 @@ fn kvm_outcome(
                 return (
                     fails("kvm-hv-cpu-model", text("kvm-hv-cpu-model")),
                     format!(
-                        "qemu-rules 5b#22: under KVM-HV `-cpu {model}` must be `host` or the host's family \
+                        "docs/rules.md R22: under KVM-HV `-cpu {model}` must be `host` or the host's family \
                          (target/ppc/kvm.c kvm_arch_init_vcpu)"
                     ),
                 );
@@ -569,7 +569,7 @@ fn kvm_outcome(
         if host.kvm.htm == Some(false) {
             return (
                 fails("kvm-no-htm", text("kvm-no-htm")),
-                "qemu-rules §3: HTM is on up to pseries-2.11 and this host's KVM offers none (an emulated \
+                "docs/rules.md#cap-defaults: HTM is on up to pseries-2.11 and this host's KVM offers none (an emulated \
                  POWER9: TCG has no TM; measured with qemu 7.2; hw/ppc/spapr_caps.c cap_htm_apply)"
                     .into(),
             );
@@ -578,14 +578,14 @@ fn kvm_outcome(
             Some(gen) if gen >= 10 => {
                 return (
                     fails("kvm-no-htm", text("kvm-no-htm")),
-                    "qemu-rules §3: HTM is on up to pseries-2.11 and POWER10 has none \
+                    "docs/rules.md#cap-defaults: HTM is on up to pseries-2.11 and POWER10 has none \
                      (hw/ppc/spapr_caps.c cap_htm_apply)"
                         .into(),
                 )
             }
             _ => notes.push(
                 "HTM is on (pseries-2.11 and older): fatal where the host kernel offers no TM to KVM \
-                 (POWER10, emulated hosts); add fix htm-off to be safe (qemu-rules §3, §6.2)"
+                 (POWER10, emulated hosts); add fix htm-off to be safe (docs/rules.md#cap-defaults, D2)"
                     .into(),
             ),
         }
@@ -599,7 +599,7 @@ fn kvm_outcome(
         }),
         None if version >= (3, 0) => 64 << 10,
         // pseries-2.12 and older compute it: KVM-HV the smallest RAM
-        // backing page, TCG and PR unlimited (qemu-rules §3).
+        // backing page, TCG and PR unlimited (docs/rules.md#cap-defaults).
         None if hv => backing,
         None => u64::MAX,
     };
@@ -607,12 +607,13 @@ fn kvm_outcome(
         if row.page_size == PageSize::K4 && g.mmu == Mmu::Radix {
             notes.push(
                 "void: Radix guests need cap-hpt-max-page-size=4096 on 4 KiB hosts; QEMU source: the check \
-                 ignores the guest MMU, HPT guests need it too (qemu-rules §6.3)"
+                 ignores the guest MMU, HPT guests need it too (docs/rules.md D3)"
                     .into(),
             );
         } else {
-            notes
-                .push("QEMU's page-size check ignores the guest MMU mode (qemu-rules §6.3)".into());
+            notes.push(
+                "QEMU's page-size check ignores the guest MMU mode (docs/rules.md D3)".into(),
+            );
         }
         return (
             fails(
@@ -624,7 +625,7 @@ fn kvm_outcome(
                 ),
             ),
             format!(
-                "void: Configuring qemu for Radix guests, pseries 3.x and newer on hosts with {}; qemu-rules 5b#{} \
+                "void: Configuring qemu for Radix guests, pseries 3.x and newer on hosts with {}; docs/rules.md R{} \
                  (hw/ppc/spapr_caps.c spapr_check_pagesize)",
                 pages_word(row.page_size),
                 if row.nested { 21 } else { 6 }
@@ -634,7 +635,7 @@ fn kvm_outcome(
     if f.cap_on("nested-hv", false) && (!hv || row.mmu == Mmu::Hpt || row.nested) {
         return (
             fails("nested-hv-unsupported", text("nested-hv-unsupported")),
-            "void: nested KVM HV \"only works in Radix mode\"; qemu-rules 5b#20 \
+            "void: nested KVM HV \"only works in Radix mode\"; docs/rules.md R20 \
              (hw/ppc/spapr_caps.c cap_nested_kvm_hv_apply)"
                 .into(),
         );
@@ -642,7 +643,7 @@ fn kvm_outcome(
     if !hv {
         notes.push(
             "void: `-machine pseries,accel=kvm,kvm-type=PR` is all it takes; QEMU source: KVM PR also needs \
-             cap-fwnmi=off,cap-ail-mode-3=off,cap-large-decr=off (qemu-rules 5b#17)"
+             cap-fwnmi=off,cap-ail-mode-3=off,cap-large-decr=off (docs/rules.md R17)"
                 .into(),
         );
         let old_cpu = g
@@ -659,7 +660,7 @@ fn kvm_outcome(
                 return (
                     fails(id, text(id)),
                     format!(
-                        "qemu-rules 5b#17: KVM PR cannot provide cap-{cap} (hw/ppc/spapr_caps.c); \
+                        "docs/rules.md R17: KVM PR cannot provide cap-{cap} (hw/ppc/spapr_caps.c); \
                          measured on an emulated HPT host"
                     ),
                 );
@@ -671,19 +672,20 @@ fn kvm_outcome(
     // KVM-PR without hugepage backing never gets there: its HPT guest's RMA
     // check fails first, at machine reset (measured on an emulated 4 KiB HPT
     // host: `Unable to create 2048MiB RMA`, not the CI-page error that
-    // qemu-rules 5b#18 derives).
+    // docs/rules.md R18 derives).
     let pr_rma_first = !hv && f.mem_path.is_none();
     if row.page_size == PageSize::K4 && cap_max_page >= 64 << 10 && !pr_rma_first {
         if f.mem_path.is_some() {
             notes.push(
-                "hugepage backing does not avoid the 64 KiB CI-page check (qemu-rules §1)".into(),
+                "hugepage backing does not avoid the 64 KiB CI-page check (docs/rules.md#errors)"
+                    .into(),
             );
         }
         return (
             fails("ci-pages", text("ci-pages")),
             format!(
                 "void: \"On 4 KiB page hosts like Void, you will need to restrict the guest HPT size\"; \
-                 qemu-rules 5b#{} (target/ppc/kvm.c kvm_check_mmu)",
+                 docs/rules.md R{} (target/ppc/kvm.c kvm_check_mmu)",
                 if !hv { 18 } else if version <= (2, 12) { 14 } else { 7 }
             ),
         );
@@ -694,7 +696,7 @@ fn kvm_outcome(
         if g.mmu == Mmu::Hpt {
             notes.push(
                 "void: HPT must not appear anywhere in a nested chain; QEMU/Linux: an L1 offers Radix only, so the \
-                 L2 kernel ignores disable_radix and boots Radix (qemu-rules §5, measured)"
+                 L2 kernel ignores disable_radix and boots Radix (docs/rules.md R19; docs/emulated-hosts.md#nested-pseries)"
                     .into(),
             );
         }
@@ -711,11 +713,11 @@ fn kvm_outcome(
         let rma = u64::from(g.memory_mib) << 20;
         if limit < rma {
             notes.push(
-                "void quotes the RMA message with a closing parenthesis; QEMU prints none (qemu-rules §6.1)".into(),
+                "void quotes the RMA message with a closing parenthesis; QEMU prints none (docs/rules.md D1)".into(),
             );
             if !hv {
                 notes.push(
-                    "KVM PR on 4 KiB hosts hits the HPT page-size and RMA limits too (qemu-rules §6.5, derived); \
+                    "KVM PR on 4 KiB hosts hits the HPT page-size and RMA limits too (docs/rules.md D5, derived); \
                      measured on an emulated 4 KiB HPT host: no configuration booted"
                         .into(),
                 );
@@ -732,7 +734,7 @@ fn kvm_outcome(
                 ),
                 format!(
                     "void: HPT guests \"will not boot out of box\" since qemu 5.0 (guest memory must be backed by \
-                     larger pages); qemu-rules 5b#{} ({when}; hw/ppc/spapr.c spapr_setup_hpt)",
+                     larger pages); docs/rules.md R{} ({when}; hw/ppc/spapr.c spapr_setup_hpt)",
                     if !hv { 18 } else if row.mmu == Mmu::Radix { 9 } else { 10 }
                 ),
             );
@@ -756,30 +758,30 @@ fn boot_rule(cell: &Cell, row: &HostRow, mmu: Mmu, f: &Flags, notes: &mut Vec<St
     if g.accel == Accel::KvmPr {
         if row.page_size == PageSize::K4 {
             notes.push(
-                "KVM PR on 4 KiB hosts needs the HPT page-size cap and hugepages (qemu-rules §6.5, derived); \
+                "KVM PR on 4 KiB hosts needs the HPT page-size cap and hugepages (docs/rules.md D5, derived); \
                  measured on an emulated 4 KiB HPT host: no configuration booted"
                     .into(),
             );
         }
         if row.nested {
             return format!(
-                "void nested scenarios: HPT guest, {} / KVM PR (caps KVM PR lacks turned off); qemu-rules 5b#17",
+                "void nested scenarios: HPT guest, {} / KVM PR (caps KVM PR lacks turned off); docs/rules.md R17",
                 pages_word(row.page_size)
             );
         }
         return format!(
-            "void: {host} / KVM PR (with the caps KVM PR lacks turned off); qemu-rules 5b#17"
+            "void: {host} / KVM PR (with the caps KVM PR lacks turned off); docs/rules.md R17"
         );
     }
     if row.nested {
         return format!(
-            "void nested scenarios: Radix guest, {} / Radix guest (nested HV); qemu-rules 5b#19",
+            "void nested scenarios: Radix guest, {} / Radix guest (nested HV); docs/rules.md R19",
             pages_word(row.page_size)
         );
     }
     if g.mmu == Mmu::Radix && mmu == Mmu::Hpt {
         notes.push(
-            "a Radix-capable kernel on an HPT host falls back to HPT (qemu-rules 5b#5)".into(),
+            "a Radix-capable kernel on an HPT host falls back to HPT (docs/rules.md R5)".into(),
         );
     }
     let not_in_summary = mmu == Mmu::Hpt && g.kernel.page_size > row.page_size;
@@ -787,13 +789,13 @@ fn boot_rule(cell: &Cell, row: &HostRow, mmu: Mmu, f: &Flags, notes: &mut Vec<St
         notes.push(
             "void: HPT guests need a page size no larger than the host's, \"no existing workaround\"; QEMU source: \
              the guest kernel's page size does not matter, hugepages + cap-hpt-max-page-size=4096 suffice \
-             (qemu-rules §6.4, derived)"
+             (docs/rules.md D4, derived)"
                 .into(),
         );
     }
     if f.cap_on("nested-hv", false) {
         return format!(
-            "void: Nested virtualization with KVM HV ({host}, cap-nested-hv=on); qemu-rules 5b#19"
+            "void: Nested virtualization with KVM HV ({host}, cap-nested-hv=on); docs/rules.md R19"
         );
     }
     let guest = format!(
@@ -803,15 +805,15 @@ fn boot_rule(cell: &Cell, row: &HostRow, mmu: Mmu, f: &Flags, notes: &mut Vec<St
     );
     if not_in_summary {
         return format!(
-            "not in the void summary ({host} / {guest}: \"no existing workaround\"); qemu-rules 5b#11 and §6.4 \
+            "not in the void summary ({host} / {guest}: \"no existing workaround\"); docs/rules.md R11 and D4 \
              (cap below 64 KiB + hugepages, derived)"
         );
     }
     let source = match (row.page_size, mmu, row.mmu) {
-        (PageSize::K64, _, Mmu::Radix) => "qemu-rules 5b#4",
-        (PageSize::K64, _, Mmu::Hpt) => "qemu-rules 5b#5",
-        (PageSize::K4, Mmu::Radix, _) => "qemu-rules 5b#8 (cap-hpt-max-page-size below 64 KiB)",
-        (PageSize::K4, Mmu::Hpt, _) => "qemu-rules 5b#11 (cap below 64 KiB + hugepages)",
+        (PageSize::K64, _, Mmu::Radix) => "docs/rules.md R4",
+        (PageSize::K64, _, Mmu::Hpt) => "docs/rules.md R5",
+        (PageSize::K4, Mmu::Radix, _) => "docs/rules.md R8 (cap-hpt-max-page-size below 64 KiB)",
+        (PageSize::K4, Mmu::Hpt, _) => "docs/rules.md R11 (cap below 64 KiB + hugepages)",
     };
     format!("void: {host} / {guest}; {source}")
 }
@@ -981,14 +983,14 @@ pub fn predict(host: &HostFacts, cell: &Cell) -> Prediction {
         if g.machine.pseries_version().is_some_and(|v| v.0 == 2) {
             notes.push(
                 "void suggests pseries-2.11 for Radix guests; QEMU removed pseries-2.x in 9.2, and it turns HTM \
-                 on (qemu-rules §6.2)"
+                 on (docs/rules.md D2)"
                     .into(),
             );
         }
         (
             fails("unsupported-machine", format!("unsupported machine type: \"{}\"", g.machine.name)),
             format!(
-                "qemu-rules 5b#3: {} is gone from qemu {}.{}.{} (pseries-2.x removed in 9.2, 3.0-4.2 in 10.2)",
+                "docs/rules.md R3: {} is gone from qemu {}.{}.{} (pseries-2.x removed in 9.2, 3.0-4.2 in 10.2)",
                 g.machine.name, qemu.0, qemu.1, qemu.2
             ),
         )
@@ -1052,7 +1054,7 @@ fn host_profile(cell: &Cell, props: &mut Vec<(String, String)>, additions: &mut 
         additions.push(Addition {
             flag: format!("{cap}={value}"),
             why: "host profile powernv9: TCG's powernv9 offers no speculation-mitigation levels, so KVM there \
-                  refuses the defaults (`Requested safe cache capability level not supported by KVM`, measured.md)"
+                  refuses the defaults (`Requested safe cache capability level not supported by KVM`, docs/emulated-hosts.md#powernv-caps)"
                 .into(),
         });
     }

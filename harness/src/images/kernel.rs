@@ -156,7 +156,7 @@ pub(crate) fn vmlinux(
         c
     };
     // allnoconfig + fragment, not olddefconfig: the latter turns on about 90
-    // options the fragment did not ask for (measured.md).
+    // options the fragment did not ask for (docs/emulated-hosts.md#host-kernels).
     run("make allnoconfig", &mut make(&["allnoconfig"]))?;
     let dot_config = std::fs::read_to_string(tree.join(".config"))
         .map_err(|e| Error::io(&tree.join(".config"), "cannot read", e))?;
