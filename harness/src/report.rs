@@ -194,7 +194,7 @@ pub struct CellRecord {
     /// Cell name.
     pub name: String,
     /// passed, failed, skipped, error, interrupted.
-    pub status: String,
+    pub status: Status,
     /// The verdict's one line.
     pub summary: String,
     /// What had to happen.
@@ -277,7 +277,7 @@ fn record(r: &CellResult) -> CellRecord {
     let obs = r.attempts.last().and_then(|a| a.observation.as_ref());
     CellRecord {
         name: r.name.clone(),
-        status: format!("{:?}", r.verdict.status).to_lowercase(),
+        status: r.verdict.status,
         summary: r.verdict.summary.clone(),
         expected: r.expected.to_string(),
         row: r.cell.row.clone(),
