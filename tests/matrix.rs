@@ -83,7 +83,10 @@ expect = "error:fwnmi-unsupported""#,
         Some("off")
     );
     assert_eq!(c.guest.append, vec!["loglevel=3"]);
-    assert_eq!(c.expect, Expectation::Error("fwnmi-unsupported".into()));
+    assert_eq!(
+        c.expect,
+        Expectation::Error(bootmatrix::documented::DocumentedError::FwnmiUnsupported)
+    );
     assert_eq!(c.line, 10, "the line of the [[cells]] table");
 }
 

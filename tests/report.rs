@@ -7,10 +7,11 @@ mod common;
 use std::path::Path;
 
 use bootmatrix::diff;
+use bootmatrix::model::Outcome;
 use bootmatrix::model::{Mmu, PageSize};
 use bootmatrix::report::{self, ResultsFile, RunFacts};
 use bootmatrix::run::{Attempt, CellResult};
-use bootmatrix::verdict::{Expected, Status, Verdict};
+use bootmatrix::verdict::{Status, Verdict};
 
 fn result(name: &str, statuses: &[(Status, &str)]) -> CellResult {
     let m = bootmatrix::matrix::parse(
@@ -41,7 +42,7 @@ fn result(name: &str, statuses: &[(Status, &str)]) -> CellResult {
         name: name.into(),
         cell,
         prediction,
-        expected: Expected::Boots {
+        expected: Outcome::Boots {
             mmu: Mmu::Radix,
             page_size: PageSize::K64,
         },

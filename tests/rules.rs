@@ -10,8 +10,9 @@ mod support_rules;
 
 use std::path::Path;
 
+use bootmatrix::model::Outcome;
 use bootmatrix::model::{Expectation, Fix, Machine, Mmu, PageSize};
-use bootmatrix::rules::{self, Outcome};
+use bootmatrix::rules;
 use rstest::rstest;
 use support_rules::*;
 

@@ -7,9 +7,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use bootmatrix::console::{EndCause, Observation, SeenError, Stream};
-use bootmatrix::model::{Cell, Mmu, PageSize};
+use bootmatrix::documented::DocumentedError;
+use bootmatrix::model::{Cell, Mmu, Outcome, PageSize};
 use bootmatrix::payload::GuestReport;
-use bootmatrix::verdict::{decide, Expected, Status};
+use bootmatrix::verdict::{decide, Status};
 use rstest::rstest;
 
 fn cell() -> Cell {
@@ -42,7 +43,7 @@ fn obs(cause: EndCause, report: Option<GuestReport>, errors: &[(&str, &str)]) ->
         documented: errors
             .iter()
             .map(|(id, line)| SeenError {
-                id: id.to_string(),
+                id: id.parse::<DocumentedError>().unwrap(),
                 line: line.to_string(),
                 stream: Stream::QemuStderr,
             })
@@ -56,15 +57,15 @@ fn obs(cause: EndCause, report: Option<GuestReport>, errors: &[(&str, &str)]) ->
     }
 }
 
-const RADIX_64K: Expected = Expected::Boots {
+const RADIX_64K: Outcome = Outcome::Boots {
     mmu: Mmu::Radix,
     page_size: PageSize::K64,
 };
 const PAGE_LINE: &str = "qemu-system-ppc64: Can't support 64 kiB guest pages with 4 kiB host pages with this KVM implementation";
 
-fn page_error() -> Expected {
-    Expected::Error {
-        id: "hpt-page-size".into(),
+fn page_error() -> Outcome {
+    Outcome::Fails {
+        error: DocumentedError::HptPageSize,
         message:
             "Can't support 64 kiB guest pages with 4 kiB host pages with this KVM implementation"
                 .into(),

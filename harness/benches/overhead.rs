@@ -682,7 +682,7 @@ fn peak_rss_kib(child: &mut std::process::Child) -> (u64, std::process::ExitStat
 }
 
 /// The cell and its expectation, planned as `bootmatrix run` would.
-fn planned(matrix: &Path, name: &str) -> (bootmatrix::model::Cell, verdict::Expected) {
+fn planned(matrix: &Path, name: &str) -> (bootmatrix::model::Cell, bootmatrix::model::Outcome) {
     let selection = bootmatrix::app::Selection {
         matrix: matrix.to_path_buf(),
         filters: vec![name.to_string()],

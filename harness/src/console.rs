@@ -27,7 +27,7 @@ use nix::unistd::Pid;
 use rexpect::process::PtyProcess;
 use serde::Serialize;
 
-use crate::documented;
+use crate::documented::{self, DocumentedError};
 use crate::error::{Error, Result};
 use crate::payload::{GuestReport, ReportProblem, DONE_MARKER};
 use crate::qemu::QemuCommand;
@@ -60,7 +60,7 @@ pub enum Sighting {
     /// A kernel oops or BUG line.
     Oops(String),
     /// One of the documented errors.
-    Documented(&'static str, String),
+    Documented(DocumentedError, String),
     /// Any other fatal-looking qemu message (`qemu-system-ppc64: ...`, not a
     /// warning).
     QemuError(String),
@@ -128,7 +128,7 @@ pub fn classify(line: &str) -> Option<Sighting> {
         return Some(Sighting::Done);
     }
     if let Some(e) = documented::find_in(line) {
-        return Some(Sighting::Documented(e.id, line.trim().to_string()));
+        return Some(Sighting::Documented(e, line.trim().to_string()));
     }
     if line.contains("Kernel panic - not syncing") {
         return Some(Sighting::Panic(line.trim().to_string()));
@@ -209,8 +209,8 @@ pub enum EndCause {
 /// A documented error seen during the watch, attributed to its stream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SeenError {
-    /// The documented error's id.
-    pub id: String,
+    /// Which documented error.
+    pub id: DocumentedError,
     /// The line as printed.
     pub line: String,
     /// Where it was printed.
@@ -396,11 +396,7 @@ impl RunningGuest {
                     }
                     Sighting::Oops(line) => obs.oopses.push(line),
                     Sighting::Documented(id, line) => {
-                        obs.documented.push(SeenError {
-                            id: id.to_string(),
-                            line,
-                            stream,
-                        });
+                        obs.documented.push(SeenError { id, line, stream });
                         stop_by.get_or_insert(Instant::now() + grace);
                     }
                     Sighting::QemuError(line) => {
@@ -518,11 +514,9 @@ impl RunningGuest {
                         // The inner kernel panics and its qemu exits; the
                         // frame's end says so. Kept with the oopses.
                         Sighting::Panic(line) | Sighting::Oops(line) => obs.oopses.push(line),
-                        Sighting::Documented(id, line) => obs.documented.push(SeenError {
-                            id: id.to_string(),
-                            line,
-                            stream,
-                        }),
+                        Sighting::Documented(id, line) => {
+                            obs.documented.push(SeenError { id, line, stream })
+                        }
                         Sighting::QemuError(line) => obs.qemu_errors.push(line),
                         Sighting::Frame(_) => unreachable!("matched above"),
                     },
@@ -741,7 +735,10 @@ mod tests {
     #[test]
     fn documented_errors_on_stderr_are_named() {
         let s = classify("qemu-system-ppc64: Can't support 64 kiB guest pages with 4 kiB host pages with this KVM implementation");
-        assert!(matches!(s, Some(Sighting::Documented("hpt-page-size", _))));
+        assert!(matches!(
+            s,
+            Some(Sighting::Documented(DocumentedError::HptPageSize, _))
+        ));
     }
 
     #[test]

@@ -805,14 +805,10 @@ fn build_cell(
                 "predicted" => Expectation::Predicted,
                 "boots" => Expectation::Boots { mmu: expect_mmu },
                 _ => match s.strip_prefix("error:") {
-                    Some(id) if documented::by_id(id).is_some() => Expectation::Error(id.to_string()),
-                    Some(id) => {
-                        return Err(file.error(
-                            p.offset,
-                            "expect",
-                            &format!("unknown documented error `{id}` (known: {})", documented::ids().join(", ")),
-                        ))
-                    }
+                    Some(id) => Expectation::Error(
+                        id.parse::<documented::DocumentedError>()
+                            .map_err(|m| file.error(p.offset, "expect", &m))?,
+                    ),
                     None => {
                         return Err(file.error(
                             p.offset,
@@ -859,7 +855,7 @@ fn build_cell(
     let expect_word = match &expect {
         Expectation::Predicted => "predicted".to_string(),
         Expectation::Boots { .. } => "boots".to_string(),
-        Expectation::Error(id) => id.clone(),
+        Expectation::Error(e) => e.id().to_string(),
     };
     let vars: [(&str, String); 13] = [
         (

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::documented::DocumentedError;
+
 /// How a POWER CPU translates addresses. A kernel picks one at boot, among
 /// those the platform offers (`disable_radix` asks for HPT).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -562,6 +564,40 @@ impl fmt::Display for HostSpec {
     }
 }
 
+/// What a cell does: the one outcome type of the harness. The rules predict
+/// one, a cell must show one, and reports print one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum Outcome {
+    /// The guest boots and reports this MMU and page size.
+    Boots {
+        /// The MMU the guest really gets.
+        mmu: Mmu,
+        /// The guest kernel's base page size.
+        page_size: PageSize,
+    },
+    /// QEMU (or the guest) stops with a documented error.
+    Fails {
+        /// Which documented error.
+        error: DocumentedError,
+        /// The message as it will be printed for this cell.
+        message: String,
+    },
+}
+
+impl fmt::Display for Outcome {
+    /// `boots (Radix, 64k pages)` or `fails with <id>: <message>`, the
+    /// message verbatim.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Boots { mmu, page_size } => {
+                write!(f, "boots ({}, {page_size} pages)", mmu.cpuinfo_word())
+            }
+            Outcome::Fails { error, message } => write!(f, "fails with {error}: {message}"),
+        }
+    }
+}
+
 /// What a cell must show to pass.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -574,9 +610,8 @@ pub enum Expectation {
         /// The MMU the guest must report, when it differs from the request.
         mmu: Option<Mmu>,
     },
-    /// QEMU refuses with this documented error (an id from
-    /// [`crate::documented`]).
-    Error(String),
+    /// QEMU refuses with this documented error.
+    Error(DocumentedError),
 }
 
 /// One point of the matrix: a host, a guest on it and what must happen.

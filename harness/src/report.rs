@@ -11,8 +11,10 @@ use quick_junit::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::documented::DocumentedError;
 use crate::error::{Error, Result};
 use crate::host::HostFacts;
+use crate::model::Outcome;
 use crate::run::CellResult;
 use crate::verdict::Status;
 
@@ -212,7 +214,7 @@ pub struct CellRecord {
     /// The MMU the guest reported.
     pub guest_mmu: Option<String>,
     /// The documented errors seen.
-    pub errors_seen: Vec<String>,
+    pub errors_seen: Vec<DocumentedError>,
     /// The qemu command.
     pub argv: Vec<String>,
 }
@@ -291,7 +293,7 @@ fn record(r: &CellResult) -> CellRecord {
             .and_then(|o| o.report.as_ref())
             .map(|r| r.mmu_word.clone()),
         errors_seen: obs
-            .map(|o| o.documented.iter().map(|e| e.id.clone()).collect())
+            .map(|o| o.documented.iter().map(|e| e.id).collect())
             .unwrap_or_default(),
         argv: r.argv.clone(),
     }
@@ -349,9 +351,9 @@ pub fn summary_markdown(results: &[CellResult], facts: &RunFacts) -> String {
             let g = &r.cell.guest;
             let measured = match r.verdict.status {
                 Status::Passed => match &r.expected {
-                    crate::verdict::Expected::Boots { .. } => "booted".to_string(),
-                    crate::verdict::Expected::Error { id, .. } => {
-                        format!("documented error ({id})")
+                    Outcome::Boots { .. } => "booted".to_string(),
+                    Outcome::Fails { error, .. } => {
+                        format!("documented error ({error})")
                     }
                 },
                 other => other.word().to_lowercase(),

@@ -20,28 +20,11 @@
 
 use serde::Serialize;
 
+use crate::documented::DocumentedError;
 use crate::host::HostFacts;
-use crate::model::{parse_size, power_generation, Accel, Cell, Fix, Mmu, PageSize, Platform};
-
-/// What the documentation says a cell will do on a host.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "outcome", rename_all = "kebab-case")]
-pub enum Outcome {
-    /// The guest boots and reports this MMU and page size.
-    Boots {
-        /// The MMU the guest really gets.
-        mmu: Mmu,
-        /// The guest kernel's base page size.
-        page_size: PageSize,
-    },
-    /// QEMU (or the guest) stops with a documented error.
-    Fails {
-        /// Id in [`crate::documented`].
-        error: String,
-        /// The message as it will be printed for this cell.
-        message: String,
-    },
-}
+use crate::model::{
+    parse_size, power_generation, Accel, Cell, Fix, Mmu, Outcome, PageSize, Platform,
+};
 
 /// One flag the rules add to the command line, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -291,10 +274,10 @@ impl Flags {
 /// The caps KVM-PR cannot provide, in the order QEMU complains about them
 /// (measured on an emulated HPT host): the cap, the error id and the
 /// machine version that turned it on by default.
-const PR_CAPS: [(&str, &str, (u32, u32)); 3] = [
-    ("fwnmi", "fwnmi-unsupported", (5, 0)),
-    ("ail-mode-3", "ail-mode-3-unsupported", (8, 1)),
-    ("large-decr", "large-decr-unsupported", (4, 0)),
+const PR_CAPS: [(&str, DocumentedError, (u32, u32)); 3] = [
+    ("fwnmi", DocumentedError::FwnmiUnsupported, (5, 0)),
+    ("ail-mode-3", DocumentedError::AilMode3Unsupported, (8, 1)),
+    ("large-decr", DocumentedError::LargeDecrUnsupported, (4, 0)),
 ];
 
 /// The hugetlbfs directory `-mem-path` should use: the first writable
@@ -438,23 +421,14 @@ fn flags(host: &HostFacts, cell: &Cell) -> Flags {
     f
 }
 
-/// A failure outcome for documented error `id` with `message`.
-fn fails(id: &str, message: String) -> Outcome {
-    debug_assert!(
-        crate::documented::by_id(id).is_some(),
-        "unknown documented error {id}"
-    );
-    Outcome::Fails {
-        error: id.to_string(),
-        message,
-    }
+/// A failure outcome for documented `error` with `message`.
+fn fails(error: DocumentedError, message: String) -> Outcome {
+    Outcome::Fails { error, message }
 }
 
-/// The documented text of error `id`, for messages that never vary.
-fn text(id: &str) -> String {
-    crate::documented::by_id(id)
-        .map(|e| e.text.to_string())
-        .unwrap_or_default()
+/// The documented text of `error`, for messages that never vary.
+fn text(error: DocumentedError) -> String {
+    error.text().to_string()
 }
 
 /// What happens under TCG: no page, hugepage or RMA checks; the guest gets
@@ -470,7 +444,7 @@ fn tcg_outcome(
     let version = machine_version(cell, qemu_version(host));
     if f.cap_on("htm", version <= (2, 11)) {
         return (
-            fails("tcg-no-htm", text("tcg-no-htm")),
+            fails(DocumentedError::TcgNoHtm, text(DocumentedError::TcgNoHtm)),
             "docs/rules.md R2: TCG cannot emulate transactional memory, on by default up to pseries-2.11 \
              (hw/ppc/spapr_caps.c cap_htm_apply)"
                 .into(),
@@ -518,7 +492,7 @@ fn kvm_outcome(
     // ISA 3.0 Radix hosts; in a guest, kvm_hv needs a Radix L1.
     if !hv && row.mmu == Mmu::Radix {
         return (
-            fails("kvm-module-not-loaded", "PPC KVM module is not loaded. Try modprobe kvm_pr.".into()),
+            fails(DocumentedError::KvmModuleNotLoaded, "PPC KVM module is not loaded. Try modprobe kvm_pr.".into()),
             "void: KVM PR \"requires the host to be running in HPT mode (Radix is not supported)\"; \
              docs/rules.md R16 (target/ppc/kvm.c kvm_arch_get_default_type; kvm_pr fails with EIO on Radix)"
                 .into(),
@@ -526,7 +500,7 @@ fn kvm_outcome(
     }
     if hv && row.nested && row.mmu == Mmu::Hpt {
         return (
-            fails("kvm-module-not-loaded", "PPC KVM module is not loaded. Try modprobe kvm_hv.".into()),
+            fails(DocumentedError::KvmModuleNotLoaded, "PPC KVM module is not loaded. Try modprobe kvm_hv.".into()),
             "void nested scenarios: an HPT guest hosts KVM PR only; docs/rules.md#linux-guest (kvm_hv loads in a guest \
              only if ISA 3.0 and Radix)"
                 .into(),
@@ -554,7 +528,7 @@ fn kvm_outcome(
             };
             if !matches {
                 return (
-                    fails("kvm-hv-cpu-model", text("kvm-hv-cpu-model")),
+                    fails(DocumentedError::KvmHvCpuModel, text(DocumentedError::KvmHvCpuModel)),
                     format!(
                         "docs/rules.md R22: under KVM-HV `-cpu {model}` must be `host` or the host's family \
                          (target/ppc/kvm.c kvm_arch_init_vcpu)"
@@ -568,7 +542,7 @@ fn kvm_outcome(
     if f.cap_on("htm", version <= (2, 11)) {
         if host.kvm.htm == Some(false) {
             return (
-                fails("kvm-no-htm", text("kvm-no-htm")),
+                fails(DocumentedError::KvmNoHtm, text(DocumentedError::KvmNoHtm)),
                 "docs/rules.md#cap-defaults: HTM is on up to pseries-2.11 and this host's KVM offers none (an emulated \
                  POWER9: TCG has no TM; measured with qemu 7.2; hw/ppc/spapr_caps.c cap_htm_apply)"
                     .into(),
@@ -577,7 +551,7 @@ fn kvm_outcome(
         match host.power_generation.filter(|_| host.is_power()) {
             Some(gen) if gen >= 10 => {
                 return (
-                    fails("kvm-no-htm", text("kvm-no-htm")),
+                    fails(DocumentedError::KvmNoHtm, text(DocumentedError::KvmNoHtm)),
                     "docs/rules.md#cap-defaults: HTM is on up to pseries-2.11 and POWER10 has none \
                      (hw/ppc/spapr_caps.c cap_htm_apply)"
                         .into(),
@@ -616,8 +590,7 @@ fn kvm_outcome(
             );
         }
         return (
-            fails(
-                "hpt-page-size",
+            fails(DocumentedError::HptPageSize,
                 format!(
                     "Can't support {} kiB guest pages with {} kiB host pages with this KVM implementation",
                     cap_max_page >> 10,
@@ -634,7 +607,10 @@ fn kvm_outcome(
     }
     if f.cap_on("nested-hv", false) && (!hv || row.mmu == Mmu::Hpt || row.nested) {
         return (
-            fails("nested-hv-unsupported", text("nested-hv-unsupported")),
+            fails(
+                DocumentedError::NestedHvUnsupported,
+                text(DocumentedError::NestedHvUnsupported),
+            ),
             "void: nested KVM HV \"only works in Radix mode\"; docs/rules.md R20 \
              (hw/ppc/spapr_caps.c cap_nested_kvm_hv_apply)"
                 .into(),
@@ -682,7 +658,7 @@ fn kvm_outcome(
             );
         }
         return (
-            fails("ci-pages", text("ci-pages")),
+            fails(DocumentedError::CiPages, text(DocumentedError::CiPages)),
             format!(
                 "void: \"On 4 KiB page hosts like Void, you will need to restrict the guest HPT size\"; \
                  docs/rules.md R{} (target/ppc/kvm.c kvm_check_mmu)",
@@ -728,8 +704,7 @@ fn kvm_outcome(
                 "at startup"
             };
             return (
-                fails(
-                    "rma-limit",
+                fails(DocumentedError::RmaLimit,
                     format!("Unable to create {}MiB RMA (VRMA only allows {}MiB", rma >> 20, limit >> 20),
                 ),
                 format!(
@@ -830,8 +805,7 @@ fn skip_reason(host: &HostFacts, cell: &Cell, outcome: &Outcome, f: &Flags) -> O
                 .into(),
         );
     };
-    let machine_error =
-        matches!(outcome, Outcome::Fails { error, .. } if error == "unsupported-machine");
+    let machine_error = matches!(outcome, Outcome::Fails { error, .. } if *error == DocumentedError::UnsupportedMachine);
     if !machine_error && !qemu.machines.is_empty() && !qemu.machines.contains(&g.machine.name) {
         reasons.push(format!(
             "qemu {}.{}.{} has no machine `{}` (see `{} -machine help`)",
@@ -914,8 +888,7 @@ fn skip_reason(host: &HostFacts, cell: &Cell, outcome: &Outcome, f: &Flags) -> O
     }
     // A module that is not loaded only matters when the cell must boot: the
     // row that predicts `PPC KVM module is not loaded` needs it absent.
-    let expects_module_error =
-        matches!(outcome, Outcome::Fails { error, .. } if error == "kvm-module-not-loaded");
+    let expects_module_error = matches!(outcome, Outcome::Fails { error, .. } if *error == DocumentedError::KvmModuleNotLoaded);
     let loaded = if g.accel == Accel::KvmHv {
         host.kvm.hv_loaded
     } else {
@@ -988,7 +961,7 @@ pub fn predict(host: &HostFacts, cell: &Cell) -> Prediction {
             );
         }
         (
-            fails("unsupported-machine", format!("unsupported machine type: \"{}\"", g.machine.name)),
+            fails(DocumentedError::UnsupportedMachine, format!("unsupported machine type: \"{}\"", g.machine.name)),
             format!(
                 "docs/rules.md R3: {} is gone from qemu {}.{}.{} (pseries-2.x removed in 9.2, 3.0-4.2 in 10.2)",
                 g.machine.name, qemu.0, qemu.1, qemu.2
@@ -1083,7 +1056,7 @@ pub fn expectation_agrees(cell: &Cell, outcome: &Outcome) -> Option<bool> {
         (Expectation::Boots { mmu }, Outcome::Boots { mmu: got, .. }) => {
             Some(mmu.unwrap_or(cell.guest.mmu) == *got)
         }
-        (Expectation::Error(id), Outcome::Fails { error, .. }) => Some(id == error),
+        (Expectation::Error(want), Outcome::Fails { error, .. }) => Some(want == error),
         _ => Some(false),
     }
 }

@@ -12,12 +12,12 @@ use serde::Serialize;
 
 use crate::console::{Observation, RunningGuest};
 use crate::event::{Event, Listener, Slot};
-use crate::model::Cell;
+use crate::model::{Cell, Outcome};
 use crate::plan::{self, Placement, Plan, PlannedCell, Readiness, Session};
 use crate::qemu::QemuCommand;
 use crate::rules::Prediction;
 use crate::teardown;
-use crate::verdict::{self, Expected, Status, Verdict};
+use crate::verdict::{self, Status, Verdict};
 
 /// Prepared files by placeholder ([`plan::FileRef::placeholder`]): a path,
 /// or why it could not be prepared (then the cells that need it are
@@ -122,7 +122,7 @@ pub struct CellResult {
     /// The rules' prediction.
     pub prediction: Prediction,
     /// What had to happen.
-    pub expected: Expected,
+    pub expected: Outcome,
     /// The final verdict (the last attempt's, or a pass after retries).
     pub verdict: Verdict,
     /// Every attempt, first to last.

@@ -10,9 +10,9 @@
 use serde::Serialize;
 
 use crate::console::{EndCause, Observation};
-use crate::documented;
-use crate::model::{Cell, Expectation, Mmu, PageSize};
-use crate::rules::{Outcome, Prediction};
+use crate::model::Outcome;
+use crate::model::{Cell, Expectation};
+use crate::rules::Prediction;
 
 /// How a cell ended, in the terms JUnit and exit statuses use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, PartialOrd, Ord)]
@@ -61,65 +61,23 @@ impl Status {
     }
 }
 
-/// What a cell must show, after the rules filled in "predicted".
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Expected {
-    /// The guest boots and reports these.
-    Boots {
-        /// MMU the guest must report.
-        mmu: Mmu,
-        /// Page size the guest must report.
-        page_size: PageSize,
-    },
-    /// qemu (or the guest) stops with this documented error.
-    Error {
-        /// Id in [`crate::documented`].
-        id: String,
-        /// The message as expected for this cell.
-        message: String,
-    },
-}
-
-impl std::fmt::Display for Expected {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Expected::Boots { mmu, page_size } => {
-                write!(f, "boots ({}, {} pages)", mmu.cpuinfo_word(), page_size)
-            }
-            Expected::Error { id, message } => write!(f, "fails with {id}: {message}"),
-        }
-    }
-}
-
 /// Resolves a cell's expectation against the rules' prediction. An explicit
 /// expectation in the matrix wins; `predicted` takes the rules' outcome.
-pub fn expected(cell: &Cell, prediction: &Prediction) -> Expected {
+pub fn expected(cell: &Cell, prediction: &Prediction) -> Outcome {
     match &cell.expect {
-        Expectation::Predicted => match &prediction.outcome {
-            Outcome::Boots { mmu, page_size } => Expected::Boots {
-                mmu: *mmu,
-                page_size: *page_size,
-            },
-            Outcome::Fails { error, message } => Expected::Error {
-                id: error.clone(),
-                message: message.clone(),
-            },
-        },
-        Expectation::Boots { mmu } => Expected::Boots {
+        Expectation::Predicted => prediction.outcome.clone(),
+        Expectation::Boots { mmu } => Outcome::Boots {
             mmu: mmu.unwrap_or(match &prediction.outcome {
                 Outcome::Boots { mmu, .. } => *mmu,
                 Outcome::Fails { .. } => cell.guest.mmu,
             }),
             page_size: cell.guest.kernel.page_size,
         },
-        Expectation::Error(id) => Expected::Error {
-            id: id.clone(),
+        Expectation::Error(want) => Outcome::Fails {
+            error: *want,
             message: match &prediction.outcome {
-                Outcome::Fails { error, message } if error == id => message.clone(),
-                _ => documented::by_id(id)
-                    .map(|e| e.text.to_string())
-                    .unwrap_or_default(),
+                Outcome::Fails { error, message } if error == want => message.clone(),
+                _ => want.text().to_string(),
             },
         },
     }
@@ -169,7 +127,7 @@ fn row_of(cell: &Cell) -> String {
 }
 
 /// Decides a cell from what its watch observed.
-pub fn decide(cell: &Cell, expected: &Expected, obs: &Observation) -> Verdict {
+pub fn decide(cell: &Cell, expected: &Outcome, obs: &Observation) -> Verdict {
     let secs = obs.elapsed.as_secs_f64();
     let first_error = obs.documented.first();
     match (&obs.cause, expected) {
@@ -177,7 +135,7 @@ pub fn decide(cell: &Cell, expected: &Expected, obs: &Observation) -> Verdict {
             Status::Interrupted,
             "the run was interrupted before this cell finished",
         ),
-        (EndCause::Marker, Expected::Boots { mmu, page_size }) => match &obs.report {
+        (EndCause::Marker, Outcome::Boots { mmu, page_size }) => match &obs.report {
             None => Verdict::new(
                 Status::Failed,
                 if obs.damaged_reports > 0 {
@@ -218,7 +176,7 @@ pub fn decide(cell: &Cell, expected: &Expected, obs: &Observation) -> Verdict {
                 }
             }
         },
-        (EndCause::Marker, Expected::Error { id, message }) => {
+        (EndCause::Marker, Outcome::Fails { error: id, message }) => {
             let booted = obs
                 .report
                 .as_ref()
@@ -236,11 +194,13 @@ pub fn decide(cell: &Cell, expected: &Expected, obs: &Observation) -> Verdict {
                 ),
             )
         }
-        (_, Expected::Error { id, message }) if obs.documented.iter().any(|e| &e.id == id) => {
+        (_, Outcome::Fails { error: id, message })
+            if obs.documented.iter().any(|e| e.id == *id) =>
+        {
             let seen = obs
                 .documented
                 .iter()
-                .find(|e| &e.id == id)
+                .find(|e| e.id == *id)
                 .expect("present");
             Verdict::new(
                 Status::Passed,

@@ -21,10 +21,10 @@ use serde::Serialize;
 use crate::chain::{self, SessionKey};
 use crate::host::{DevKvm, HostFacts};
 use crate::matrix::Matrix;
-use crate::model::{Cell, HostSpec, InnerQemu};
+use crate::model::{Cell, HostSpec, InnerQemu, Outcome};
 use crate::qemu::{self, BootFiles, QemuCommand};
 use crate::rules::{self, Prediction};
-use crate::verdict::{self, Expected};
+use crate::verdict;
 
 /// Where a matrix's KVM host rows run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -127,7 +127,7 @@ pub struct PlannedCell {
     /// The rules' prediction and the flags behind it.
     pub prediction: Prediction,
     /// The one outcome that must happen.
-    pub expected: Expected,
+    pub expected: Outcome,
     /// Whether it can run here.
     pub readiness: Readiness,
     /// Where it runs (its command is planned even when it is skipped, so

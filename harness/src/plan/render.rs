@@ -8,16 +8,7 @@
 //! QEMU disagree, and the exact command.
 
 use super::{Placement, Plan, Readiness};
-use crate::rules::Outcome;
-
-/// The outcome in one line: `boots (radix, 64k pages)` or `fails:
-/// <id>: <message>`, the message verbatim.
-pub fn outcome_text(outcome: &Outcome) -> String {
-    match outcome {
-        Outcome::Boots { mmu, page_size } => format!("boots ({mmu} MMU, {page_size} pages)"),
-        Outcome::Fails { error, message } => format!("fails with {error}: {message}"),
-    }
-}
+use crate::model::Outcome;
 
 /// The plan as text: one block per cell, then a count.
 pub fn render_text(plan: &Plan) -> String {
@@ -27,7 +18,7 @@ pub fn render_text(plan: &Plan) -> String {
         let p = &e.prediction;
         s.push_str(&format!("{}\n", e.name));
         s.push_str(&format!("  row:      {}\n", e.row));
-        s.push_str(&format!("  predicts: {}\n", outcome_text(&p.outcome)));
+        s.push_str(&format!("  predicts: {}\n", p.outcome));
         let agreement = match e.agrees {
             Some(false) => {
                 disagree += 1;
@@ -138,7 +129,9 @@ mod tests {
 
     #[test]
     fn text_shows_the_error_verbatim_and_the_command() {
-        let c = cell(Expectation::Error("hpt-page-size".into()));
+        let c = cell(Expectation::Error(
+            crate::documented::DocumentedError::HptPageSize,
+        ));
         let t = render_text(&plan_of(c));
         assert!(t.contains("Can't support 64 kiB guest pages with 4 kiB host pages with this KVM implementation"), "{t}");
         assert!(
