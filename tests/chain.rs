@@ -127,7 +127,7 @@ fn emulated_host_limits_are_skips_with_the_reason() {
     let probed = common::x86_host_with_qemu();
     let reason = |pred: &dyn Fn(&bootmatrix::model::Cell) -> bool| {
         let c = cells.iter().find(|c| pred(c)).expect("such a cell");
-        chain::host_limits(c, &probed, m.emulation.as_ref())
+        chain::host_limits(c, &probed, m.emulation.as_ref()).map(|m| m.to_string())
     };
     // PR rows get the harness-built kernel; on a Debian host kernel they skip.
     assert_eq!(
@@ -140,7 +140,9 @@ fn emulated_host_limits_are_skips_with_the_reason() {
         .unwrap()
         .clone();
     on_debian.host.kernel = m.kernels.get("debian-4k").cloned();
-    let pr = chain::host_limits(&on_debian, &probed, m.emulation.as_ref()).unwrap();
+    let pr = chain::host_limits(&on_debian, &probed, m.emulation.as_ref())
+        .unwrap()
+        .to_string();
     assert!(pr.contains("no KVM-PR"), "{pr}");
     // Hugepage-backed guests run on the patched host kernels, and skip on
     // stock ones with the reason.
@@ -165,7 +167,9 @@ fn emulated_host_limits_are_skips_with_the_reason() {
         .unwrap()
         .clone();
     stock.host.kernel.as_mut().unwrap().emulated_hugepages = false;
-    let stock = chain::host_limits(&stock, &probed, m.emulation.as_ref()).unwrap();
+    let stock = chain::host_limits(&stock, &probed, m.emulation.as_ref())
+        .unwrap()
+        .to_string();
     assert!(
         stock.contains("ibm,processor-radix-AP-encodings"),
         "{stock}"

@@ -86,10 +86,14 @@ fn run_executes_the_plan_it_writes() {
         for (c, p) in cells.iter().zip(&plan.cells) {
             assert_eq!(c["name"], p.name.as_str());
             assert_eq!(c["status"], "skipped");
-            let Readiness::Skipped { reason } = &p.readiness else {
+            let Readiness::Skipped { missing } = &p.readiness else {
                 unreachable!()
             };
-            assert_eq!(c["summary"].as_str().unwrap(), reason.as_str());
+            assert!(!missing.is_empty());
+            assert_eq!(
+                c["summary"].as_str().unwrap(),
+                p.readiness.reason().unwrap()
+            );
         }
     }
 }

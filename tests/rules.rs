@@ -122,7 +122,8 @@ fn compatibility_summary_bare_metal(
     let p = predict(&power9(row.0, row.1), &c);
     assert_eq!(got(&p), want, "rule: {}\nnotes: {:?}", p.rule, p.notes);
     assert_eq!(
-        p.skip, None,
+        p.skip_reason(),
+        None,
         "a ready POWER9 host on its own row runs every cell"
     );
     if let Outcome::Boots { page_size, .. } = p.outcome {
@@ -186,7 +187,7 @@ fn nested_module_errors_name_the_right_module() {
         "PPC KVM module is not loaded. Try modprobe kvm_hv."
     );
     // measured: kvm-type=PR on a Radix L1 gives the error even though kvm_pr is not loaded: no skip.
-    assert_eq!(pr.skip, None);
+    assert_eq!(pr.skip_reason(), None);
 }
 
 // ---------------------------------------------------------------------------
@@ -202,7 +203,7 @@ fn tcg_boots_any_guest_on_x86_and_is_never_skipped(
     // R1 "TCG | any | defaults | boots"; docs/rules.md#tcg no page-size, hugepage or RMA checks; R23 nested-hv.
     let p = predict(&x86(), &cell(row, TCG, mmu, page, fixes));
     assert_eq!(got(&p), Want::Boots(mmu));
-    assert_eq!(p.skip, None);
+    assert_eq!(p.skip_reason(), None);
     assert_eq!(p.cpu, "POWER9");
     assert_eq!(p.machine_props[0], ("accel".to_string(), "tcg".to_string()));
     assert!(
@@ -241,7 +242,7 @@ fn tcg_machine_versions(
         .push(machine.to_string());
     let p = predict(&host, &c);
     assert_eq!(got(&p), want, "{}", p.rule);
-    assert_eq!(p.skip, None);
+    assert_eq!(p.skip_reason(), None);
 }
 
 #[test]
@@ -252,7 +253,7 @@ fn removed_machine_message_quotes_the_name_and_is_not_skipped() {
     c.guest.machine = "pseries-2.11".parse().unwrap();
     let p = predict(&x86(), &c);
     assert_eq!(message(&p), "unsupported machine type: \"pseries-2.11\"");
-    assert_eq!(p.skip, None);
+    assert_eq!(p.skip_reason(), None);
     assert!(
         p.notes.iter().any(|n| n.contains("docs/rules.md D2")),
         "{:?}",
@@ -289,7 +290,7 @@ fn old_machine_types_on_qemu_9_1(
     c.guest.machine = machine.parse().unwrap();
     let p = predict(&with_qemu(power9(row.0, row.1), (9, 1, 0)), &c);
     assert_eq!(got(&p), want, "{}\n{:?}", p.rule, p.notes);
-    assert_eq!(p.skip, None);
+    assert_eq!(p.skip_reason(), None);
 }
 
 #[test]
@@ -577,12 +578,12 @@ fn kvm_on_x86_is_skipped_with_a_runner_hint(
 ) {
     let p = predict(&x86(), &cell(row, HV, mmu, K4, &[HPT_CAP]));
     assert_eq!(
-        p.skip.as_deref(),
+        p.skip_reason().as_deref(),
         Some("kvm-hv needs a POWER host with /dev/kvm; this host is x86_64 — run this row on a POWER9 runner")
     );
     let p = predict(&x86(), &cell(row, PR, mmu, K4, &[PR_CAPS]));
     assert!(p
-        .skip
+        .skip_reason()
         .as_deref()
         .unwrap()
         .starts_with("kvm-pr needs a POWER host"));
@@ -621,8 +622,7 @@ fn skips_say_what_is_missing_and_how_to_get_it(
     let c = cell(Some((RADIX, K4)), HV, HPT, K4, &[HPT_CAP, HUGE]);
     let p = predict(&host, &c);
     let reason = p
-        .skip
-        .clone()
+        .skip_reason()
         .unwrap_or_else(|| panic!("expected a skip containing {says:?}"));
     assert!(reason.contains(says), "{reason}");
     // The documented outcome does not depend on what this machine lacks.
@@ -635,13 +635,13 @@ fn enough_hugepages_means_no_skip() {
     let mut h = power9(RADIX, K4);
     h.hugepages_free = 1024;
     assert_eq!(
-        predict(&h, &cell(Some((RADIX, K4)), HV, HPT, K4, &[HPT_CAP, HUGE])).skip,
+        predict(&h, &cell(Some((RADIX, K4)), HV, HPT, K4, &[HPT_CAP, HUGE])).skip_reason(),
         None
     );
     h.hugepages_free = 1023;
     assert!(
         predict(&h, &cell(Some((RADIX, K4)), HV, HPT, K4, &[HPT_CAP, HUGE]))
-            .skip
+            .skip_reason()
             .is_some()
     );
 }
@@ -730,9 +730,11 @@ fn void_compat_expectations_agree_with_the_rules_on_each_cells_row() {
         );
         if c.guest.accel.is_kvm() {
             assert_eq!(
-                p.skip, None,
+                p.skip_reason(),
+                None,
                 "{}: a ready host on the cell's row must run it: {:?}",
-                c.name, p.skip
+                c.name,
+                p.skip_reason()
             );
         }
         if c.expect != Expectation::Predicted {
@@ -834,7 +836,7 @@ fn a_nested_row_is_skipped_on_bare_metal_with_the_reason() {
         .find(|c| c.host.nested == Some(true) && c.guest.accel == bootmatrix::model::Accel::KvmHv)
         .expect("a nested HV row");
     let p = predict(&power9(c.host.mmu.unwrap(), c.host.page_size.unwrap()), c);
-    let reason = p.skip.expect("bare metal cannot run an L2 row");
+    let reason = p.skip_reason().expect("bare metal cannot run an L2 row");
     assert!(
         reason.contains("nested scenario") && reason.contains("bare metal"),
         "{reason}"

@@ -27,6 +27,7 @@ use crate::host::{DevKvm, HostFacts, HugetlbfsMount, KvmFacts, QemuFacts};
 use crate::model::{Cell, Fix, HostKind, HostSpec, InnerQemu, Mmu, PageSize, Platform};
 use crate::payload::{self, Member};
 use crate::qemu::{shell_quote, BootFiles, QemuCommand};
+use crate::readiness::Missing;
 
 /// Where qemu lives inside the L1.
 pub const L1_QEMU: &str = "/usr/bin/qemu-system-ppc64";
@@ -199,41 +200,36 @@ pub fn host_limits(
     cell: &Cell,
     probed: &HostFacts,
     emulation: Option<&crate::matrix::Emulation>,
-) -> Option<String> {
+) -> Option<Missing> {
     let host = &cell.host;
     let machine = match host.kind {
         HostKind::PowerNv9 => "powernv9",
         HostKind::NestedPseries => "pseries",
         HostKind::Native => return None,
     };
-    if let Some(q) = &probed.qemu {
-        if !q.machines.is_empty() && !q.machines.iter().any(|m| m == machine) {
-            return Some(format!(
-                "qemu {}.{}.{} has no `{machine}` machine to emulate the host",
-                q.version.0, q.version.1, q.version.2
-            ));
-        }
-    } else {
-        return Some("qemu-system-ppc64 not found: run ci/setup-debian.sh".into());
+    let Some(q) = &probed.qemu else {
+        return Some(Missing::Qemu);
+    };
+    if !q.machines.is_empty() && !q.machines.iter().any(|m| m == machine) {
+        return Some(Missing::EmulatedMachine {
+            machine: machine.to_string(),
+            version: q.version,
+        });
     }
     if cell.guest.accel == crate::model::Accel::KvmPr
         && !host.kernel.as_ref().is_some_and(|k| k.kvm_pr)
     {
-        return Some(format!(
-            "the host kernel `{}` has no KVM-PR (CONFIG_KVM_BOOK3S_64_PR is unset in Debian's kernels): give the \
-             emulated host a kernel built with it and mark it `kvm_pr = true` in [kernels]",
-            host.kernel.as_ref().map_or("?", |k| k.name.as_str())
-        ));
+        return Some(Missing::HostKernelWithoutPr {
+            kernel: host
+                .kernel
+                .as_ref()
+                .map_or("?".to_string(), |k| k.name.clone()),
+        });
     }
     let hugepages = cell.guest.fixes.contains(&Fix::Hugepages);
     let patched = host.kernel.as_ref().is_some_and(|k| k.emulated_hugepages);
     if hugepages && host.kind == HostKind::PowerNv9 && host.mmu != Some(Mmu::Hpt) && !patched {
-        return Some(
-            "hugepages on an emulated Radix host: QEMU's powernv device tree lacks ibm,processor-radix-AP-encodings, \
-             so a stock host kernel disables HugeTLB (docs/emulated-hosts.md#radix-hugepages); give the host a kernel patched for it \
-             (images/kernel-host-*.toml, `emulated_hugepages = true` in [kernels]) or run this row on a POWER9 runner"
-                .into(),
-        );
+        return Some(Missing::EmulatedRadixHugetlb);
     }
     // Configurations measured to hang on emulated hosts are the matrix's
     // data, not code: a matrix re-tests one by dropping its entry.
@@ -244,17 +240,16 @@ pub fn host_limits(
                 .any(|p| crate::select::matches_filter(&cell.name, p))
         })
     }) {
-        return Some(format!(
-            "known limitation of emulated hosts (the matrix's [[emulation.limitations]]): {}",
-            l.reason
-        ));
+        return Some(Missing::KnownLimitation {
+            reason: l.reason.clone(),
+        });
     }
-    if cell.guest.memory_mib + 1024 > host.memory_mib.unwrap_or(default_host_memory(host.kind)) {
-        return Some(format!(
-            "the guest's {} MiB do not fit the emulated host's {} MiB with room for the host; raise host_memory",
-            cell.guest.memory_mib,
-            host.memory_mib.unwrap_or(default_host_memory(host.kind))
-        ));
+    let host_mib = host.memory_mib.unwrap_or(default_host_memory(host.kind));
+    if cell.guest.memory_mib + 1024 > host_mib {
+        return Some(Missing::HostMemory {
+            guest_mib: cell.guest.memory_mib,
+            host_mib,
+        });
     }
     None
 }

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::{parse_size, power_generation, Mmu, PageSize, Platform};
+use crate::readiness;
 
 /// Access to `/dev/kvm` for the current user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -491,9 +492,7 @@ pub fn remediation(facts: &HostFacts) -> Vec<Remediation> {
     if facts.qemu.is_none() {
         out.push(Remediation {
             missing: "qemu-system-ppc64 (every row)".into(),
-            fix: "install qemu: Void `xbps-install -S qemu`; Debian 12 `apt-get install -t bookworm-backports \
-                  qemu-system-ppc` (bookworm itself has 7.2)"
-                .into(),
+            fix: readiness::INSTALL_QEMU.into(),
         });
     }
     if !facts.is_power() {
@@ -550,8 +549,7 @@ pub fn remediation(facts: &HostFacts) -> Vec<Remediation> {
         }),
         DevKvm::NoAccess => out.push(Remediation {
             missing: "access to /dev/kvm for this user (every KVM row)".into(),
-            fix: "add your user to the kvm group (`usermod -aG kvm $USER`), then log out and in"
-                .into(),
+            fix: readiness::KVM_GROUP.into(),
         }),
         DevKvm::Usable => {}
     }
@@ -564,8 +562,9 @@ pub fn remediation(facts: &HostFacts) -> Vec<Remediation> {
                 facts.hugepages_free, size_kib
             ),
             fix: format!(
-                "`sysctl vm.nr_hugepages={n}` (or `echo {n} > /proc/sys/vm/nr_hugepages`), then check \
+                "`{}` (or `echo {n} > /proc/sys/vm/nr_hugepages`), then check \
                  `grep HugePages_Total /proc/meminfo`",
+                readiness::reserve_hugepages(hugepages_to_reserve(size_kib)),
                 n = hugepages_to_reserve(size_kib)
             ),
         });
@@ -582,10 +581,11 @@ pub fn remediation(facts: &HostFacts) -> Vec<Remediation> {
         };
         out.push(Remediation {
             missing,
-            fix: "`mount -t hugetlbfs hugetlbfs /dev/hugepages; chown root:kvm /dev/hugepages; \
-                  chmod 1770 /dev/hugepages`, add your user to the kvm group, and make it permanent with the \
-                  fstab line `hugetlbfs /dev/hugepages hugetlbfs mode=01770,gid=<gid of kvm> 0 0`"
-                .into(),
+            fix: format!(
+                "`{}`, add your user to the kvm group, and make it permanent with the \
+                  fstab line `hugetlbfs /dev/hugepages hugetlbfs mode=01770,gid=<gid of kvm> 0 0`",
+                readiness::MOUNT_HUGETLBFS
+            ),
         });
     }
     out

@@ -25,6 +25,7 @@ pub mod payload;
 pub mod plan;
 pub mod progress;
 pub mod qemu;
+pub mod readiness;
 pub mod report;
 pub mod rules;
 pub mod run;

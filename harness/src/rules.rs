@@ -25,6 +25,7 @@ use crate::host::HostFacts;
 use crate::model::{
     parse_size, power_generation, Accel, Cell, Fix, Mmu, Outcome, PageSize, Platform,
 };
+use crate::readiness::{mmu_word, pages_word, Missing};
 
 /// One flag the rules add to the command line, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -40,9 +41,9 @@ pub struct Addition {
 pub struct Prediction {
     /// What the documentation says happens on the cell's host row.
     pub outcome: Outcome,
-    /// Why this machine cannot run the cell (it is skipped, never passed),
-    /// or `None` when it can. Says what is missing and how to get it.
-    pub skip: Option<String>,
+    /// What this machine lacks to run the cell (it is then skipped, never
+    /// passed), each with its remedy; empty when it can run it.
+    pub skip: Vec<Missing>,
     /// The rule that decided it, citing the document or QEMU source.
     pub rule: String,
     /// `-machine` properties after the machine type, in order
@@ -56,6 +57,14 @@ pub struct Prediction {
     pub additions: Vec<Addition>,
     /// Where the Void document and QEMU source disagree for this cell.
     pub notes: Vec<String>,
+}
+
+impl Prediction {
+    /// Why this machine cannot run the cell, as one line (every missing
+    /// piece with its remedy), or `None` when it can.
+    pub fn skip_reason(&self) -> Option<String> {
+        crate::readiness::skip_reason(&self.skip)
+    }
 }
 
 /// The host row of the compatibility summary a cell is judged on: the host
@@ -102,22 +111,6 @@ pub fn host_row(host: &HostFacts, cell: &Cell) -> HostRow {
 /// True when the probed host is itself a pSeries guest (an L1).
 fn probed_nested(host: &HostFacts) -> bool {
     host.is_power() && host.platform == Some(Platform::PSeries)
-}
-
-/// How the Void summary names a host MMU (`Radix host`, `HPT host`).
-fn mmu_word(mmu: Mmu) -> &'static str {
-    match mmu {
-        Mmu::Radix => "Radix",
-        Mmu::Hpt => "HPT",
-    }
-}
-
-/// How the Void summary names a page size (`4 KiB pages`).
-fn pages_word(p: PageSize) -> &'static str {
-    match p {
-        PageSize::K4 => "4 KiB pages",
-        PageSize::K64 => "64 KiB pages",
-    }
 }
 
 /// The documented row a cell proves, for reports and drift messages: the
@@ -793,97 +786,57 @@ fn boot_rule(cell: &Cell, row: &HostRow, mmu: Mmu, f: &Flags, notes: &mut Vec<St
     format!("void: {host} / {guest}; {source}")
 }
 
-/// Why this machine cannot run the cell, if it cannot; `None` when it can.
-/// Every reason says what is missing and how to get it.
-fn skip_reason(host: &HostFacts, cell: &Cell, outcome: &Outcome, f: &Flags) -> Option<String> {
+/// What this machine lacks to run the cell; empty when it can. Each
+/// [`Missing`] carries its remedy.
+fn missing(host: &HostFacts, cell: &Cell, outcome: &Outcome, f: &Flags) -> Vec<Missing> {
     let g = &cell.guest;
-    let mut reasons = Vec::new();
+    let mut out = Vec::new();
     let Some(qemu) = &host.qemu else {
-        return Some(
-            "qemu-system-ppc64 not found: install it (Debian 12: apt-get install -t bookworm-backports \
-             qemu-system-ppc; Void: xbps-install qemu)"
-                .into(),
-        );
+        return vec![Missing::Qemu];
     };
     let machine_error = matches!(outcome, Outcome::Fails { error, .. } if *error == DocumentedError::UnsupportedMachine);
     if !machine_error && !qemu.machines.is_empty() && !qemu.machines.contains(&g.machine.name) {
-        reasons.push(format!(
-            "qemu {}.{}.{} has no machine `{}` (see `{} -machine help`)",
-            qemu.version.0, qemu.version.1, qemu.version.2, g.machine.name, qemu.path
-        ));
+        out.push(Missing::Machine {
+            qemu: qemu.path.clone(),
+            version: qemu.version,
+            machine: g.machine.name.clone(),
+        });
     }
     if g.accel == Accel::Tcg {
-        return join(reasons);
+        return out;
     }
-
-    let module = if g.accel == Accel::KvmHv {
-        "kvm_hv"
-    } else {
-        "kvm_pr"
-    };
     if !host.is_power() {
-        let runner = if g.accel == Accel::KvmHv {
-            "a POWER9 runner"
-        } else {
-            "a POWER8 runner, or a POWER9 booted with disable_radix"
-        };
-        return Some(format!(
-            "{} needs a POWER host with /dev/kvm; this host is {} — run this row on {runner}",
-            g.accel, host.arch
-        ));
+        return vec![Missing::PowerKvm {
+            accel: g.accel,
+            arch: host.arch.clone(),
+        }];
     }
     if let (Some(want), Some(have)) = (cell.host.mmu, host.mmu) {
         if want != have {
-            let how = match want {
-                Mmu::Hpt => "boot the host with disable_radix on its kernel command line",
-                Mmu::Radix => "boot a POWER9 or newer host without disable_radix",
-            };
-            reasons.push(format!(
-                "the row needs a {} host; this host runs {} ({how})",
-                mmu_word(want),
-                mmu_word(have)
-            ));
+            out.push(Missing::HostMmu { want, have });
         }
     }
     if let Some(want) = cell.host.nested {
         if want != probed_nested(host) {
-            reasons.push(if want {
-                "the row is a nested scenario: it needs a host that is itself a KVM guest (a pSeries L1 \
-                 started with cap-nested-hv=on); this host is bare metal"
-                    .to_string()
-            } else {
-                "the row needs a bare-metal host; this host is a pSeries guest (an L1)".to_string()
-            });
+            out.push(Missing::Nesting { want });
         }
     }
     if cell.host.mmu.is_some() && host.mmu.is_none() {
-        reasons.push("cannot tell this host's MMU (no MMU line in /proc/cpuinfo)".into());
+        out.push(Missing::UnknownHostMmu);
     }
     if let (Some(want), Some(have)) = (cell.host.page_size, host.page_size) {
         if want != have {
-            reasons.push(format!(
-                "the row needs a host kernel with {}; this one has {} (boot a {} kernel)",
-                pages_word(want),
-                pages_word(have),
-                pages_word(want)
-            ));
+            out.push(Missing::HostPageSize { want, have });
         }
     }
     if !qemu.accels.is_empty() && !qemu.accels.iter().any(|a| a == "kvm") {
-        reasons.push(format!(
-            "{} was built without KVM (`-accel help` lists no kvm)",
-            qemu.path
-        ));
+        out.push(Missing::QemuWithoutKvm {
+            qemu: qemu.path.clone(),
+        });
     }
     match host.kvm.dev_kvm {
-        crate::host::DevKvm::Missing => {
-            reasons.push(format!("/dev/kvm is missing: modprobe {module}"))
-        }
-        crate::host::DevKvm::NoAccess => reasons.push(
-            "/dev/kvm is not accessible to this user: add the user to the kvm group \
-             (usermod -aG kvm $USER), then log out and in"
-                .into(),
-        ),
+        crate::host::DevKvm::Missing => out.push(Missing::DevKvm { accel: g.accel }),
+        crate::host::DevKvm::NoAccess => out.push(Missing::DevKvmAccess),
         crate::host::DevKvm::Usable => {}
     }
     // A module that is not loaded only matters when the cell must boot: the
@@ -895,15 +848,11 @@ fn skip_reason(host: &HostFacts, cell: &Cell, outcome: &Outcome, f: &Flags) -> O
         host.kvm.pr_loaded
     };
     if !loaded && !expects_module_error {
-        reasons.push(format!("{module} is not loaded: modprobe {module}"));
+        out.push(Missing::KvmModule { accel: g.accel });
     }
     if f.mem_path.is_some() {
         if !host.hugetlbfs.iter().any(|m| m.writable) {
-            reasons.push(
-                "no writable hugetlbfs mount: mount -t hugetlbfs hugetlbfs /dev/hugepages; \
-                 chown root:kvm /dev/hugepages; chmod 1770 /dev/hugepages"
-                    .into(),
-            );
+            out.push(Missing::Hugetlbfs);
         } else if let Some(size_kib) = host.hugepage_size_kib.filter(|k| *k > 0) {
             let dir = hugepage_dir(host);
             let same_size = host
@@ -914,26 +863,17 @@ fn skip_reason(host: &HostFacts, cell: &Cell, outcome: &Outcome, f: &Flags) -> O
                 .is_none_or(|k| k == size_kib);
             let need = (u64::from(g.memory_mib) * 1024).div_ceil(size_kib);
             if same_size && host.hugepages_free < need {
-                reasons.push(format!(
-                    "{} MiB of guest RAM needs {need} free hugepages of {size_kib} KiB, {} are free: \
-                     sysctl vm.nr_hugepages={}",
-                    g.memory_mib,
-                    host.hugepages_free,
-                    host.hugepages_total + need - host.hugepages_free
-                ));
+                out.push(Missing::Hugepages {
+                    guest_mib: g.memory_mib,
+                    need,
+                    size_kib,
+                    free: host.hugepages_free,
+                    total: host.hugepages_total,
+                });
             }
         }
     }
-    join(reasons)
-}
-
-/// All the reasons a cell cannot run, as one skip message.
-fn join(reasons: Vec<String>) -> Option<String> {
-    if reasons.is_empty() {
-        None
-    } else {
-        Some(reasons.join("; "))
-    }
+    out
 }
 
 /// Predicts what `cell` does on `host`: the documented outcome for the
@@ -982,7 +922,7 @@ pub fn predict(host: &HostFacts, cell: &Cell) -> Prediction {
         }
         kvm_outcome(host, cell, &row, &f, &mut notes)
     };
-    let skip = skip_reason(host, cell, &outcome, &f);
+    let skip = missing(host, cell, &outcome, &f);
     let cpu = g.cpu.clone().unwrap_or_else(|| match g.accel {
         Accel::Tcg => "POWER9".to_string(),
         Accel::KvmHv | Accel::KvmPr => "host".to_string(),

@@ -70,7 +70,9 @@ fn jobs<'a>(plan: &'a Plan, files: &Files) -> (Vec<Job<'a>>, Vec<HostBoot<'a>>) 
         .iter()
         .map(|p| {
             let action = match (&p.readiness, &p.placement) {
-                (Readiness::Skipped { reason }, _) => Action::Settled(Verdict::skipped(reason)),
+                (Readiness::Skipped { .. }, _) => {
+                    Action::Settled(Verdict::skipped(&p.readiness.reason().unwrap_or_default()))
+                }
                 (Readiness::Runnable, Placement::Here { command }) => {
                     match plan::bind(command, files) {
                         Ok(c) => Action::Boot(c),

@@ -23,6 +23,7 @@ use crate::host::{DevKvm, HostFacts};
 use crate::matrix::Matrix;
 use crate::model::{Cell, HostSpec, InnerQemu, Outcome};
 use crate::qemu::{self, BootFiles, QemuCommand};
+use crate::readiness::Missing;
 use crate::rules::{self, Prediction};
 use crate::verdict;
 
@@ -88,9 +89,20 @@ pub enum Readiness {
     /// It cannot run here; the reason names what is missing and how to get
     /// it. A skipped cell is never a pass.
     Skipped {
-        /// What is missing, and the remedy.
-        reason: String,
+        /// What is missing, each with its remedy.
+        missing: Vec<Missing>,
     },
+}
+
+impl Readiness {
+    /// The skip message: every missing piece with its remedy; `None` when
+    /// the cell can run.
+    pub fn reason(&self) -> Option<String> {
+        match self {
+            Readiness::Runnable => None,
+            Readiness::Skipped { missing } => crate::readiness::skip_reason(missing),
+        }
+    }
 }
 
 /// Where a runnable cell runs.
@@ -245,9 +257,16 @@ pub fn build(matrix: &Matrix, cells: &[Cell], input: &PlanInput) -> Result<Plan,
         };
         let prediction = rules::predict(&facts, cell);
         let limits = chain::host_limits(cell, input.host, matrix.emulation.as_ref());
-        let readiness = match limits.or_else(|| prediction.skip.clone()) {
-            Some(reason) => Readiness::Skipped { reason },
-            None => Readiness::Runnable,
+        // An emulated host's own limits say more than the rules' remedies,
+        // which are written for a machine an admin can change.
+        let missing = match limits {
+            Some(limit) => vec![limit],
+            None => prediction.skip.clone(),
+        };
+        let readiness = if missing.is_empty() {
+            Readiness::Runnable
+        } else {
+            Readiness::Skipped { missing }
         };
         let expected = verdict::expected(cell, &prediction);
         let placement = if cell.host.kind.is_emulated() {

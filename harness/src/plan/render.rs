@@ -7,7 +7,7 @@
 //! would skip it, the flags the rules added and why, where the Void page and
 //! QEMU disagree, and the exact command.
 
-use super::{Placement, Plan, Readiness};
+use super::{Placement, Plan};
 use crate::model::Outcome;
 
 /// The plan as text: one block per cell, then a count.
@@ -28,7 +28,7 @@ pub fn render_text(plan: &Plan) -> String {
         };
         s.push_str(&format!("  expects:  {}{agreement}\n", e.expectation));
         s.push_str(&format!("  rule:     {}\n", p.rule));
-        if let Readiness::Skipped { reason } = &e.readiness {
+        if let Some(reason) = e.readiness.reason() {
             skipped += 1;
             s.push_str(&format!("  skip:     {reason}\n"));
         }
