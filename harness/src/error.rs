@@ -6,17 +6,20 @@
 //! a matrix or an image description ([`Error::BadInput`], exit status 2) or the
 //! machine that runs it ([`Error::Infrastructure`], exit status 3).
 
-use std::fmt;
 use std::path::Path;
 
-/// An error that prevents a verdict, classified by who must fix it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An error that prevents a verdict, classified by who must fix it. Every
+/// layer reports its trouble as one of these two, so that the exit status
+/// is decided here, in [`Error::exit_code`], and nowhere else.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     /// The input is wrong: a matrix, an image description, a flag. The message
     /// names the file, line and key where it can. Exit status 2.
+    #[error("{0}")]
     BadInput(String),
     /// The machine cannot do what was asked: qemu missing, a download failed, a
     /// cache directory is read-only, hugepages are exhausted. Exit status 3.
+    #[error("{0}")]
     Infrastructure(String),
 }
 
@@ -51,14 +54,6 @@ impl Error {
         }
     }
 }
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.message())
-    }
-}
-
-impl std::error::Error for Error {}
 
 /// The harness's result type.
 pub type Result<T> = std::result::Result<T, Error>;

@@ -226,19 +226,36 @@ pub struct PlanInput<'a> {
     pub timeout_scale: f64,
 }
 
+/// Why a matrix cannot be planned as asked: the matrix's fault, so bad
+/// input (exit status 2).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// Host rows were to run on emulated hosts, and the matrix says nothing
+    /// of how.
+    #[error("--hosts emulated needs an [emulation] table naming the host kernels (see README)")]
+    NoEmulation,
+    /// A host row cannot be placed on an emulated host.
+    #[error("{0}")]
+    Placement(String),
+}
+
+impl From<PlanError> for crate::Error {
+    fn from(e: PlanError) -> crate::Error {
+        crate::Error::BadInput(e.to_string())
+    }
+}
+
 /// How long an emulated host may take to boot and load KVM.
 const HOST_BOOT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Plans `cells` (already selected from `matrix`). Fails only when the
 /// matrix cannot be placed as asked (an `[emulation]` table is missing or
 /// names no kernel for a row): that is the matrix's fault, bad input.
-pub fn build(matrix: &Matrix, cells: &[Cell], input: &PlanInput) -> Result<Plan, String> {
+pub fn build(matrix: &Matrix, cells: &[Cell], input: &PlanInput) -> Result<Plan, PlanError> {
     let emulated_hosts = input.hosts.emulate(matrix, input.host);
     let mut cells: Vec<Cell> = if emulated_hosts {
-        let e = matrix.emulation.as_ref().ok_or(
-            "--hosts emulated needs an [emulation] table naming the host kernels (see README)",
-        )?;
-        chain::emulate(cells, e)?
+        let e = matrix.emulation.as_ref().ok_or(PlanError::NoEmulation)?;
+        chain::emulate(cells, e).map_err(PlanError::Placement)?
     } else {
         cells.to_vec()
     };
