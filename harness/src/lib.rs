@@ -26,6 +26,7 @@ pub mod plan;
 pub mod progress;
 pub mod qemu;
 pub mod readiness;
+pub mod relay;
 pub mod report;
 pub mod rules;
 pub mod run;
