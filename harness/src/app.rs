@@ -8,6 +8,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::chain;
 use crate::error::{Error, Result};
+use crate::health::Suppressions;
 use crate::host::{self, HostFacts};
 use crate::images::{self, Image, Store, StoreOptions};
 use crate::matrix::{self, Matrix};
@@ -20,7 +21,7 @@ use crate::rules;
 use crate::run::{self, Action, CellResult, PlannedCell, RunOptions};
 use crate::select::{self, Partition};
 use crate::teardown;
-use crate::verdict::{self, Status, Verdict};
+use crate::verdict::{self, Status, Verdict, WarningPolicy};
 
 /// Where images, qemu and the cache come from; shared by every subcommand
 /// that boots or fetches.
@@ -83,6 +84,10 @@ pub struct RunArgs {
     pub kernel_override: Option<PathBuf>,
     /// Where the matrix's host rows run.
     pub hosts: HostsMode,
+    /// What kernel warnings do to a verdict (`--warnings`).
+    pub warnings: WarningPolicy,
+    /// The suppressions file (`--suppressions`).
+    pub suppressions: Option<PathBuf>,
 }
 
 /// Where a matrix's KVM host rows run.
@@ -120,6 +125,9 @@ pub struct RunOutcome {
     pub junit: PathBuf,
     /// The exit status the README documents.
     pub exit_code: i32,
+    /// The suppressions that matched no finding of the run, one line each
+    /// (`file:line: pattern (reason)`), to be listed at its end.
+    pub unused_suppressions: Vec<String>,
 }
 
 /// The exit status for a set of results: 3 if any cell could not be run for
@@ -286,7 +294,19 @@ pub fn plan_cell(cell: &Cell, prediction: rules::Prediction, qemu_bin: &str, fil
             Err(e) => Action::Settled(Verdict::error(&e)),
         }
     };
-    PlannedCell { cell: cell.clone(), prediction, expected, action }
+    PlannedCell { cell: cell.clone(), prediction, expected, action, expected_release: None }
+}
+
+/// The release in a kernel image's `Linux version` banner (`None` for a
+/// compressed image, which shows no banner).
+///
+/// Stand-in for `images::kernel_release` (issue 12, item 3): replace this
+/// function with it once it lands.
+fn banner_release(path: &Path) -> Option<String> {
+    let bytes = std::fs::read(path).ok()?;
+    let banner = regex::bytes::Regex::new(r"Linux version (\S+) \(").expect("valid regex");
+    let release = banner.captures(&bytes)?.get(1)?;
+    Some(String::from_utf8_lossy(release.as_bytes()).into_owned())
 }
 
 /// `bootmatrix run`.
@@ -305,6 +325,10 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
             c.timeout = c.timeout.mul_f64(args.timeout_scale);
         }
     }
+    let suppressions = match &args.suppressions {
+        Some(path) => Suppressions::load(path)?,
+        None => Suppressions::default(),
+    };
     teardown::install_signal_handlers().map_err(|e| Error::infra(format!("cannot install signal handlers: {e}")))?;
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, "cannot create", e))?;
 
@@ -333,6 +357,12 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
         let img = images.get(name).ok_or_else(|| format!("image `{name}` not resolved"))?;
         Ok(img.as_ref().map_err(|e| e.message().to_string())?.path.clone())
     };
+    // Each kernel's banner, read once per file.
+    let mut banners: BTreeMap<PathBuf, Option<String>> = BTreeMap::new();
+    let mut banner_of = |kernel: Option<PathBuf>| -> Option<String> {
+        let kernel = kernel?;
+        banners.entry(kernel.clone()).or_insert_with(|| banner_release(&kernel)).clone()
+    };
     let mut planned: Vec<PlannedCell> = Vec::new();
     let mut session_keys: Vec<String> = Vec::new();
     let mut session_cells: Vec<Vec<usize>> = Vec::new();
@@ -347,7 +377,8 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
             session_cells[k].push(planned.len());
             let argv = qemu::guest_command(chain::L1_QEMU, c, &p, &chain::l2_files(c)).argv();
             let expected = verdict::expected(c, &p);
-            planned.push(PlannedCell { cell: c.clone(), prediction: p, expected, action: Action::Inner { session: k, argv } });
+            let expected_release = banner_of(image_path(&c.guest.kernel.image).ok());
+            planned.push(PlannedCell { cell: c.clone(), prediction: p, expected, action: Action::Inner { session: k, argv }, expected_release });
             continue;
         }
         let files = (|| -> std::result::Result<BootFiles, String> {
@@ -358,7 +389,8 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
             let initrd = initrds.get(&c.guest.busybox).ok_or("payload not built")?.clone()?;
             Ok(BootFiles { kernel, initrd })
         })();
-        planned.push(plan_cell(c, p, &args.sources.qemu, files));
+        let expected_release = banner_of(files.as_ref().ok().map(|f| f.kernel.clone()));
+        planned.push(PlannedCell { expected_release, ..plan_cell(c, p, &args.sources.qemu, files) });
     }
     let mut sessions: Vec<run::HostSession> = Vec::new();
     for (k, members) in session_cells.iter().enumerate() {
@@ -401,6 +433,8 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
         retries: args.retries,
         out_dir: args.out.clone(),
         previous_seconds: previous,
+        warnings: args.warnings,
+        suppressions,
     };
     // Old per-cell results of cells not in this run would mislead; the
     // cells directory is rewritten cell by cell.
@@ -416,11 +450,19 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
         interrupted: teardown::interrupted(),
     };
     let junit = report::write_all(&args.out, &matrix.name, &results, &facts_run, args.flaky_fails)?;
+    let findings = results.iter().flat_map(|r| &r.attempts).filter_map(|a| a.observation.as_ref()).flat_map(|o| &o.health);
+    let unused_suppressions: Vec<String> = opts
+        .suppressions
+        .unmatched(findings)
+        .iter()
+        .map(|s| format!("{}:{}: {} ({})", s.at.file, s.at.line, s.pattern, s.at.reason))
+        .collect();
+    report::note_unused_suppressions(&args.out, &unused_suppressions)?;
     let mut code = exit_code(&results);
     if code == 0 && args.flaky_fails && results.iter().any(|r| r.flaky) {
         code = 1;
     }
-    Ok(RunOutcome { results, junit, exit_code: code })
+    Ok(RunOutcome { results, junit, exit_code: code, unused_suppressions })
 }
 
 /// Builds the initramfs of an emulated host for the cells `members` of

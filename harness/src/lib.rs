@@ -4,7 +4,8 @@
 //! The modules follow the stages of a run, and data flows one way:
 //! [`matrix`] (what to run) → [`rules`] (what must happen) → [`images`] and
 //! [`payload`] (what to boot) → [`qemu`] (the command) → [`console`] and
-//! [`run`] (how it ran) → [`verdict`] → [`report`] (how it is told).
+//! [`run`] (how it ran, as an [`observation`] with its [`health`]
+//! findings) → [`verdict`] → [`report`] (how it is told).
 
 pub mod diff;
 pub mod documented;
@@ -12,10 +13,12 @@ pub mod app;
 pub mod chain;
 pub mod console;
 pub mod error;
+pub mod health;
 pub mod host;
 pub mod images;
 pub mod matrix;
 pub mod model;
+pub mod observation;
 pub mod payload;
 pub mod plan;
 pub mod progress;

@@ -10,12 +10,13 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::console::{Observation, RunningGuest};
+use crate::health::Suppressions;
 use crate::model::Cell;
 use crate::progress::Progress;
 use crate::qemu::QemuCommand;
 use crate::rules::Prediction;
 use crate::teardown;
-use crate::verdict::{self, Expected, Status, Verdict};
+use crate::verdict::{self, Checks, Expected, Status, Verdict, WarningPolicy};
 
 /// A cell ready to run: what the rules said, what must happen, and either
 /// the command to run or the reason it will not run.
@@ -30,6 +31,9 @@ pub struct PlannedCell {
     /// The command, or the verdict reached without booting (skipped,
     /// infrastructure error).
     pub action: Action,
+    /// The release in the `Linux version` banner of the kernel the cell
+    /// boots, which the guest must report (`None`: not checked).
+    pub expected_release: Option<String>,
 }
 
 /// Whether a planned cell boots.
@@ -116,6 +120,10 @@ pub struct RunOptions {
     pub out_dir: PathBuf,
     /// Durations of the previous run by cell name, to start long cells first.
     pub previous_seconds: BTreeMap<String, f64>,
+    /// What kernel warnings do to a verdict (`--warnings`).
+    pub warnings: WarningPolicy,
+    /// Known kernel noise (`--suppressions`).
+    pub suppressions: Suppressions,
 }
 
 /// A cell's directory name: its name with path separators made safe.
@@ -289,7 +297,7 @@ fn run_session(
                 Some(obs) => {
                     let mut obs = obs.clone();
                     obs.console_tail = own_tail;
-                    (verdict::decide(&planned.cell, &planned.expected, &obs), Some(obs.clone()), obs.elapsed.as_secs_f64())
+                    (judge(planned, opts, &mut obs), Some(obs.clone()), obs.elapsed.as_secs_f64())
                 }
                 None if teardown::interrupted() => (
                     Verdict { status: Status::Interrupted, summary: "the run was interrupted before this cell finished".into(), details: vec![] },
@@ -380,7 +388,7 @@ fn run_one(planned: &PlannedCell, opts: &RunOptions, budget: &Budget, progress: 
         }
         let held = budget.take(cell.guest.memory_mib as u64);
         let started = Instant::now();
-        let a = boot_once(planned, cmd, &dir, progress, attempt);
+        let a = boot_once(planned, cmd, &dir, progress, attempt, opts);
         budget.give(held);
         let seconds = started.elapsed().as_secs_f64();
         result.seconds += seconds;
@@ -399,7 +407,15 @@ fn run_one(planned: &PlannedCell, opts: &RunOptions, budget: &Budget, progress: 
     result
 }
 
-fn boot_once(planned: &PlannedCell, cmd: &QemuCommand, dir: &Path, progress: &Progress, attempt: u32) -> Attempt {
+/// The verdict on an observation: suppressions marked on its findings,
+/// then the run's checks.
+fn judge(planned: &PlannedCell, opts: &RunOptions, obs: &mut Observation) -> Verdict {
+    opts.suppressions.apply(&mut obs.health);
+    let checks = Checks { warnings: opts.warnings, expected_release: planned.expected_release.clone() };
+    verdict::decide_with(&planned.cell, &planned.expected, obs, &checks)
+}
+
+fn boot_once(planned: &PlannedCell, cmd: &QemuCommand, dir: &Path, progress: &Progress, attempt: u32, opts: &RunOptions) -> Attempt {
     let cell = &planned.cell;
     let log_dir = if attempt == 0 { dir.to_path_buf() } else { dir.join(format!("attempt-{}", attempt + 1)) };
     let _ = std::fs::create_dir_all(&log_dir);
@@ -410,8 +426,8 @@ fn boot_once(planned: &PlannedCell, cmd: &QemuCommand, dir: &Path, progress: &Pr
         }
     };
     let ticket = progress.cell_started(&cell.name, guest.console_tail());
-    let obs = guest.watch(cell.timeout);
-    let verdict = verdict::decide(cell, &planned.expected, &obs);
+    let mut obs = guest.watch(cell.timeout);
+    let verdict = judge(planned, opts, &mut obs);
     // A guest that printed its marker is powering off: give it a moment to
     // end by itself, which is cheaper than a kill and leaves clean logs.
     let exit_status = guest.finish(Duration::from_secs(3));
