@@ -7,11 +7,11 @@
 //! [`run`] (how it ran, as an [`observation`] with its [`health`]
 //! findings) → [`verdict`] → [`report`] (how it is told).
 
-pub mod diff;
-pub mod documented;
 pub mod app;
 pub mod chain;
 pub mod console;
+pub mod diff;
+pub mod documented;
 pub mod error;
 pub mod health;
 pub mod host;
