@@ -576,3 +576,154 @@ fixes = [[], [\"htm-off\"]]
     assert!(hosts.iter().any(|h| h.ends_with("-qemu7.2")), "{hosts:?}");
     no_qemu_left(&run.out);
 }
+
+/// A cell whose guest init writes `lines` into its kernel log at `level`
+/// (the payload's `bootmatrix.kmsg=` fault injection), so that the guest
+/// kernel prints them as its own messages.
+fn injecting(name: &str, level: u8, lines: &[&str]) -> String {
+    let words: Vec<String> = lines
+        .iter()
+        .map(|l| format!("'bootmatrix.kmsg=\"{level}:{l}\"'"))
+        .collect();
+    format!("[[cells]]\nname = \"{name}\"\nkernel = \"debian-64k\"\nfirmware = \"vof\"\nappend = [{}]\n", words.join(", "))
+}
+
+/// powerpc's report of a NULL dereference in a driver's probe.
+const INJECTED_OOPS: &[&str] = &[
+    "BUG: Kernel NULL pointer dereference on read at 0x00000010",
+    "Faulting instruction address: 0xc0000000008a1b2c",
+    "Oops: Kernel access of bad area, sig: 11 [#1]",
+    "NIP [c0000000008a1b2c] bootmatrix_probe+0x9c/0x7a0",
+    "---[ end trace 0000000000000000 ]---",
+];
+
+/// A WARN() splat, printed at warning priority (which `quiet` keeps off
+/// the console: the guest's init prints it).
+const INJECTED_WARNING: &[&str] = &[
+    "------------[ cut here ]------------",
+    "WARNING: CPU: 0 PID: 1 at drivers/misc/bootmatrix.c:42 bootmatrix_probe+0x1c/0x40",
+    "Call Trace:",
+    "[c000000002a0fb30] [c000000000123456] bootmatrix_probe+0x1c/0x40 (unreliable)",
+    "---[ end trace 0000000000000000 ]---",
+];
+
+/// VOF firmware has no NVRAM partitions, and Debian's kernel says so at
+/// err priority at every boot.
+const VOF_NOISE: &str =
+    "# VOF has no NVRAM partitions: Debian's kernel complains at every boot\n^nvram: Failed to\n";
+
+#[test]
+fn a_guest_that_oopses_and_then_reaches_its_marker_fails() {
+    // At alert priority the guest kernel prints the lines on its console
+    // itself, and the guest's report lists them too: one finding, not six.
+    let run = run_to_end("oops", &injecting("oops", 1, INJECTED_OOPS));
+    assert_eq!(run.code, Some(1), "{}\n{}", run.err, junit(&run.out));
+    let xml = junit(&run.out);
+    let case = testcase(&xml, "oops");
+    assert!(case.contains("<failure message=\"the guest kernel reported a fatal BUG: BUG: Kernel NULL pointer dereference on read at 0x00000010\""), "{case}");
+    assert!(
+        case.contains(r#"<property name="health-fatal" value="1"/>"#),
+        "{case}"
+    );
+    assert!(
+        !case.contains("kernel message at alert"),
+        "the report's copies are folded into the finding: {case}"
+    );
+    let verdict = run.verdict("oops");
+    assert!(
+        verdict.contains("the guest reached its marker afterwards"),
+        "{verdict}"
+    );
+    assert!(
+        verdict.contains("Oops: Kernel access of bad area, sig: 11 [#1]"),
+        "{verdict}"
+    );
+    no_qemu_left(&run.out);
+}
+
+#[test]
+fn a_kernel_warning_is_reported_and_fails_the_cell_under_warnings_fail() {
+    let cell = injecting("warn", 4, INJECTED_WARNING);
+    let reported = run_to_end("warn", &cell);
+    reported.assert_passed();
+    let xml = junit(&reported.out);
+    let case = testcase(&xml, "warn");
+    assert!(
+        case.contains(r#"<property name="health-warnings" value="4"/>"#),
+        "the WARNING and VOF's three nvram errors: {case}"
+    );
+    assert!(case.contains("[warning] WARNING: CPU: 0 PID: 1 at drivers/misc/bootmatrix.c:42 bootmatrix_probe+0x1c/0x40"), "{case}");
+    let summary = std::fs::read_to_string(reported.out.join("summary.md")).unwrap();
+    assert!(
+        summary.contains("## Kernel health") && summary.contains("drivers/misc/bootmatrix.c:42"),
+        "{summary}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let noise = dir.path().join("noise.txt");
+    std::fs::write(&noise, VOF_NOISE).unwrap();
+    let failed = run_to_end_with(
+        "warn",
+        &cell,
+        &[
+            "--warnings",
+            "fail",
+            "--suppressions",
+            noise.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(failed.code, Some(1), "{}", failed.err);
+    let verdict = failed.verdict("warn");
+    assert!(
+        verdict.starts_with("FAIL warn\nthe guest's kernel warned, and --warnings fail is set: WARNING: CPU: 0 PID: 1 at drivers/misc/bootmatrix.c:42"),
+        "{verdict}"
+    );
+    no_qemu_left(&failed.out);
+}
+
+#[test]
+fn a_suppressed_kernel_warning_passes_under_warnings_fail_and_unused_suppressions_are_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let noise = dir.path().join("noise.txt");
+    std::fs::write(
+        &noise,
+        format!("{VOF_NOISE}bootmatrix\\.c:42   # the injected warning\n\n# a warning this kernel no longer prints\n^WARNING: CPU: \\d+ PID: \\d+ at fs/gone\\.c\n"),
+    )
+    .unwrap();
+    let run = run_to_end_with(
+        "quiet",
+        &injecting("warn", 4, INJECTED_WARNING),
+        &[
+            "--warnings",
+            "fail",
+            "--suppressions",
+            noise.to_str().unwrap(),
+        ],
+    );
+    run.assert_passed();
+    let case = testcase(&junit(&run.out), "warn").to_string();
+    assert!(
+        case.contains(r#"<property name="health-warnings" value="0"/>"#)
+            && case.contains(r#"<property name="health-suppressed" value="4"/>"#),
+        "{case}"
+    );
+    let unused = format!("{}:6: ^WARNING: CPU: \\d+ PID: \\d+ at fs/gone\\.c (a warning this kernel no longer prints)", noise.display());
+    assert!(
+        run.err.contains(&format!(
+            "suppression matched nothing in this run (remove it if the noise is gone): {unused}"
+        )),
+        "{}",
+        run.err
+    );
+    let summary = std::fs::read_to_string(run.out.join("summary.md")).unwrap();
+    assert!(
+        summary.contains("## Suppressions that matched nothing") && summary.contains(&unused),
+        "{summary}"
+    );
+    assert!(
+        !run.err.contains(&format!("{}:2:", noise.display())),
+        "the used ones are not listed: {}",
+        run.err
+    );
+    no_qemu_left(&run.out);
+}

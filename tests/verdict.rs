@@ -1,16 +1,18 @@
 //! Verdicts: the guest's own report against the cell, documented errors
-//! against the expectation, and every way a watch can end.
+//! against the expectation, every way a watch can end, the guest kernel's
+//! health, and the release the guest runs against the image's banner.
 
 mod common;
 
 use std::path::Path;
 use std::time::Duration;
 
-use bootmatrix::console::{EndCause, Observation, SeenError, Stream};
 use bootmatrix::documented::DocumentedError;
+use bootmatrix::health::{self, Suppressions};
 use bootmatrix::model::{Cell, Mmu, Outcome, PageSize};
+use bootmatrix::observation::{EndCause, Observation, SeenError, Stream};
 use bootmatrix::payload::GuestReport;
-use bootmatrix::verdict::{decide, Status};
+use bootmatrix::verdict::{decide, decide_with, Checks, Status, WarningPolicy};
 use rstest::rstest;
 
 fn cell() -> Cell {
@@ -32,6 +34,8 @@ fn report(mmu: &str, page_kib: u64) -> GuestReport {
         platform: "pSeries".into(),
         hypervisor: "none".into(),
         cmdline: "console=hvc0".into(),
+        kmsg_err: Some(0),
+        kmsg: vec![],
     }
 }
 
@@ -49,7 +53,8 @@ fn obs(cause: EndCause, report: Option<GuestReport>, errors: &[(&str, &str)]) ->
             })
             .collect(),
         qemu_errors: vec![],
-        oopses: vec![],
+        health: vec![],
+        health_dropped: 0,
         console_tail: vec!["last words".into()],
         stderr_tail: vec![],
         elapsed: Duration::from_secs(6),
@@ -186,4 +191,179 @@ fn a_watch_that_ends_without_the_marker_fails(#[case] cause: EndCause, #[case] s
 fn an_interrupted_cell_is_neither_passed_nor_failed() {
     let v = decide(&cell(), &RADIX_64K, &obs(EndCause::Interrupted, None, &[]));
     assert_eq!(v.status, Status::Interrupted);
+}
+
+const OOPS: &str = "\
+[    2.100000] BUG: Kernel NULL pointer dereference on read at 0x00000000
+[    2.100100] Faulting instruction address: 0xc000000000123456
+[    2.100200] Oops: Kernel access of bad area, sig: 11 [#1]
+[    2.100300] NIP [c000000000123456] bootmatrix_fault+0x16/0x40
+[    2.100400] ---[ end trace 0000000000000000 ]---";
+
+const WARNING: &str = "\
+[    2.200000] ------------[ cut here ]------------
+[    2.200100] WARNING: CPU: 0 PID: 1 at drivers/misc/bootmatrix.c:42 bootmatrix_fault+0x1c/0x40
+[    2.200200] Call Trace:
+[    2.200300] ---[ end trace 0000000000000000 ]---";
+
+/// A guest that booted as expected and whose console showed `log`.
+fn booted_with(log: &str) -> Observation {
+    let mut o = obs(EndCause::Marker, Some(report("Radix", 64)), &[]);
+    for f in health::recognise(log.lines()) {
+        o.add_finding(f);
+    }
+    o
+}
+
+fn checks(warnings: WarningPolicy) -> Checks {
+    Checks {
+        warnings,
+        expected_release: None,
+    }
+}
+
+#[test]
+fn an_oops_fails_the_cell_even_though_the_marker_followed() {
+    let v = decide(&cell(), &RADIX_64K, &booted_with(OOPS));
+    assert_eq!(v.status, Status::Failed, "{v:?}");
+    assert_eq!(v.summary, "the guest kernel reported a fatal BUG: BUG: Kernel NULL pointer dereference on read at 0x00000000");
+    assert!(
+        v.details
+            .iter()
+            .any(|d| d.contains("reached its marker afterwards")),
+        "{:?}",
+        v.details
+    );
+    assert!(
+        v.details
+            .iter()
+            .any(|d| d.contains("bootmatrix_fault+0x16/0x40")),
+        "the trace is shown: {:?}",
+        v.details
+    );
+}
+
+#[test]
+fn an_oops_before_a_timeout_is_shown_with_the_timeout() {
+    let mut o = booted_with(OOPS);
+    o.cause = EndCause::Timeout;
+    let v = decide(&cell(), &RADIX_64K, &o);
+    assert_eq!(v.status, Status::Failed);
+    assert!(v.summary.starts_with("timed out"), "{}", v.summary);
+    assert!(
+        v.details
+            .iter()
+            .any(|d| d.starts_with("the guest kernel reported a fatal BUG")),
+        "{:?}",
+        v.details
+    );
+}
+
+#[test]
+fn a_warning_is_reported_and_fails_the_cell_only_under_warnings_fail() {
+    let o = booted_with(WARNING);
+    let v = decide_with(&cell(), &RADIX_64K, &o, &checks(WarningPolicy::Report));
+    assert_eq!(v.status, Status::Passed, "{v:?}");
+    assert!(
+        v.summary.ends_with("; 1 kernel warning reported"),
+        "{}",
+        v.summary
+    );
+    assert!(
+        v.details
+            .iter()
+            .any(|d| d.contains("WARNING: CPU: 0 PID: 1 at drivers/misc/bootmatrix.c:42")),
+        "{:?}",
+        v.details
+    );
+    let v = decide_with(&cell(), &RADIX_64K, &o, &checks(WarningPolicy::Fail));
+    assert_eq!(v.status, Status::Failed, "{v:?}");
+    assert!(
+        v.summary.contains("--warnings fail") && v.summary.contains("drivers/misc/bootmatrix.c:42"),
+        "{}",
+        v.summary
+    );
+    assert!(
+        v.details
+            .iter()
+            .any(|d| d.starts_with("otherwise: booted in")),
+        "{:?}",
+        v.details
+    );
+}
+
+#[test]
+fn a_kernel_message_at_err_from_the_report_counts_as_a_warning() {
+    let mut r = report("Radix", 64);
+    r.kmsg_err = Some(1);
+    r.kmsg = vec![bootmatrix::payload::KmsgLine {
+        level: 3,
+        text: "virtio_blk virtio1: failed to read capacity".into(),
+    }];
+    let mut o = obs(EndCause::Marker, None, &[]);
+    o.add_report(r);
+    let v = decide_with(&cell(), &RADIX_64K, &o, &checks(WarningPolicy::Fail));
+    assert_eq!(v.status, Status::Failed);
+    assert!(
+        v.summary
+            .contains("kernel message at err: virtio_blk virtio1: failed to read capacity"),
+        "{}",
+        v.summary
+    );
+}
+
+#[test]
+fn a_suppressed_warning_or_oops_does_not_fail_the_cell_and_says_why() {
+    let s = Suppressions::parse("noise.txt", "# the test driver warns on purpose\nbootmatrix\\.c:42\n# and faults on purpose\nbootmatrix_fault\\+0x16\n").unwrap();
+    let mut o = booted_with(&format!("{WARNING}\n{OOPS}"));
+    s.apply(&mut o.health);
+    let v = decide_with(&cell(), &RADIX_64K, &o, &checks(WarningPolicy::Fail));
+    assert_eq!(v.status, Status::Passed, "{v:?}");
+    assert!(!v.summary.contains("warning"), "{}", v.summary);
+    assert!(
+        v.details.iter().any(|d| d.starts_with(
+            "suppressed by noise.txt:2 (the test driver warns on purpose): WARNING: CPU: 0"
+        )),
+        "{:?}",
+        v.details
+    );
+    assert!(
+        v.details
+            .iter()
+            .any(|d| d.starts_with("suppressed by noise.txt:4")),
+        "{:?}",
+        v.details
+    );
+}
+
+#[test]
+fn a_guest_running_another_release_than_the_images_banner_fails_showing_both() {
+    let o = obs(EndCause::Marker, Some(report("Radix", 64)), &[]);
+    let want = |release: &str| Checks {
+        warnings: WarningPolicy::Report,
+        expected_release: Some(release.into()),
+    };
+    let v = decide_with(&cell(), &RADIX_64K, &o, &want("6.12.9-powerpc64le"));
+    assert_eq!(v.status, Status::Failed, "{v:?}");
+    assert!(
+        v.summary.contains("the guest runs kernel `6.1.0-50-powerpc64le`, but the kernel image's `Linux version` banner says `6.12.9-powerpc64le`"),
+        "{}",
+        v.summary
+    );
+    assert!(
+        v.details
+            .contains(&"guest `uname -r`: 6.1.0-50-powerpc64le".to_string()),
+        "{:?}",
+        v.details
+    );
+    assert!(
+        v.details
+            .contains(&"image banner:     6.12.9-powerpc64le".to_string()),
+        "{:?}",
+        v.details
+    );
+    assert_eq!(
+        decide_with(&cell(), &RADIX_64K, &o, &want("6.1.0-50-powerpc64le")).status,
+        Status::Passed
+    );
 }

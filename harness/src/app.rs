@@ -11,6 +11,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::chain;
 use crate::error::{Error, Result};
+use crate::health::Suppressions;
 use crate::host::{self, HostFacts};
 use crate::images::{self, Image, Store, StoreOptions};
 use crate::matrix::{self, Matrix};
@@ -22,7 +23,7 @@ use crate::report::{self, ResultsFile, RunFacts};
 use crate::run::{self, CellResult, Files, RunOptions};
 use crate::select::{self, Partition};
 use crate::teardown;
-use crate::verdict::Status;
+use crate::verdict::{Status, WarningPolicy};
 
 /// Where images, qemu and the cache come from; shared by every subcommand
 /// that boots or fetches.
@@ -104,6 +105,10 @@ pub struct RunArgs {
     pub timeout_scale: f64,
     /// Boot this kernel instead of the matrix's (regression hunting).
     pub kernel_override: Option<PathBuf>,
+    /// What kernel warnings do to a verdict (`--warnings`).
+    pub warnings: WarningPolicy,
+    /// The suppressions file (`--suppressions`).
+    pub suppressions: Option<PathBuf>,
 }
 
 /// What a run ended with.
@@ -114,6 +119,9 @@ pub struct RunOutcome {
     pub junit: PathBuf,
     /// The exit status the README documents.
     pub exit_code: i32,
+    /// The suppressions that matched no finding of the run, one line each
+    /// (`file:line: pattern (reason)`), to be listed at its end.
+    pub unused_suppressions: Vec<String>,
 }
 
 /// The exit status for a set of results: 3 if any cell could not be run for
@@ -217,6 +225,10 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
             )));
         }
     }
+    let suppressions = match &args.suppressions {
+        Some(path) => Suppressions::load(path)?,
+        None => Suppressions::default(),
+    };
     teardown::install_signal_handlers()
         .map_err(|e| Error::infra(format!("cannot install signal handlers: {e}")))?;
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, "cannot create", e))?;
@@ -233,6 +245,8 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
         retries: args.retries,
         out_dir: args.out.clone(),
         previous_seconds: previous,
+        warnings: args.warnings,
+        suppressions,
     };
     let progress = Progress::new(plan.cells.len(), args.mode);
     let results = run::execute(&plan, &files, &opts, &progress);
@@ -252,6 +266,23 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
         &facts_run,
         args.flaky_fails,
     )?;
+    let findings = results
+        .iter()
+        .flat_map(|r| &r.attempts)
+        .filter_map(|a| a.observation.as_ref())
+        .flat_map(|o| &o.health);
+    let unused_suppressions: Vec<String> = opts
+        .suppressions
+        .unmatched(findings)
+        .iter()
+        .map(|s| {
+            format!(
+                "{}:{}: {} ({})",
+                s.at.file, s.at.line, s.pattern, s.at.reason
+            )
+        })
+        .collect();
+    report::note_unused_suppressions(&args.out, &unused_suppressions)?;
     let mut code = exit_code(&results);
     if code == 0 && args.flaky_fails && results.iter().any(|r| r.flaky) {
         code = 1;
@@ -260,6 +291,7 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
         results,
         junit,
         exit_code: code,
+        unused_suppressions,
     })
 }
 

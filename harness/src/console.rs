@@ -1,6 +1,9 @@
 //! Watching a guest: qemu under a PTY (via rexpect), its serial console and
-//! its stderr read as they arrive, each line classified, until the first
-//! thing that ends the cell.
+//! its stderr read as they arrive, each line classified (by
+//! [`crate::observation::classify`]) and the console scanned for kernel
+//! health problems (by [`crate::health::Scanner`]), until the first thing
+//! that ends the cell. What it saw comes back as plain data, an
+//! [`Observation`].
 //!
 //! rexpect owns the PTY and the child process. Reading does not go through
 //! rexpect's `exp_*` calls: they poll every 100 ms and buffer one byte per
@@ -25,124 +28,16 @@ use nix::sys::signal::{killpg, Signal};
 use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 use rexpect::process::PtyProcess;
-use serde::Serialize;
 
-use crate::documented::{self, DocumentedError};
 use crate::error::{Error, Result};
-use crate::payload::{GuestReport, ReportProblem, DONE_MARKER};
+use crate::health::{Finding, Scanner};
+use crate::observation::{classify, Frame, SeenError, Sighting, Stream};
 use crate::qemu::QemuCommand;
 use crate::teardown;
 
-/// Which output a line came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Stream {
-    /// The guest's serial console (qemu's stdout on the PTY).
-    Console,
-    /// qemu's own stderr, where its errors and warnings go.
-    QemuStderr,
-    /// The stderr of a qemu running inside an emulated host, relayed on the
-    /// host's console with a prefix (see [`crate::chain`]).
-    InnerStderr,
-}
-
-/// Something in a line that matters to the verdict.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Sighting {
-    /// An intact guest report.
-    Report(GuestReport),
-    /// A report line another writer cut into.
-    DamagedReport,
-    /// The init's final marker.
-    Done,
-    /// `Kernel panic - not syncing: ...`
-    Panic(String),
-    /// A kernel oops or BUG line.
-    Oops(String),
-    /// One of the documented errors.
-    Documented(DocumentedError, String),
-    /// Any other fatal-looking qemu message (`qemu-system-ppc64: ...`, not a
-    /// warning).
-    QemuError(String),
-    /// An emulated host's framing (see [`crate::chain`]).
-    Frame(Frame),
-}
-
-/// The framing an emulated host's init prints around each inner run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Frame {
-    /// KVM is loaded; inner runs follow.
-    Ready,
-    /// Inner run N starts.
-    Begin(usize),
-    /// Inner run N ended with this exit status.
-    End(usize, i32),
-    /// Every inner run is done.
-    Done,
-}
-
-fn frame(line: &str) -> Option<Frame> {
-    use crate::chain::{L1_DONE, L1_READY, L2_BEGIN, L2_END};
-    let l = line.trim();
-    if l.ends_with(L1_READY) {
-        return Some(Frame::Ready);
-    }
-    if l.ends_with(L1_DONE) {
-        return Some(Frame::Done);
-    }
-    if let Some(at) = l.find(L2_BEGIN) {
-        return l[at + L2_BEGIN.len()..]
-            .trim()
-            .parse()
-            .ok()
-            .map(Frame::Begin);
-    }
-    if let Some(at) = l.find(L2_END) {
-        let rest = l[at + L2_END.len()..].trim();
-        let (n, rc) = rest.split_once(" rc=")?;
-        return Some(Frame::End(
-            n.trim().parse().ok()?,
-            rc.trim().parse().unwrap_or(-1),
-        ));
-    }
-    None
-}
-
-/// Classifies one line of output; pure, so the console's vocabulary is
-/// tested without booting.
-pub fn classify(line: &str) -> Option<Sighting> {
-    if line.contains("BOOTMATRIX-L") {
-        if let Some(f) = frame(line) {
-            return Some(Sighting::Frame(f));
-        }
-    }
-    if let Some(found) = GuestReport::find(line) {
-        return Some(match found {
-            Ok(r) => Sighting::Report(r),
-            Err(ReportProblem::Damaged) | Err(ReportProblem::Malformed(_)) => {
-                Sighting::DamagedReport
-            }
-        });
-    }
-    if line.contains(DONE_MARKER) {
-        return Some(Sighting::Done);
-    }
-    if let Some(e) = documented::find_in(line) {
-        return Some(Sighting::Documented(e, line.trim().to_string()));
-    }
-    if line.contains("Kernel panic - not syncing") {
-        return Some(Sighting::Panic(line.trim().to_string()));
-    }
-    if line.contains("Oops: ") || line.contains("kernel BUG at") || line.contains("BUG: ") {
-        return Some(Sighting::Oops(line.trim().to_string()));
-    }
-    if let Some(msg) = line.trim().strip_prefix("qemu-system-ppc64: ") {
-        if !msg.starts_with("warning:") && !msg.starts_with("info:") {
-            return Some(Sighting::QemuError(line.trim().to_string()));
-        }
-    }
-    None
-}
+/// What a watch returns, defined with the rest of the observation
+/// vocabulary in [`crate::observation`].
+pub use crate::observation::{EndCause, Observation, SessionObservation};
 
 /// The last lines of a stream, bounded in count and length.
 #[derive(Debug, Default)]
@@ -187,89 +82,9 @@ impl Tail {
 
 enum Event {
     Seen(Stream, Sighting, Instant),
+    /// A kernel health problem, complete with its trace.
+    Health(Finding),
     Closed,
-}
-
-/// What ended a watch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", content = "detail", rename_all = "kebab-case")]
-pub enum EndCause {
-    /// The guest printed the marker.
-    Marker,
-    /// The guest kernel panicked (line attached).
-    Panic(String),
-    /// qemu exited on its own (status attached when known).
-    QemuExited(Option<i32>),
-    /// The cell's time ran out.
-    Timeout,
-    /// The run was interrupted (Ctrl-C, SIGTERM).
-    Interrupted,
-}
-
-/// A documented error seen during the watch, attributed to its stream.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SeenError {
-    /// Which documented error.
-    pub id: DocumentedError,
-    /// The line as printed.
-    pub line: String,
-    /// Where it was printed.
-    pub stream: Stream,
-}
-
-/// Everything the verdict needs from a watch.
-#[derive(Debug, Clone, Serialize)]
-pub struct Observation {
-    /// What ended it.
-    pub cause: EndCause,
-    /// The first intact guest report.
-    pub report: Option<GuestReport>,
-    /// How many report lines were damaged.
-    pub damaged_reports: u32,
-    /// Documented errors in the order seen.
-    pub documented: Vec<SeenError>,
-    /// Other qemu error lines.
-    pub qemu_errors: Vec<String>,
-    /// Oops / BUG lines.
-    pub oopses: Vec<String>,
-    /// The last console lines.
-    pub console_tail: Vec<String>,
-    /// The last qemu stderr lines.
-    pub stderr_tail: Vec<String>,
-    /// From spawn to the end of the watch.
-    #[serde(skip)]
-    pub elapsed: Duration,
-    /// When the reader thread saw the marker (for latency measurements).
-    #[serde(skip)]
-    pub marker_seen_at: Option<Instant>,
-}
-
-/// What a watch of an emulated host saw.
-#[derive(Debug, Clone)]
-pub struct SessionObservation {
-    /// One observation per inner run that finished, by index.
-    pub cells: Vec<Option<Observation>>,
-    /// The host loaded KVM and started its inner runs.
-    pub ready: bool,
-    /// Why the session ended (`Marker`: the host finished every run).
-    pub ended: EndCause,
-    /// Error lines the host itself printed outside any inner run.
-    pub host_lines: Vec<String>,
-}
-
-fn empty_observation() -> Observation {
-    Observation {
-        cause: EndCause::Timeout,
-        report: None,
-        damaged_reports: 0,
-        documented: Vec::new(),
-        qemu_errors: Vec::new(),
-        oopses: Vec::new(),
-        console_tail: Vec::new(),
-        stderr_tail: Vec::new(),
-        elapsed: Duration::ZERO,
-        marker_seen_at: None,
-    }
 }
 
 /// A running guest: qemu under a PTY with its streams being watched.
@@ -363,7 +178,7 @@ impl RunningGuest {
     pub fn watch(&mut self, timeout: Duration) -> Observation {
         let deadline = self.started + timeout;
         let grace = Duration::from_secs(2);
-        let mut obs = empty_observation();
+        let mut obs = Observation::empty();
         let mut open = 2;
         let mut stop_by: Option<Instant> = None;
         loop {
@@ -380,10 +195,9 @@ impl RunningGuest {
                 break;
             }
             match self.events.recv_timeout(until - now) {
+                Ok(Event::Health(f)) => obs.add_finding(f),
                 Ok(Event::Seen(stream, s, at)) => match s {
-                    Sighting::Report(r) => {
-                        obs.report.get_or_insert(r);
-                    }
+                    Sighting::Report(r) => obs.add_report(r),
                     Sighting::DamagedReport => obs.damaged_reports += 1,
                     Sighting::Done => {
                         obs.cause = EndCause::Marker;
@@ -394,7 +208,6 @@ impl RunningGuest {
                         obs.cause = EndCause::Panic(line);
                         break;
                     }
-                    Sighting::Oops(line) => obs.oopses.push(line),
                     Sighting::Documented(id, line) => {
                         obs.documented.push(SeenError { id, line, stream });
                         stop_by.get_or_insert(Instant::now() + grace);
@@ -475,7 +288,7 @@ impl RunningGuest {
                         deadline = Instant::now() + slack;
                     }
                     (Sighting::Frame(Frame::Begin(i)), _) if i < timeouts.len() => {
-                        current = Some((i, empty_observation(), Instant::now()));
+                        current = Some((i, Observation::empty(), Instant::now()));
                         deadline = Instant::now() + timeouts[i] + slack;
                     }
                     (Sighting::Frame(Frame::End(i, rc)), Some((j, _, _))) if i == *j => {
@@ -483,10 +296,8 @@ impl RunningGuest {
                         obs.elapsed = began.elapsed();
                         obs.cause = if obs.marker_seen_at.is_some() {
                             EndCause::Marker
-                        } else if let Some(p) =
-                            obs.oopses.iter().find(|l| l.contains("Kernel panic"))
-                        {
-                            EndCause::Panic(p.clone())
+                        } else if let EndCause::Panic(line) = &obs.cause {
+                            EndCause::Panic(line.clone())
                         } else if rc == 137 {
                             EndCause::Timeout
                         } else {
@@ -506,14 +317,16 @@ impl RunningGuest {
                     }
                     (Sighting::Frame(_), _) => {}
                     (s, Some((_, obs, _))) => match s {
-                        Sighting::Report(r) => {
-                            obs.report.get_or_insert(r);
-                        }
+                        Sighting::Report(r) => obs.add_report(r),
                         Sighting::DamagedReport => obs.damaged_reports += 1,
                         Sighting::Done => obs.marker_seen_at = Some(at),
                         // The inner kernel panics and its qemu exits; the
-                        // frame's end says so. Kept with the oopses.
-                        Sighting::Panic(line) | Sighting::Oops(line) => obs.oopses.push(line),
+                        // frame's end says so. The first panic is kept.
+                        Sighting::Panic(line) => {
+                            if !matches!(obs.cause, EndCause::Panic(_)) {
+                                obs.cause = EndCause::Panic(line);
+                            }
+                        }
                         Sighting::Documented(id, line) => {
                             obs.documented.push(SeenError { id, line, stream })
                         }
@@ -527,11 +340,15 @@ impl RunningGuest {
                             out.ended = EndCause::Panic(line);
                             break;
                         }
-                        Sighting::Documented(_, line)
-                        | Sighting::QemuError(line)
-                        | Sighting::Oops(line) => out.host_lines.push(line),
+                        Sighting::Documented(_, line) | Sighting::QemuError(line) => {
+                            out.host_lines.push(line)
+                        }
                         _ => {}
                     },
+                },
+                Ok(Event::Health(f)) => match current.as_mut() {
+                    Some((_, obs, _)) => obs.add_finding(f),
+                    None => out.host_lines.push(f.headline()),
                 },
                 Ok(Event::Closed) => {
                     open -= 1;
@@ -676,7 +493,11 @@ fn reader(
         let mut buf = vec![0u8; 16 * 1024];
         let mut pending: Vec<u8> = Vec::new();
         const MAX_LINE: usize = 64 * 1024;
-        let handle = |line: &[u8], tx: &Sender<Event>| {
+        // Only the console carries kernel messages. A finding is sent as it
+        // completes, before the line that completed it is classified: a
+        // splat that ends at the marker reaches the watch before the marker.
+        let mut scanner = (stream == Stream::Console).then(Scanner::new);
+        let mut handle = |line: &[u8], tx: &Sender<Event>| {
             let text = String::from_utf8_lossy(line);
             let text = text.trim_end_matches('\r');
             if let Ok(mut t) = tail.lock() {
@@ -689,6 +510,11 @@ fn reader(
                 ),
                 None => (stream, text),
             };
+            if stream == Stream::Console {
+                for f in scanner.as_mut().map(|s| s.feed(text)).unwrap_or_default() {
+                    let _ = tx.send(Event::Health(f));
+                }
+            }
             if let Some(s) = classify(text) {
                 let _ = tx.send(Event::Seen(stream, s, Instant::now()));
             }
@@ -715,6 +541,9 @@ fn reader(
         if !pending.is_empty() {
             handle(&pending, &tx);
         }
+        for f in scanner.map(Scanner::finish).unwrap_or_default() {
+            let _ = tx.send(Event::Health(f));
+        }
         let _ = log.flush();
         let _ = tx.send(Event::Closed);
     })
@@ -723,70 +552,6 @@ fn reader(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_marker_is_found_inside_interleaved_kernel_text() {
-        assert_eq!(
-            classify("#1 SMP Debian 6.BOOTMATRIX-DONE"),
-            Some(Sighting::Done)
-        );
-    }
-
-    #[test]
-    fn documented_errors_on_stderr_are_named() {
-        let s = classify("qemu-system-ppc64: Can't support 64 kiB guest pages with 4 kiB host pages with this KVM implementation");
-        assert!(matches!(
-            s,
-            Some(Sighting::Documented(DocumentedError::HptPageSize, _))
-        ));
-    }
-
-    #[test]
-    fn qemu_warnings_are_not_errors() {
-        assert_eq!(classify("qemu-system-ppc64: warning: TCG doesn't support requested feature, cap-cfpc=workaround"), None);
-    }
-
-    #[test]
-    fn undocumented_qemu_errors_are_still_errors() {
-        assert!(matches!(
-            classify("qemu-system-ppc64: -m 12x: Parameter 'size' expects a size"),
-            Some(Sighting::QemuError(_))
-        ));
-    }
-
-    #[test]
-    fn panics_and_oopses_are_recognised() {
-        assert!(matches!(
-            classify("[    1.0] Kernel panic - not syncing: VFS: Unable to mount root fs"),
-            Some(Sighting::Panic(_))
-        ));
-        assert!(matches!(
-            classify("[    2.0] Oops: Kernel access of bad area, sig: 11 [#1]"),
-            Some(Sighting::Oops(_))
-        ));
-    }
-
-    #[test]
-    fn an_emulated_hosts_framing_is_recognised() {
-        assert_eq!(
-            classify("BOOTMATRIX-L1-READY"),
-            Some(Sighting::Frame(Frame::Ready))
-        );
-        assert_eq!(
-            classify("[ 3.1] x BOOTMATRIX-L2-BEGIN 3"),
-            Some(Sighting::Frame(Frame::Begin(3)))
-        );
-        assert_eq!(
-            classify("BOOTMATRIX-L2-END 3 rc=137"),
-            Some(Sighting::Frame(Frame::End(3, 137)))
-        );
-        assert_eq!(
-            classify("BOOTMATRIX-L1-DONE"),
-            Some(Sighting::Frame(Frame::Done))
-        );
-        // The L1's own messages are not frames.
-        assert_eq!(classify("BOOTMATRIX-L1: insmod kvm-hv.ko failed"), None);
-    }
 
     #[test]
     fn the_tail_keeps_only_the_last_lines() {

@@ -6,7 +6,8 @@
 //! outcome from [`rules`], whether it can run here, where it runs, its
 //! [`qemu`] command) → [`images`] and [`payload`] (the files the plan
 //! names) → [`run`] (executes the plan, watching each qemu through
-//! [`console`], judging with [`verdict`], telling [`event`]s to
+//! [`console`] into an [`observation`] with its [`health`] findings,
+//! judging with [`verdict`], telling [`event`]s to
 //! [`progress`]) → [`report`] (how it is told). [`app`] wires the stages
 //! into subcommands.
 
@@ -17,10 +18,12 @@ pub mod diff;
 pub mod documented;
 pub mod error;
 pub mod event;
+pub mod health;
 pub mod host;
 pub mod images;
 pub mod matrix;
 pub mod model;
+pub mod observation;
 pub mod payload;
 pub mod plan;
 pub mod progress;

@@ -12,7 +12,7 @@ use bootmatrix::plan::HostsMode;
 use bootmatrix::progress::Mode;
 use bootmatrix::report::ResultsFile;
 use bootmatrix::select::Partition;
-use bootmatrix::verdict::Status;
+use bootmatrix::verdict::{Status, WarningPolicy};
 use bootmatrix::{diff, host, plan, qemu, Error};
 
 const AFTER_HELP: &str = "\
@@ -92,6 +92,47 @@ struct BisectCmd {
     /// Where host rows run (see `run --hosts`).
     #[arg(long, value_enum, default_value_t = HostsArg::Auto)]
     hosts: HostsArg,
+    #[command(flatten)]
+    health: HealthArgs,
+}
+
+#[derive(Args, Clone)]
+struct HealthArgs {
+    /// What the guest kernel's warnings do: `WARNING:` splats, lockdep
+    /// reports, KCSAN races, RCU stalls, soft and hard lockups, messages at
+    /// err or worse. `report` shows them on the cell; `fail` fails the cell
+    /// (for qualifying a release). An oops, a BUG, a KASAN or KFENCE report
+    /// always fails the cell.
+    #[arg(long, value_enum, default_value_t = WarningsArg::Report)]
+    warnings: WarningsArg,
+    /// Known kernel noise: one regular expression per line, each with a
+    /// `# why` comment above it or after it. A finding any of whose lines a
+    /// suppression matches does not count; suppressions that matched
+    /// nothing are listed at the end of the run.
+    #[arg(long, value_name = "FILE")]
+    suppressions: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum WarningsArg {
+    Report,
+    Fail,
+}
+
+impl From<WarningsArg> for WarningPolicy {
+    fn from(w: WarningsArg) -> Self {
+        match w {
+            WarningsArg::Report => WarningPolicy::Report,
+            WarningsArg::Fail => WarningPolicy::Fail,
+        }
+    }
+}
+
+/// Lists the suppressions that matched nothing, so that stale ones go.
+fn tell_unused(unused: &[String]) {
+    for u in unused {
+        eprintln!("bootmatrix: suppression matched nothing in this run (remove it if the noise is gone): {u}");
+    }
 }
 
 #[derive(Args, Clone)]
@@ -159,6 +200,8 @@ struct RunCmd {
     /// has an [emulation] table.
     #[arg(long, value_enum, default_value_t = HostsArg::Auto)]
     hosts: HostsArg,
+    #[command(flatten)]
+    health: HealthArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -265,6 +308,8 @@ fn bisect(c: BisectCmd) -> i32 {
         compression: Compression::default(),
         timeout_scale: c.timeout_scale,
         kernel_override: c.kernel,
+        warnings: c.health.warnings.into(),
+        suppressions: c.health.suppressions,
     };
     let outcome = match app::run(&args) {
         Ok(o) => o,
@@ -277,6 +322,7 @@ fn bisect(c: BisectCmd) -> i32 {
             return 125;
         }
     };
+    tell_unused(&outcome.unused_suppressions);
     let Some(r) = outcome.results.iter().find(|r| r.name == c.cell) else {
         eprintln!(
             "bootmatrix: no cell named `{}` in {} (see `bootmatrix plan`)",
@@ -356,8 +402,11 @@ fn dispatch(command: Command) -> bootmatrix::Result<i32> {
                 },
                 timeout_scale: c.timeout_scale,
                 kernel_override: None,
+                warnings: c.health.warnings.into(),
+                suppressions: c.health.suppressions,
             };
             let outcome = app::run(&args)?;
+            tell_unused(&outcome.unused_suppressions);
             let count = |s| {
                 outcome
                     .results

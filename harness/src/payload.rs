@@ -8,6 +8,13 @@
 //! prints the report twice so that one intact copy is enough. Then it prints
 //! the marker `BOOTMATRIX-DONE` and powers off.
 //!
+//! `<fields>` are `key=value` pairs separated by `|`, `cmdline` last (it may
+//! hold `|` itself): the kernel release, MMU, page size, CPU, platform and
+//! hypervisor node as the guest sees them, and its kernel log's health:
+//! `kmsg_err=N`, the number of kernel messages at priority err or worse,
+//! and up to [`MAX_KMSG_LINES`] `kmsg=LEVEL:TEXT` fields listing them (crit,
+//! alert and emerg first), so that the report stays a few KiB at most.
+//!
 //! The archive is written by the `cpio` crate ("newc", what the kernel
 //! unpacks) and compressed in-process; no external `cpio` or `gzip` runs.
 
@@ -56,14 +63,123 @@ impl std::str::FromStr for Compression {
     }
 }
 
+/// The tag the guest's init puts before each kernel message it prints on
+/// the console itself: those at warning priority that `quiet` kept off the
+/// console (see [`INIT_SCRIPT`]).
+pub const KMSG_TAG: &str = "BOOTMATRIX-KMSG ";
+/// The kernel command-line word that makes the guest's init write a line
+/// into the kernel log (see [`INIT_SCRIPT`]).
+pub const KMSG_WORD: &str = "bootmatrix.kmsg=";
+/// Kernel messages at err or worse listed in the report, at most.
+pub const MAX_KMSG_LINES: usize = 16;
+/// Each listed message is cut to this many bytes.
+pub const KMSG_WIDTH: usize = 200;
+
+/// awk: prints the value of every `bootmatrix.kmsg=` word of a kernel
+/// command line, one per line, honouring the kernel's double quotes.
+macro_rules! cmdline_awk {
+    () => {
+        r#"function word(w) { if (index(w, "bootmatrix.kmsg=") == 1) print substr(w, 17) }
+{
+    w = ""; q = 0
+    for (i = 1; i <= length($0); i++) {
+        c = substr($0, i, 1)
+        if (c == "\"") q = !q
+        else if (!q && (c == " " || c == "\t")) { word(w); w = "" }
+        else w = w c
+    }
+    word(w)
+}"#
+    };
+}
+
+/// awk over `dmesg -r` (records as `<facility * 8 + level>[ time] text`):
+/// prints, tagged, the messages at warning or worse at levels the console
+/// did not show (`shown`, the console log level, and above).
+macro_rules! replay_awk {
+    () => {
+        r#"match($0, /^<[0-9]+>/) {
+    level = substr($0, 2, RLENGTH - 2) % 8
+    if (level >= shown + 0 && level <= 4 && ++n <= 400) print "BOOTMATRIX-KMSG " substr($0, RLENGTH + 1)
+}
+END { if (n > 400) print "bootmatrix: " n - 400 " more kernel messages at warning not shown" }"#
+    };
+}
+
+/// awk over `dmesg -r`: the report's kernel-log fields. `kmsg_err=N`
+/// counts the messages at err or worse; up to 16 `kmsg=LEVEL:TEXT` fields
+/// list them, crit, alert and emerg first, each without its time stamp,
+/// cut to 200 bytes, with `%` and `|` written `%25` and `%7C`.
+macro_rules! report_awk {
+    () => {
+        r#"match($0, /^<[0-9]+>/) {
+    level = substr($0, 2, RLENGTH - 2) % 8
+    if (level > 3) next
+    text = substr($0, RLENGTH + 1)
+    sub(/^\[[ 0-9.]*\](\[ *[TC][0-9]+\])? ?/, "", text)
+    text = substr(text, 1, 200)
+    gsub(/%/, "%25", text)
+    gsub(/\|/, "%7C", text)
+    count++
+    if (level <= 2) crit[++c] = level ":" text
+    else err[++e] = level ":" text
+}
+END {
+    printf "kmsg_err=%d", count
+    for (i = 1; i <= c && k < 16; i++) { printf "|kmsg=%s", crit[i]; k++ }
+    for (i = 1; i <= e && k < 16; i++) { printf "|kmsg=%s", err[i]; k++ }
+}"#
+    };
+}
+
+/// The awk program of the init that reads the command line's
+/// `bootmatrix.kmsg=` words (exposed so that tests run it).
+pub const CMDLINE_AWK: &str = cmdline_awk!();
+/// The awk program of the init that prints the kernel messages the
+/// console did not show.
+pub const REPLAY_AWK: &str = replay_awk!();
+/// The awk program of the init that writes the report's kernel-log fields.
+pub const REPORT_AWK: &str = report_awk!();
+
 /// The guest's `/init`. It needs nothing but busybox applets and the
 /// kernel's proc and sys file systems.
-pub const INIT_SCRIPT: &str = r#"#!/bin/busybox sh
+///
+/// In order:
+///
+/// 1. **Fault injection.** Every `bootmatrix.kmsg=LEVEL:TEXT` word of the
+///    kernel command line (a cell's `append`; quote a text with spaces:
+///    `bootmatrix.kmsg="4:WARNING: CPU: 0 PID: 1 at x.c:1 f+0x0/0x4"`) is
+///    written to `/dev/kmsg` at priority LEVEL (0 emerg ... 7 debug), so
+///    the guest kernel logs it and prints it on its console like its own
+///    messages. It exists so that tests can make a real guest report an
+///    oops, a WARNING or an error without a broken kernel; the kernel
+///    ignores the word itself (a dotted, unknown parameter).
+/// 2. **Hidden warnings.** `quiet` keeps messages at warning priority off
+///    the console, and a `WARNING:` splat or a lockdep report is printed
+///    at that priority. The init prints every kernel message at warning or
+///    worse that the console log level hid, tagged [`KMSG_TAG`], so that
+///    the console watcher ([`crate::health`]) sees them.
+/// 3. **The report**, twice, then the marker (see [`GuestReport`]).
+pub const INIT_SCRIPT: &str = concat!(
+    r#"#!/bin/busybox sh
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
+[ -c /dev/kmsg ] || mknod /dev/kmsg c 1 11
+awk '"#,
+    cmdline_awk!(),
+    r#"' /proc/cmdline | while IFS= read -r m; do
+    case "$m" in
+    [0-7]:*) printf '<%s>%s\n' "${m%%:*}" "${m#?:}" > /dev/kmsg ;;
+    *) echo "bootmatrix: ignoring bootmatrix.kmsg=$m (expected LEVEL:TEXT, LEVEL 0 to 7)" ;;
+    esac
+done
+read shown rest < /proc/sys/kernel/printk
+dmesg -r | awk -v shown="$shown" '"#,
+    replay_awk!(),
+    r#"'
 field() { sed -n "s/^$1[[:space:]]*: *//p" /proc/cpuinfo | head -n 1; }
 release=$(uname -r)
 mmu=$(field MMU)
@@ -75,13 +191,27 @@ if [ -r /proc/device-tree/hypervisor/compatible ]; then
     hv=$(tr '\0' ' ' < /proc/device-tree/hypervisor/compatible)
 fi
 cmdline=$(cat /proc/cmdline)
-body="v=1|release=$release|mmu=$mmu|page_kib=$page|cpu=$cpu|platform=$platform|hypervisor=$hv|cmdline=$cmdline"
+kmsg=$(dmesg -r | awk '"#,
+    report_awk!(),
+    r#"')
+body="v=1|release=$release|mmu=$mmu|page_kib=$page|cpu=$cpu|platform=$platform|hypervisor=$hv|${kmsg:-kmsg_err=}|cmdline=$cmdline"
 sum=$(printf '%s' "$body" | sha256sum | cut -c1-16)
 echo "BOOTMATRIX-REPORT $sum $body"
 echo "BOOTMATRIX-REPORT $sum $body"
 echo "BOOTMATRIX-DONE"
 poweroff -f
-"#;
+"#
+);
+
+/// A kernel message at priority err or worse, as the guest's report lists
+/// it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KmsgLine {
+    /// 0 emerg, 1 alert, 2 crit, 3 err.
+    pub level: u8,
+    /// The message without its time stamp, at most [`KMSG_WIDTH`] bytes.
+    pub text: String,
+}
 
 /// What the guest said about itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +232,14 @@ pub struct GuestReport {
     pub hypervisor: String,
     /// /proc/cmdline.
     pub cmdline: String,
+    /// How many kernel messages were at priority err or worse when the
+    /// init reported (`None`: the report did not say).
+    #[serde(default)]
+    pub kmsg_err: Option<u32>,
+    /// Those messages, crit, alert and emerg first, at most
+    /// [`MAX_KMSG_LINES`].
+    #[serde(default)]
+    pub kmsg: Vec<KmsgLine>,
 }
 
 /// Why a line that looked like a report was not taken.
@@ -133,6 +271,7 @@ impl GuestReport {
 
     fn parse_body(body: &str) -> Result<GuestReport, ReportProblem> {
         let mut fields = BTreeMap::new();
+        let mut kmsg = Vec::new();
         // cmdline comes last and may itself contain '|'.
         let (head, cmdline) = body
             .split_once("|cmdline=")
@@ -141,7 +280,13 @@ impl GuestReport {
             let (k, v) = part
                 .split_once('=')
                 .ok_or_else(|| ReportProblem::Malformed(format!("field without `=`: {part}")))?;
-            fields.insert(k, v);
+            if k == "kmsg" {
+                kmsg.push(kmsg_line(v).ok_or_else(|| {
+                    ReportProblem::Malformed(format!("kernel message without its level: {v}"))
+                })?);
+            } else {
+                fields.insert(k, v);
+            }
         }
         if fields.get("v") != Some(&"1") {
             return Err(ReportProblem::Malformed("unknown report version".into()));
@@ -166,8 +311,20 @@ impl GuestReport {
             platform: get("platform"),
             hypervisor: get("hypervisor"),
             cmdline: cmdline.trim().to_string(),
+            kmsg_err: fields.get("kmsg_err").and_then(|n| n.trim().parse().ok()),
+            kmsg,
         })
     }
+}
+
+/// One `kmsg=LEVEL:TEXT` field, unescaped.
+fn kmsg_line(v: &str) -> Option<KmsgLine> {
+    let (level, text) = v.split_once(':')?;
+    let level: u8 = level.parse().ok().filter(|l| *l <= 7)?;
+    Some(KmsgLine {
+        level,
+        text: text.replace("%7C", "|").replace("%25", "%"),
+    })
 }
 
 /// The report checksum: first 16 hex digits of SHA-256, as the init's
@@ -315,6 +472,120 @@ mod tests {
     fn a_report_cut_into_by_another_writer_is_damaged() {
         let l = line(BODY).replace("mmu=Hash", "mmu=HaFacility SPR 806 is unavailablesh");
         assert_eq!(GuestReport::find(&l), Some(Err(ReportProblem::Damaged)));
+    }
+
+    #[test]
+    fn the_kernel_log_fields_are_read_and_unescaped() {
+        let body = BODY.replace(
+            "|cmdline=",
+            "|kmsg_err=3|kmsg=2:crit %7C with 100%25 pipe|kmsg=3:nvram: Failed to initialize oops partition!|cmdline=",
+        );
+        let r = GuestReport::find(&line(&body)).unwrap().unwrap();
+        assert_eq!(r.kmsg_err, Some(3));
+        assert_eq!(
+            r.kmsg,
+            vec![
+                KmsgLine {
+                    level: 2,
+                    text: "crit | with 100% pipe".into()
+                },
+                KmsgLine {
+                    level: 3,
+                    text: "nvram: Failed to initialize oops partition!".into()
+                },
+            ]
+        );
+        assert_eq!(r.cmdline, "console=hvc0 quiet disable_radix");
+        // A report without the fields (an older init) says nothing of them.
+        assert_eq!(
+            GuestReport::find(&line(BODY)).unwrap().unwrap().kmsg_err,
+            None
+        );
+        let bad = BODY.replace("|cmdline=", "|kmsg=oops|cmdline=");
+        assert!(matches!(
+            GuestReport::find(&line(&bad)),
+            Some(Err(ReportProblem::Malformed(_)))
+        ));
+    }
+
+    /// Runs one of the init's awk programs with the host's awk.
+    fn awk(program: &str, vars: &[&str], input: &str) -> String {
+        let mut cmd = std::process::Command::new("awk");
+        for v in vars {
+            cmd.args(["-v", v]);
+        }
+        let mut child = cmd
+            .arg(program)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("awk (mawk, gawk or busybox) on PATH");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap()
+    }
+
+    #[test]
+    fn the_init_reads_quoted_fault_injection_words_from_the_command_line() {
+        assert!(CMDLINE_AWK.contains(&format!(
+            "\"{KMSG_WORD}\") == 1) print substr(w, {})",
+            KMSG_WORD.len() + 1
+        )));
+        let out = awk(
+            CMDLINE_AWK,
+            &[],
+            "console=hvc0 quiet bootmatrix.kmsg=3:plain bootmatrix.kmsg=\"4:WARNING: CPU: 0 PID: 1 at x.c:1\" other.kmsg=0:no\n",
+        );
+        assert_eq!(out, "3:plain\n4:WARNING: CPU: 0 PID: 1 at x.c:1\n");
+    }
+
+    const DMESG: &str = "<6>[    0.000000] Linux version 6.1.0-50-powerpc64le\n\
+        <3>[    0.275690] nvram: Failed to find or create ibm,rtas-log partition, err -28\n\
+        <4>[    0.275581] WARNING: nvram corruption detected: 0-length partition\n\
+        <12>[    2.104114] ------------[ cut here ]------------\n\
+        <10>[    2.105269] crit | 100%\n\
+        <8>[    2.106853] emerg\n";
+
+    #[test]
+    fn the_init_replays_only_the_warnings_the_console_hid() {
+        assert_eq!(
+            awk(REPLAY_AWK, &["shown=4"], DMESG),
+            "BOOTMATRIX-KMSG [    0.275581] WARNING: nvram corruption detected: 0-length partition\n\
+             BOOTMATRIX-KMSG [    2.104114] ------------[ cut here ]------------\n"
+        );
+        assert_eq!(
+            awk(REPLAY_AWK, &["shown=7"], DMESG),
+            "",
+            "a console at level 7 showed them all"
+        );
+    }
+
+    #[test]
+    fn the_init_counts_and_lists_the_messages_at_err_or_worse_crit_first() {
+        assert!(
+            REPORT_AWK.contains(&format!("k < {MAX_KMSG_LINES}"))
+                && REPORT_AWK.contains(&format!("substr(text, 1, {KMSG_WIDTH})"))
+        );
+        let fields = awk(REPORT_AWK, &[], DMESG);
+        assert_eq!(
+            fields,
+            "kmsg_err=3|kmsg=2:crit %7C 100%25|kmsg=0:emerg|kmsg=3:nvram: Failed to find or create ibm,rtas-log partition, err -28"
+        );
+        let many: String = (0..40)
+            .map(|i| format!("<3>[ 1.{i:06}] error {i} {}\n", "x".repeat(300)))
+            .collect();
+        let fields = awk(REPORT_AWK, &[], &many);
+        assert!(fields.starts_with("kmsg_err=40|"), "{fields}");
+        assert_eq!(fields.matches("|kmsg=").count(), MAX_KMSG_LINES);
+        assert!(
+            fields.split('|').all(|f| f.len() <= KMSG_WIDTH + 8),
+            "{fields}"
+        );
+        assert_eq!(awk(REPORT_AWK, &[], ""), "kmsg_err=0");
     }
 
     #[test]

@@ -13,8 +13,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::documented::DocumentedError;
 use crate::error::{Error, Result};
+use crate::health::{self, Severity};
 use crate::host::HostFacts;
 use crate::model::Outcome;
+use crate::observation::Observation;
 use crate::run::CellResult;
 use crate::verdict::Status;
 
@@ -54,6 +56,44 @@ fn console_excerpt(r: &CellResult) -> String {
     }
     out.push_str(&format!("--- logs: {} ---\n", r.dir.display()));
     out
+}
+
+/// The guest kernel's health findings for people, under a heading (empty
+/// when there are none).
+fn health_excerpt(obs: &Observation) -> String {
+    if obs.health.is_empty() {
+        return String::new();
+    }
+    format!("--- kernel health ---\n{}", health::render(&obs.health))
+}
+
+/// The JUnit properties of a cell's kernel health: findings that count, by
+/// severity, the suppressed ones, and the guest's count of kernel messages
+/// at err or worse.
+fn health_properties(case: &mut TestCase, obs: &Observation) {
+    if !obs.health.is_empty() {
+        let count = |sev: Option<Severity>| {
+            obs.health
+                .iter()
+                .filter(|f| match sev {
+                    Some(s) => f.counts() && f.severity == s,
+                    None => !f.counts(),
+                })
+                .count()
+        };
+        case.add_property(Property::new(
+            "health-fatal",
+            count(Some(Severity::Fatal)).to_string(),
+        ));
+        case.add_property(Property::new(
+            "health-warnings",
+            count(Some(Severity::Warning)).to_string(),
+        ));
+        case.add_property(Property::new("health-suppressed", count(None).to_string()));
+    }
+    if let Some(n) = obs.report.as_ref().and_then(|r| r.kmsg_err) {
+        case.add_property(Property::new("kmsg-err", n.to_string()));
+    }
 }
 
 /// Builds the JUnit report: one suite per matrix, one test case per cell.
@@ -145,11 +185,18 @@ pub fn junit(
             case.add_property(Property::new("guest-kernel", rep.release.as_str()));
             case.add_property(Property::new("guest-mmu", rep.mmu_word.as_str()));
         }
+        let obs = r.attempts.last().and_then(|a| a.observation.as_ref());
+        if let Some(obs) = obs {
+            health_properties(&mut case, obs);
+        }
+        let health = obs.map(health_excerpt).unwrap_or_default();
         if matches!(
             r.verdict.status,
             Status::Failed | Status::Error | Status::Interrupted
         ) {
-            case.set_system_out(console_excerpt(r));
+            case.set_system_out(format!("{health}{}", console_excerpt(r)));
+        } else if !health.is_empty() {
+            case.set_system_out(format!("{health}--- logs: {} ---\n", r.dir.display()));
         }
         suite.add_test_case(case);
     }
@@ -372,5 +419,52 @@ pub fn summary_markdown(results: &[CellResult], facts: &RunFacts) -> String {
         }
         s.push('\n');
     }
+    s.push_str(&health_markdown(results));
     s
+}
+
+/// The summary's kernel health section: every cell whose guest kernel had
+/// findings, one line per finding (empty when no cell had any).
+fn health_markdown(results: &[CellResult]) -> String {
+    let mut s = String::new();
+    for r in results {
+        let Some(obs) = r.attempts.last().and_then(|a| a.observation.as_ref()) else {
+            continue;
+        };
+        if obs.health.is_empty() {
+            continue;
+        }
+        s.push_str(&format!("- `{}` ({}):\n", r.name, r.verdict.status.word()));
+        for f in &obs.health {
+            let tag = match &f.suppressed {
+                Some(by) => format!("suppressed by {}:{}", by.file, by.line),
+                None => f.weight().to_string(),
+            };
+            s.push_str(&format!(
+                "  - {tag}: `{}`\n",
+                f.headline().replace('`', "'")
+            ));
+        }
+    }
+    if s.is_empty() {
+        return s;
+    }
+    format!("## Kernel health\n\n{s}\n")
+}
+
+/// Appends the suppressions that matched nothing in the run to
+/// `summary.md` in `out` (nothing when every one matched), so that stale
+/// suppressions are seen and removed.
+pub fn note_unused_suppressions(out: &Path, unused: &[String]) -> Result<()> {
+    if unused.is_empty() {
+        return Ok(());
+    }
+    let path = out.join("summary.md");
+    let mut s = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, "cannot read", e))?;
+    s.push_str("## Suppressions that matched nothing\n\n");
+    for u in unused {
+        s.push_str(&format!("- `{}`\n", u.replace('`', "'")));
+    }
+    s.push('\n');
+    write_atomic(&path, s.as_bytes())
 }

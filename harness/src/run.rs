@@ -10,14 +10,16 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::console::{Observation, RunningGuest};
+use crate::console::RunningGuest;
 use crate::event::{Event, Listener, Slot};
+use crate::health::Suppressions;
 use crate::model::{Cell, Outcome};
+use crate::observation::Observation;
 use crate::plan::{self, Placement, Plan, PlannedCell, Readiness, Session};
 use crate::qemu::QemuCommand;
 use crate::rules::Prediction;
 use crate::teardown;
-use crate::verdict::{self, Status, Verdict};
+use crate::verdict::{self, Checks, Status, Verdict, WarningPolicy};
 
 /// Prepared files by placeholder ([`plan::FileRef::placeholder`]): a path,
 /// or why it could not be prepared (then the cells that need it are
@@ -40,6 +42,9 @@ enum Action {
 struct Job<'a> {
     planned: &'a PlannedCell,
     action: Action,
+    /// The release in the `Linux version` banner of the kernel the cell
+    /// boots, which the guest must report (`None`: not checked).
+    expected_release: Option<String>,
 }
 
 impl Job<'_> {
@@ -54,9 +59,23 @@ struct HostBoot<'a> {
     command: Result<QemuCommand, String>,
 }
 
+/// The release in a kernel image's `Linux version` banner (`None` for a
+/// compressed image, which shows no banner).
+///
+/// Stand-in for `images::kernel_release`: replaced by it once image
+/// reading knows kernels.
+fn banner_release(path: &Path) -> Option<String> {
+    let bytes = std::fs::read(path).ok()?;
+    let banner = regex::bytes::Regex::new(r"Linux version (\S+) \(").expect("valid regex");
+    let release = banner.captures(&bytes)?.get(1)?;
+    Some(String::from_utf8_lossy(release.as_bytes()).into_owned())
+}
+
 /// Binds the plan's placeholders: every cell gets its action, decided by
 /// the plan alone (skips) or by what preparation produced (errors).
 fn jobs<'a>(plan: &'a Plan, files: &Files) -> (Vec<Job<'a>>, Vec<HostBoot<'a>>) {
+    // Each kernel's banner, read once per file.
+    let mut releases: BTreeMap<PathBuf, Option<String>> = BTreeMap::new();
     let boots: Vec<HostBoot> = plan
         .sessions
         .iter()
@@ -95,7 +114,30 @@ fn jobs<'a>(plan: &'a Plan, files: &Files) -> (Vec<Job<'a>>, Vec<HostBoot<'a>>) 
                     ))),
                 },
             };
-            Job { planned: p, action }
+            let kernel = match &action {
+                Action::Boot(cmd) => cmd
+                    .args
+                    .iter()
+                    .position(|a| a == "-kernel")
+                    .and_then(|i| cmd.args.get(i + 1))
+                    .map(PathBuf::from),
+                Action::Inner { .. } => files
+                    .get(&plan::FileRef::Image(p.cell.guest.kernel.image.clone()).placeholder())
+                    .and_then(|f| f.as_ref().ok())
+                    .cloned(),
+                Action::Settled(_) => None,
+            };
+            let expected_release = kernel.and_then(|k| {
+                releases
+                    .entry(k.clone())
+                    .or_insert_with(|| banner_release(&k))
+                    .clone()
+            });
+            Job {
+                planned: p,
+                action,
+                expected_release,
+            }
         })
         .collect();
     (jobs, boots)
@@ -152,6 +194,10 @@ pub struct RunOptions {
     pub out_dir: PathBuf,
     /// Durations of the previous run by cell name, to start long cells first.
     pub previous_seconds: BTreeMap<String, f64>,
+    /// What kernel warnings do to a verdict (`--warnings`).
+    pub warnings: WarningPolicy,
+    /// Known kernel noise (`--suppressions`).
+    pub suppressions: Suppressions,
 }
 
 /// A cell's directory name: its name with path separators made safe.
@@ -446,7 +492,7 @@ fn run_session(boot: &HostBoot, cells: &[Job], pool: &Pool) -> Vec<(usize, CellR
                     let mut obs = obs.clone();
                     obs.console_tail = own_tail;
                     (
-                        verdict::decide(job.cell(), &job.planned.expected, &obs),
+                        judge(job, opts, &mut obs),
                         Some(obs.clone()),
                         obs.elapsed.as_secs_f64(),
                     )
@@ -558,7 +604,7 @@ fn run_one(job: &Job, pool: &Pool) -> CellResult {
         }
         let held = pool.budget.take(cell.guest.memory_mib as u64);
         let started = Instant::now();
-        let a = boot_once(job.planned, cmd, &dir, pool, attempt);
+        let a = boot_once(job, cmd, &dir, pool, attempt);
         pool.budget.give(held);
         let seconds = started.elapsed().as_secs_f64();
         result.seconds += seconds;
@@ -578,14 +624,19 @@ fn run_one(job: &Job, pool: &Pool) -> CellResult {
     result
 }
 
-fn boot_once(
-    planned: &PlannedCell,
-    cmd: &QemuCommand,
-    dir: &Path,
-    pool: &Pool,
-    attempt: u32,
-) -> Attempt {
-    let cell = &planned.cell;
+/// The verdict on an observation: suppressions marked on its findings,
+/// then the run's checks.
+fn judge(job: &Job, opts: &RunOptions, obs: &mut Observation) -> Verdict {
+    opts.suppressions.apply(&mut obs.health);
+    let checks = Checks {
+        warnings: opts.warnings,
+        expected_release: job.expected_release.clone(),
+    };
+    verdict::decide_with(job.cell(), &job.planned.expected, obs, &checks)
+}
+
+fn boot_once(job: &Job, cmd: &QemuCommand, dir: &Path, pool: &Pool, attempt: u32) -> Attempt {
+    let cell = job.cell();
     let log_dir = if attempt == 0 {
         dir.to_path_buf()
     } else {
@@ -611,8 +662,8 @@ fn boot_once(
         label: &cell.name,
         console: guest.console_tail(),
     });
-    let obs = guest.watch(cell.timeout);
-    let verdict = verdict::decide(cell, &planned.expected, &obs);
+    let mut obs = guest.watch(cell.timeout);
+    let verdict = judge(job, pool.opts, &mut obs);
     // A guest that printed its marker is powering off: give it a moment to
     // end by itself, which is cheaper than a kill and leaves clean logs.
     let exit_status = guest.finish(Duration::from_secs(3));

@@ -6,12 +6,21 @@
 //! refused with exactly the documented error. Booting when the documentation
 //! says it must fail is a failure too ("documentation drift"): release
 //! qualification wants to know when the table stops being true.
+//!
+//! Beyond the expectation, a cell is checked (see [`Checks`]) for the
+//! health of its kernel and for running the kernel it was given: a fatal
+//! finding (an oops, a `BUG`, a KASAN report...) fails a cell even when
+//! the marker follows; warnings and kernel messages at err or worse are
+//! shown on the cell and fail it under [`WarningPolicy::Fail`]; findings a
+//! suppression matched are only listed; and a guest that reports another
+//! kernel release than the image's own banner fails, showing both.
 
 use serde::Serialize;
 
-use crate::console::{EndCause, Observation};
+use crate::health::{Finding, Severity};
 use crate::model::Outcome;
 use crate::model::{Cell, Expectation};
+use crate::observation::{EndCause, Observation};
 use crate::rules::Prediction;
 
 /// How a cell ended, in the terms JUnit and exit statuses use.
@@ -126,8 +135,175 @@ fn row_of(cell: &Cell) -> String {
         .unwrap_or_else(|| format!("cell {} (matrix line {})", cell.name, cell.line))
 }
 
-/// Decides a cell from what its watch observed.
+/// What kernel warnings do to a verdict (`--warnings`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WarningPolicy {
+    /// Warnings are shown on the cell (verdict, JUnit, summary) and do not
+    /// change its status: the table is about booting, and a warning is not
+    /// a failed boot.
+    #[default]
+    Report,
+    /// A warning fails the cell: qualifying a kernel release wants a clean
+    /// boot.
+    Fail,
+}
+
+/// What a cell is checked for beyond its expectation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Checks {
+    /// What warnings do.
+    pub warnings: WarningPolicy,
+    /// The release in the kernel image's own `Linux version` banner: the
+    /// guest must report this release (`None`: not known, not checked).
+    pub expected_release: Option<String>,
+}
+
+/// At most this many findings are spelled out in a verdict's details, each
+/// with at most [`TRACE_LINES`] lines of its trace; the observation keeps
+/// them all.
+const DETAILED_FINDINGS: usize = 5;
+const TRACE_LINES: usize = 8;
+
+/// Decides a cell from what its watch observed, with the default
+/// [`Checks`] (warnings reported, release not checked).
 pub fn decide(cell: &Cell, expected: &Outcome, obs: &Observation) -> Verdict {
+    decide_with(cell, expected, obs, &Checks::default())
+}
+
+/// Decides a cell from what its watch observed and what it is checked for.
+/// Findings are judged as marked: run [`crate::health::Suppressions::apply`]
+/// on the observation first.
+pub fn decide_with(cell: &Cell, expected: &Outcome, obs: &Observation, checks: &Checks) -> Verdict {
+    let v = against_expectation(cell, expected, obs);
+    if v.status == Status::Interrupted {
+        return v;
+    }
+    let v = check_release(v, obs, checks.expected_release.as_deref());
+    check_health(v, obs, checks.warnings)
+}
+
+/// A passing verdict turned into a failure: `summary` first, the old
+/// summary kept as a detail.
+fn fail_instead(v: Verdict, summary: String) -> Verdict {
+    let was = v.summary.clone();
+    let mut failed = Verdict::new(Status::Failed, summary);
+    failed.details = v.details;
+    failed.with(format!("otherwise: {was}"))
+}
+
+fn check_release(v: Verdict, obs: &Observation, banner: Option<&str>) -> Verdict {
+    let (Some(banner), Some(report)) = (banner, obs.report.as_ref()) else {
+        return v;
+    };
+    if report.release == banner {
+        return v;
+    }
+    let what = format!(
+        "the guest runs kernel `{}`, but the kernel image's `Linux version` banner says `{banner}`: it did not boot the kernel it was given",
+        report.release
+    );
+    let v = if v.status == Status::Passed {
+        fail_instead(v, what)
+    } else {
+        v.with(what)
+    };
+    v.with(format!("guest `uname -r`: {}", report.release))
+        .with(format!("image banner:     {banner}"))
+}
+
+fn check_health(mut v: Verdict, obs: &Observation, warnings: WarningPolicy) -> Verdict {
+    let counted = |sev: Severity| -> Vec<&Finding> {
+        obs.health
+            .iter()
+            .filter(|f| f.counts() && f.severity == sev)
+            .collect()
+    };
+    let fatal = counted(Severity::Fatal);
+    let warned = counted(Severity::Warning);
+    if let Some(first) = fatal.first() {
+        let what = format!(
+            "the guest kernel reported a fatal {}: {}",
+            first.kind, first.line
+        );
+        v = match v.status {
+            Status::Passed => {
+                let mut f = fail_instead(v, what);
+                if obs.cause == EndCause::Marker {
+                    f = f.with("the guest reached its marker afterwards; a fatal finding fails the cell all the same");
+                }
+                f
+            }
+            _ => v.with(what),
+        };
+    }
+    if let Some(first) = warned.first() {
+        let more = match warned.len() {
+            1 => String::new(),
+            n => format!(" (and {} more)", n - 1),
+        };
+        v = match (v.status, warnings) {
+            (Status::Passed, WarningPolicy::Fail) => fail_instead(
+                v,
+                format!(
+                    "the guest's kernel warned, and --warnings fail is set: {}{more}",
+                    first.headline()
+                ),
+            ),
+            (Status::Passed, WarningPolicy::Report) => {
+                let n = warned.len();
+                v.summary.push_str(&format!(
+                    "; {n} kernel warning{} reported",
+                    if n == 1 { "" } else { "s" }
+                ));
+                v
+            }
+            _ => v,
+        };
+    }
+    let shown = fatal.iter().chain(&warned).take(DETAILED_FINDINGS);
+    for f in shown {
+        let tag = match f.severity {
+            Severity::Fatal => "fatal",
+            Severity::Warning if warnings == WarningPolicy::Fail => {
+                "warning (fails under --warnings fail)"
+            }
+            Severity::Warning => "warning (reported; --warnings fail would fail the cell)",
+        };
+        v = v.with(format!("{tag}: {}", f.headline()));
+        for l in f.message.iter().chain(&f.trace).take(TRACE_LINES) {
+            v = v.with(format!("    {l}"));
+        }
+    }
+    let unshown = (fatal.len() + warned.len()).saturating_sub(DETAILED_FINDINGS);
+    if unshown > 0 {
+        v = v.with(format!(
+            "{unshown} more kernel findings (see result.json and console.log)"
+        ));
+    }
+    for f in obs.health.iter().filter(|f| !f.counts()) {
+        if let Some(by) = &f.suppressed {
+            v = v.with(format!(
+                "suppressed by {}:{} ({}): {}",
+                by.file,
+                by.line,
+                by.reason,
+                f.headline()
+            ));
+        }
+    }
+    if obs.health_dropped > 0 {
+        v = v.with(format!(
+            "{} kernel findings kept without their trace or not at all (see console.log)",
+            obs.health_dropped
+        ));
+    }
+    v
+}
+
+/// The verdict on what must happen alone: the guest's report against the
+/// expectation, documented errors, and how the watch ended.
+fn against_expectation(cell: &Cell, expected: &Outcome, obs: &Observation) -> Verdict {
     let secs = obs.elapsed.as_secs_f64();
     let first_error = obs.documented.first();
     match (&obs.cause, expected) {
