@@ -13,7 +13,6 @@
 //! the watcher blocks on; the verdict comes as soon as the marker's line does.
 //! Memory stays bounded: only the last lines are kept, the rest is on disk.
 
-use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
@@ -37,48 +36,7 @@ use crate::teardown;
 
 /// What a watch returns, defined with the rest of the observation
 /// vocabulary in [`crate::observation`].
-pub use crate::observation::{EndCause, Observation, SessionObservation};
-
-/// The last lines of a stream, bounded in count and length.
-#[derive(Debug, Default)]
-pub struct Tail {
-    lines: VecDeque<String>,
-}
-
-impl Tail {
-    const LINES: usize = 40;
-    const WIDTH: usize = 400;
-
-    fn push(&mut self, line: &str) {
-        if self.lines.len() == Self::LINES {
-            self.lines.pop_front();
-        }
-        let mut l = line.to_string();
-        if l.len() > Self::WIDTH {
-            let mut cut = Self::WIDTH;
-            while !l.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            l.truncate(cut);
-            l.push_str(" [...]");
-        }
-        self.lines.push_back(l);
-    }
-
-    /// The kept lines, oldest first.
-    pub fn lines(&self) -> Vec<String> {
-        self.lines.iter().cloned().collect()
-    }
-
-    /// The newest non-empty line, for progress displays.
-    pub fn last(&self) -> Option<&str> {
-        self.lines
-            .iter()
-            .rev()
-            .map(|s| s.as_str())
-            .find(|s| !s.trim().is_empty())
-    }
-}
+pub use crate::observation::{EndCause, Observation, SessionObservation, Tail};
 
 enum Event {
     Seen(Stream, Sighting, Instant),

@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::console::Tail;
+use crate::observation::Tail;
 use crate::verdict::Status;
 
 /// Identifies one running qemu (a cell's guest or an emulated host) from

@@ -4,6 +4,7 @@
 //! classified here, so the console's vocabulary is tested without booting
 //! and a verdict can be reached from data a test writes by hand.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -273,6 +274,50 @@ pub struct SessionObservation {
     pub ended: EndCause,
     /// Error lines the host itself printed outside any inner run.
     pub host_lines: Vec<String>,
+}
+
+/// The last lines of a stream, bounded in count and length.
+#[derive(Debug, Default)]
+pub struct Tail {
+    lines: VecDeque<String>,
+}
+
+impl Tail {
+    /// How many lines a tail keeps.
+    pub const LINES: usize = 40;
+    /// How long a kept line may be, bytes.
+    pub const WIDTH: usize = 400;
+
+    /// Keeps `line`, dropping the oldest when full.
+    pub fn push(&mut self, line: &str) {
+        if self.lines.len() == Self::LINES {
+            self.lines.pop_front();
+        }
+        let mut l = line.to_string();
+        if l.len() > Self::WIDTH {
+            let mut cut = Self::WIDTH;
+            while !l.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            l.truncate(cut);
+            l.push_str(" [...]");
+        }
+        self.lines.push_back(l);
+    }
+
+    /// The kept lines, oldest first.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.iter().cloned().collect()
+    }
+
+    /// The newest non-empty line, for progress displays.
+    pub fn last(&self) -> Option<&str> {
+        self.lines
+            .iter()
+            .rev()
+            .map(|s| s.as_str())
+            .find(|s| !s.trim().is_empty())
+    }
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::console::Tail;
 use crate::event::{Event, Listener, Slot};
+use crate::observation::Tail;
 use crate::verdict::Status;
 
 /// How progress is shown.
