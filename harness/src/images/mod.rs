@@ -17,6 +17,7 @@
 mod apt;
 pub mod bundle;
 mod kernel;
+pub mod plist;
 mod cache;
 mod deb;
 mod download;
