@@ -501,6 +501,28 @@ fn a_local_repository_as_xbps_src_leaves_it() {
     assert!(!blobs(&root).contains(&sha256(&f.kernel.bytes)));
     assert_eq!(kvm_modules(&store(&root), &s).unwrap(), f.modules);
     assert_clean(&root);
+
+    // A local copy of a signed repository can be held to its key as well.
+    let sig = repo.join(format!("{}.sig2", f.kernel.file_name()));
+    let signed = spec(
+        dir.path(),
+        "signed",
+        &format!(
+            "xbps = \"linux6.1\"\nrepository = \"../binpkgs\"\narch = \"ppc64le\"\n\
+             public_key = \"{}\"\n",
+            f.key.public.display()
+        ),
+    );
+    refused(&root, &signed, 3, &["cannot read the signature", ".sig2"]);
+    fs::write(&sig, f.other_key.sign(&f.kernel.bytes)).unwrap();
+    refused(
+        &root,
+        &signed,
+        3,
+        &["does not verify", &format!("{}.sig2", f.kernel.file_name())],
+    );
+    fs::write(&sig, f.key.sign(&f.kernel.bytes)).unwrap();
+    assert_is_debian_kernel(&store(&root).get(&signed).unwrap());
 }
 
 #[test]

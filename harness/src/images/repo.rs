@@ -254,12 +254,11 @@ fn verify_signature(
             }
         }
     }
-    let bad = |where_: &str| {
+    let bad = |where_: &str, outcome: &str| {
         Error::infra(format!(
             "{where_}: the signature does not verify {} (sha256 {}) with the key {} \
-             (`public_key` in {}); nothing was downloaded. The repository was signed with \
-             another key, or its files were altered: check where the key and the repository \
-             come from",
+             (`public_key` in {}); {outcome}. The repository was signed with another key, or \
+             its files were altered: check where the key and the repository come from",
             entry.file_name(),
             entry.sha256,
             key_path.display(),
@@ -285,7 +284,10 @@ fn verify_signature(
             if key.verifies(&digest, &sig) {
                 Ok(true)
             } else {
-                Err(bad(&sig_path.display().to_string()))
+                Err(bad(
+                    &sig_path.display().to_string(),
+                    "the package was not used",
+                ))
             }
         }
         PackageAt::Url(url) => {
@@ -304,7 +306,7 @@ fn verify_signature(
                 Ok(sig) if key.verifies(&digest, &sig) => sig,
                 Ok(_) => {
                     let _ = std::fs::remove_file(&part);
-                    return Err(bad(&sig_url));
+                    return Err(bad(&sig_url, "nothing was downloaded"));
                 }
                 Err(e) => {
                     let _ = std::fs::remove_file(&part);
