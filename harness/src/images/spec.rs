@@ -23,7 +23,7 @@
 //! - `decompress` (`gz`, `xz`, `zst`, `none`) and `archive` (`deb`, `tar`,
 //!   `xbps`): only when the URL's or file's extension does not tell.
 //!
-//! Parsing ([`parse`]) is pure, text in and description out; the files a
+//! Parsing is pure, text in and description out; the files a
 //! description names for a kernel build (config fragment, patches) are read
 //! afterwards by [`load`], so the format can be checked without a disk.
 

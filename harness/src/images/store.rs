@@ -2,9 +2,10 @@
 //!
 //! Every source reduces to an *input* known by its SHA-256 (the downloaded
 //! file, the .deb apt lists, the .xbps a repository's index names, the
-//! local file) and an optional *derivation* (decompress, take a member out). Inputs and outputs are both kept by
-//! content hash, and a record maps (input, derivation) to the output, so a
-//! second run finds the output without fetching or unpacking anything.
+//! local file) and an optional *derivation* (decompress, take a member
+//! out). Inputs and outputs are both kept by content hash, and a record
+//! maps (input, derivation) to the output, so a second run finds the
+//! output without fetching or unpacking anything.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
