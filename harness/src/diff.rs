@@ -52,9 +52,17 @@ pub fn diff(old: &ResultsFile, new: &ResultsFile) -> Diff {
         };
         match o.get(name) {
             None => d.added.push(change(None)),
-            Some(oc) if !bad(&oc.status) && bad(&nc.status) => d.newly_failing.push(change(Some(oc))),
-            Some(oc) if bad(&oc.status) && nc.status == "passed" => d.newly_passing.push(change(Some(oc))),
-            Some(oc) if oc.status != nc.status || oc.guest_kernel != nc.guest_kernel || oc.errors_seen != nc.errors_seen => {
+            Some(oc) if !bad(&oc.status) && bad(&nc.status) => {
+                d.newly_failing.push(change(Some(oc)))
+            }
+            Some(oc) if bad(&oc.status) && nc.status == "passed" => {
+                d.newly_passing.push(change(Some(oc)))
+            }
+            Some(oc)
+                if oc.status != nc.status
+                    || oc.guest_kernel != nc.guest_kernel
+                    || oc.errors_seen != nc.errors_seen =>
+            {
                 d.changed.push(change(Some(oc)))
             }
             Some(_) => {}
@@ -62,7 +70,12 @@ pub fn diff(old: &ResultsFile, new: &ResultsFile) -> Diff {
     }
     for (name, oc) in &o {
         if !n.contains_key(name) {
-            d.removed.push(Change { name: name.to_string(), old: Some(oc.status.clone()), new: None, summary: oc.summary.clone() });
+            d.removed.push(Change {
+                name: name.to_string(),
+                old: Some(oc.status.clone()),
+                new: None,
+                summary: oc.summary.clone(),
+            });
         }
     }
     d

@@ -9,9 +9,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use bootmatrix::app::{self, RunArgs, Sources};
 use bootmatrix::payload::Compression;
 use bootmatrix::progress::Mode;
+use bootmatrix::report::ResultsFile;
 use bootmatrix::select::Partition;
 use bootmatrix::verdict::Status;
-use bootmatrix::report::ResultsFile;
 use bootmatrix::{diff, host, plan, qemu, Error};
 
 const AFTER_HELP: &str = "\
@@ -275,10 +275,19 @@ fn bisect(c: BisectCmd) -> i32 {
         }
     };
     let Some(r) = outcome.results.iter().find(|r| r.name == c.cell) else {
-        eprintln!("bootmatrix: no cell named `{}` in {} (see `bootmatrix plan`)", c.cell, args.matrix.display());
+        eprintln!(
+            "bootmatrix: no cell named `{}` in {} (see `bootmatrix plan`)",
+            c.cell,
+            args.matrix.display()
+        );
         return 128;
     };
-    eprintln!("bootmatrix: {} {}: {}", r.verdict.status.word(), r.name, r.verdict.summary);
+    eprintln!(
+        "bootmatrix: {} {}: {}",
+        r.verdict.status.word(),
+        r.name,
+        r.verdict.summary
+    );
     match r.verdict.status {
         Status::Passed => 0,
         Status::Failed => 1,
@@ -312,7 +321,11 @@ fn main() -> ExitCode {
 fn dispatch(command: Command) -> bootmatrix::Result<i32> {
     match command {
         Command::Run(c) => {
-            let partition = c.partition.as_deref().map(str::parse::<Partition>).transpose()?;
+            let partition = c
+                .partition
+                .as_deref()
+                .map(str::parse::<Partition>)
+                .transpose()?;
             if c.timeout_scale.is_nan() || c.timeout_scale <= 0.0 {
                 return Err(Error::bad_input("--timeout-scale must be greater than 0"));
             }
@@ -340,7 +353,13 @@ fn dispatch(command: Command) -> bootmatrix::Result<i32> {
                 hosts: c.hosts.into(),
             };
             let outcome = app::run(&args)?;
-            let count = |s| outcome.results.iter().filter(|r| r.verdict.status == s).count();
+            let count = |s| {
+                outcome
+                    .results
+                    .iter()
+                    .filter(|r| r.verdict.status == s)
+                    .count()
+            };
             eprintln!(
                 "bootmatrix: {} passed, {} failed, {} skipped, {} errors, {} interrupted; JUnit: {}",
                 count(Status::Passed),
@@ -354,7 +373,8 @@ fn dispatch(command: Command) -> bootmatrix::Result<i32> {
         }
         Command::Plan(c) => {
             let facts = host::probe(&c.qemu);
-            let (_, cells) = app::load_selected_as(&c.matrix, &c.filter, None, c.hosts.into(), &facts)?;
+            let (_, cells) =
+                app::load_selected_as(&c.matrix, &c.filter, None, c.hosts.into(), &facts)?;
             let entries = app::plan_entries(&cells, &facts, &c.qemu);
             match c.format {
                 Format::Text => print!("{}", plan::render_text(&entries)),

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
+use quick_junit::{
+    NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -53,14 +55,22 @@ fn console_excerpt(r: &CellResult) -> String {
 }
 
 /// Builds the JUnit report: one suite per matrix, one test case per cell.
-pub fn junit(suite_name: &str, results: &[CellResult], facts: &RunFacts, flaky_fails: bool) -> Report {
+pub fn junit(
+    suite_name: &str,
+    results: &[CellResult],
+    facts: &RunFacts,
+    flaky_fails: bool,
+) -> Report {
     let mut report = Report::new("bootmatrix");
     let mut suite = TestSuite::new(suite_name);
     suite.add_property(Property::new("matrix", facts.matrix.as_str()));
     suite.add_property(Property::new("matrix-sha256", facts.matrix_sha256.as_str()));
     suite.add_property(Property::new("host-arch", facts.host.arch.as_str()));
     if let Some(q) = &facts.host.qemu {
-        suite.add_property(Property::new("qemu-version", format!("{}.{}.{}", q.version.0, q.version.1, q.version.2)));
+        suite.add_property(Property::new(
+            "qemu-version",
+            format!("{}.{}.{}", q.version.0, q.version.1, q.version.2),
+        ));
     }
     for r in results {
         let mut details = r.verdict.summary.clone();
@@ -77,17 +87,22 @@ pub fn junit(suite_name: &str, results: &[CellResult], facts: &RunFacts, flaky_f
             }
             Status::Failed => {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                s.set_message(r.verdict.summary.as_str()).set_type("cell-failed").set_description(details.as_str());
+                s.set_message(r.verdict.summary.as_str())
+                    .set_type("cell-failed")
+                    .set_description(details.as_str());
                 s
             }
             Status::Error => {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
-                s.set_message(r.verdict.summary.as_str()).set_type("infrastructure").set_description(details.as_str());
+                s.set_message(r.verdict.summary.as_str())
+                    .set_type("infrastructure")
+                    .set_description(details.as_str());
                 s
             }
             Status::Interrupted => {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
-                s.set_message(r.verdict.summary.as_str()).set_type("interrupted");
+                s.set_message(r.verdict.summary.as_str())
+                    .set_type("interrupted");
                 s
             }
         };
@@ -95,10 +110,16 @@ pub fn junit(suite_name: &str, results: &[CellResult], facts: &RunFacts, flaky_f
             if flaky_fails {
                 status = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 if let TestCaseStatus::NonSuccess { .. } = &status {
-                    status.set_message("flaky: failed, then passed on retry (counted as failed by --flaky-fails)");
+                    status.set_message(
+                        "flaky: failed, then passed on retry (counted as failed by --flaky-fails)",
+                    );
                 }
             }
-            for a in r.attempts.iter().filter(|a| a.verdict.status == Status::Failed) {
+            for a in r
+                .attempts
+                .iter()
+                .filter(|a| a.verdict.status == Status::Failed)
+            {
                 let mut rerun = TestRerun::new(NonSuccessKind::Failure);
                 rerun.set_message(a.verdict.summary.as_str());
                 rerun.set_time(Duration::from_secs_f64(a.seconds));
@@ -113,11 +134,19 @@ pub fn junit(suite_name: &str, results: &[CellResult], facts: &RunFacts, flaky_f
         }
         case.add_property(Property::new("expected", r.expected.to_string()));
         case.add_property(Property::new("rule", r.prediction.rule.as_str()));
-        if let Some(rep) = r.attempts.last().and_then(|a| a.observation.as_ref()).and_then(|o| o.report.as_ref()) {
+        if let Some(rep) = r
+            .attempts
+            .last()
+            .and_then(|a| a.observation.as_ref())
+            .and_then(|o| o.report.as_ref())
+        {
             case.add_property(Property::new("guest-kernel", rep.release.as_str()));
             case.add_property(Property::new("guest-mmu", rep.mmu_word.as_str()));
         }
-        if matches!(r.verdict.status, Status::Failed | Status::Error | Status::Interrupted) {
+        if matches!(
+            r.verdict.status,
+            Status::Failed | Status::Error | Status::Interrupted
+        ) {
             case.set_system_out(console_excerpt(r));
         }
         suite.add_test_case(case);
@@ -130,7 +159,13 @@ pub fn junit(suite_name: &str, results: &[CellResult], facts: &RunFacts, flaky_f
 /// Writes `junit.xml`, `results.json` and `summary.md` into `out`; returns
 /// the JUnit path. Each file goes to a temporary name first and is renamed,
 /// so a reader never sees half a report.
-pub fn write_all(out: &Path, suite_name: &str, results: &[CellResult], facts: &RunFacts, flaky_fails: bool) -> Result<std::path::PathBuf> {
+pub fn write_all(
+    out: &Path,
+    suite_name: &str,
+    results: &[CellResult],
+    facts: &RunFacts,
+    flaky_fails: bool,
+) -> Result<std::path::PathBuf> {
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, "cannot create", e))?;
     let xml = junit(suite_name, results, facts, flaky_fails)
         .to_string()
@@ -140,7 +175,10 @@ pub fn write_all(out: &Path, suite_name: &str, results: &[CellResult], facts: &R
     let json = serde_json::to_string_pretty(&ResultsFile::from_run(results, facts))
         .map_err(|e| Error::infra(format!("cannot render results.json: {e}")))?;
     write_atomic(&out.join("results.json"), json.as_bytes())?;
-    write_atomic(&out.join("summary.md"), summary_markdown(results, facts).as_bytes())?;
+    write_atomic(
+        &out.join("summary.md"),
+        summary_markdown(results, facts).as_bytes(),
+    )?;
     Ok(junit_path)
 }
 
@@ -208,7 +246,11 @@ impl ResultsFile {
             version: 1,
             matrix: facts.matrix.clone(),
             matrix_sha256: facts.matrix_sha256.clone(),
-            qemu_version: facts.host.qemu.as_ref().map(|q| format!("{}.{}.{}", q.version.0, q.version.1, q.version.2)),
+            qemu_version: facts
+                .host
+                .qemu
+                .as_ref()
+                .map(|q| format!("{}.{}.{}", q.version.0, q.version.1, q.version.2)),
             host: serde_json::to_value(facts.host).unwrap_or_default(),
             started_unix: facts.started_unix,
             seconds: facts.seconds,
@@ -219,8 +261,15 @@ impl ResultsFile {
 
     /// Reads a results.json written by an earlier run.
     pub fn load(path: &Path) -> Result<ResultsFile> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::bad_input(format!("{}: cannot read: {e}", path.display())))?;
-        serde_json::from_str(&text).map_err(|e| Error::bad_input(format!("{}:{}: not a bootmatrix results.json: {e}", path.display(), e.line())))
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::bad_input(format!("{}: cannot read: {e}", path.display())))?;
+        serde_json::from_str(&text).map_err(|e| {
+            Error::bad_input(format!(
+                "{}:{}: not a bootmatrix results.json: {e}",
+                path.display(),
+                e.line()
+            ))
+        })
     }
 }
 
@@ -235,9 +284,15 @@ fn record(r: &CellResult) -> CellRecord {
         seconds: r.seconds,
         attempts: r.attempts.len(),
         flaky: r.flaky,
-        guest_kernel: obs.and_then(|o| o.report.as_ref()).map(|r| r.release.clone()),
-        guest_mmu: obs.and_then(|o| o.report.as_ref()).map(|r| r.mmu_word.clone()),
-        errors_seen: obs.map(|o| o.documented.iter().map(|e| e.id.clone()).collect()).unwrap_or_default(),
+        guest_kernel: obs
+            .and_then(|o| o.report.as_ref())
+            .map(|r| r.release.clone()),
+        guest_mmu: obs
+            .and_then(|o| o.report.as_ref())
+            .map(|r| r.mmu_word.clone()),
+        errors_seen: obs
+            .map(|o| o.documented.iter().map(|e| e.id.clone()).collect())
+            .unwrap_or_default(),
         argv: r.argv.clone(),
     }
 }
@@ -247,14 +302,32 @@ fn record(r: &CellResult) -> CellRecord {
 pub fn summary_markdown(results: &[CellResult], facts: &RunFacts) -> String {
     let mut s = String::new();
     s.push_str(&format!("# bootmatrix: {}\n\n", facts.matrix));
-    let q = facts.host.qemu.as_ref().map_or("qemu not found".to_string(), |q| format!("qemu {}.{}.{}", q.version.0, q.version.1, q.version.2));
-    s.push_str(&format!("Host: {} ({}), {q}. Wall time {:.1} s.\n\n", facts.host.arch, facts.host.cpu.as_deref().unwrap_or("unknown CPU"), facts.seconds));
+    let q = facts
+        .host
+        .qemu
+        .as_ref()
+        .map_or("qemu not found".to_string(), |q| {
+            format!("qemu {}.{}.{}", q.version.0, q.version.1, q.version.2)
+        });
+    s.push_str(&format!(
+        "Host: {} ({}), {q}. Wall time {:.1} s.\n\n",
+        facts.host.arch,
+        facts.host.cpu.as_deref().unwrap_or("unknown CPU"),
+        facts.seconds
+    ));
     let mut counts: BTreeMap<Status, usize> = BTreeMap::new();
     for r in results {
         *counts.entry(r.verdict.status).or_default() += 1;
     }
-    let parts: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {}", k.word().to_lowercase())).collect();
-    s.push_str(&format!("**{}** of {} cells.\n\n", parts.join(", "), results.len()));
+    let parts: Vec<String> = counts
+        .iter()
+        .map(|(k, v)| format!("{v} {}", k.word().to_lowercase()))
+        .collect();
+    s.push_str(&format!(
+        "**{}** of {} cells.\n\n",
+        parts.join(", "),
+        results.len()
+    ));
     let mut by_host: BTreeMap<String, Vec<&CellResult>> = BTreeMap::new();
     for r in results {
         let host = match (r.cell.host.mmu, r.cell.host.page_size) {
@@ -269,13 +342,17 @@ pub fn summary_markdown(results: &[CellResult], facts: &RunFacts) -> String {
         by_host.entry(host).or_default().push(r);
     }
     for (host, cells) in by_host {
-        s.push_str(&format!("## {host}\n\n| cell | guest | measured | expected | detail |\n|---|---|---|---|---|\n"));
+        s.push_str(&format!(
+            "## {host}\n\n| cell | guest | measured | expected | detail |\n|---|---|---|---|---|\n"
+        ));
         for r in cells {
             let g = &r.cell.guest;
             let measured = match r.verdict.status {
                 Status::Passed => match &r.expected {
                     crate::verdict::Expected::Boots { .. } => "booted".to_string(),
-                    crate::verdict::Expected::Error { id, .. } => format!("documented error ({id})"),
+                    crate::verdict::Expected::Error { id, .. } => {
+                        format!("documented error ({id})")
+                    }
                 },
                 other => other.word().to_lowercase(),
             };
