@@ -44,6 +44,8 @@ as_root apt-get install -y --no-install-recommends gcc-powerpc64le-linux-gnu bin
 qemu-system-ppc64 --version | head -n1
 if $test_tools; then
     as_root apt-get install -y --no-install-recommends shellcheck || true
+    # The xbps tests sign their test repository with openssl(1).
+    as_root apt-get install -y --no-install-recommends openssl
     python3 -m pip install --quiet check-jsonschema 2>/dev/null ||
         python3 -m pip install --quiet --break-system-packages check-jsonschema
     check-jsonschema --version

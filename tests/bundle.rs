@@ -294,7 +294,7 @@ fn kvm_modules_come_decompressed_in_load_order(#[case] image: &str) {
 }
 
 #[test]
-fn kvm_modules_need_a_debian_kernel_package() {
+fn kvm_modules_need_a_kernel_package() {
     let dir = tempfile::tempdir().unwrap();
     let images = dir.path().join("images");
     fs::create_dir_all(&images).unwrap();

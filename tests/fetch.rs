@@ -836,6 +836,12 @@ fn debian_kernels_are_ppc64le_elves() {
             .unwrap()
             .starts_with(&format!("boot/vmlinux-{page}")));
         assert_ppc64le_elf(&fs::read(&image.path).unwrap());
+        // The release in its banner is the one in its file name.
+        let release = image.release.clone().expect("a kernel has a banner");
+        assert_eq!(
+            image.member.as_deref(),
+            Some(format!("boot/vmlinux-{release}").as_str())
+        );
     }
     // Both are now hits that need no network, and report the same files.
     let offline = Store::open(

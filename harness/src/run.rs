@@ -59,16 +59,10 @@ struct HostBoot<'a> {
     command: Result<QemuCommand, String>,
 }
 
-/// The release in a kernel image's `Linux version` banner (`None` for a
-/// compressed image, which shows no banner).
-///
-/// Stand-in for `images::kernel_release`: replaced by it once image
-/// reading knows kernels.
+/// The release in a kernel image's `Linux version` banner (`None` for an
+/// image that shows none, such as a compressed one).
 fn banner_release(path: &Path) -> Option<String> {
-    let bytes = std::fs::read(path).ok()?;
-    let banner = regex::bytes::Regex::new(r"Linux version (\S+) \(").expect("valid regex");
-    let release = banner.captures(&bytes)?.get(1)?;
-    Some(String::from_utf8_lossy(release.as_bytes()).into_owned())
+    crate::images::kernel_release(&std::fs::read(path).ok()?)
 }
 
 /// Binds the plan's placeholders: every cell gets its action, decided by

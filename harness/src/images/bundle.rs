@@ -15,12 +15,14 @@
 //! exact package versions and hashes: a second call runs two `apt-cache`
 //! queries and reads that blob, with no download and no unpacking.
 //!
-//! [`kvm_modules`] does the same for the KVM modules of a kernel package,
-//! which the L1 must `insmod` before its qemu can use `accel=kvm`.
+//! [`kvm_modules`] does the same for the KVM modules of a kernel package
+//! (Debian's or Void's), which the L1 must `insmod` before its qemu can use
+//! `accel=kvm`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::Path;
 
 use object::elf;
 use object::read::elf::{Dyn as _, FileHeader, ProgramHeader as _, SectionHeader as _};
@@ -28,8 +30,11 @@ use object::Endianness;
 
 use super::apt::{self, AptPackage};
 use super::cache::{sha256_bytes, Record};
-use super::deb::{deb_extract, normalize, resolve_link, DebMember, MemberKind};
-use super::spec::{ImageSpec, Source};
+use super::deb::{
+    deb_extract, entry_kind, entry_path, normalize, resolve_link, sniff, with_archive, Content,
+    DebMember, MemberKind,
+};
+use super::spec::{ArchiveKind, ImageSpec};
 use super::store::Store;
 use crate::{Error, Result};
 
@@ -672,28 +677,22 @@ fn read_tar(r: impl Read) -> std::io::Result<Vec<BundleFile>> {
 /// The KVM modules an L1 must load, in load order.
 const KVM_MODULES: [&str; 3] = ["kvm", "kvm-hv", "kvm-pr"];
 
-/// The KVM modules of a kernel image's package, decompressed (`.ko.xz` →
-/// `.ko`), in load order (`kvm` first), as (file name, bytes): e.g.
-/// `[("kvm.ko", ..), ("kvm-hv.ko", ..)]`, and `kvm-pr.ko` when the package
-/// has it.
+/// The KVM modules of a kernel image's package, decompressed (`.ko.xz`,
+/// `.ko.zst` → `.ko`), in load order (`kvm` first), as (file name, bytes):
+/// e.g. `[("kvm.ko", ..), ("kvm-hv.ko", ..)]`, and `kvm-pr.ko` when the
+/// package has it.
 ///
 /// An L1 host boots this kernel and must `insmod` these before its qemu can
 /// use `accel=kvm`; they have to come from the very package the kernel image
 /// came from, or the module loader refuses them. `kernel` is the image's
-/// description (an `apt` source, such as `images/debian-kernel-64k.toml`),
-/// resolved exactly as [`Store::get`] resolves it. The modules are cached
-/// by the package's hash, so a second call reads one small blob.
+/// description, resolved exactly as [`Store::get`] resolves it: a Debian
+/// package (an `apt` source such as `images/debian-kernel-64k.toml`, or a
+/// `.deb` file or URL) or a Void package (an `xbps` source, or a `.xbps`
+/// file or URL). The modules are those under `lib/modules/<release>/` of
+/// the release the package's `boot/vmlinux-<release>` names. They are
+/// cached by the package's hash, so a second call reads one small blob.
 pub fn kvm_modules(store: &Store, kernel: &ImageSpec) -> Result<Vec<(String, Vec<u8>)>> {
-    let Source::Apt(src) = &kernel.source else {
-        return Err(Error::bad_input(format!(
-            "{}: KVM modules are taken from the kernel's Debian package, but image `{}` is not \
-             an `apt` source; describe the kernel with `apt = ...`, or build KVM into your \
-             kernel (then there is nothing to load)",
-            kernel.description_file.display(),
-            kernel.name
-        )));
-    };
-    let pkg = apt::resolve(store.apt(), src, &kernel.description_file)?;
+    let pkg = store.kernel_package(kernel)?;
     let key = sha256_bytes(format!("bootmatrix kvm-modules 1\ninput {}\n", pkg.sha256).as_bytes());
     let from_cache = |files: Vec<BundleFile>| {
         files
@@ -711,42 +710,46 @@ pub fn kvm_modules(store: &Store, kernel: &ImageSpec) -> Result<Vec<(String, Vec
     if let Some(files) = read_cached(store, &key)? {
         return Ok(from_cache(files));
     }
-    let (pkg, deb, _) = store.apt_deb(kernel)?;
-    // Only arch/powerpc's modules are read into memory, not the whole tree.
-    let members = deb_extract(&deb, &["**/kernel/arch/powerpc/**/*"])?;
+    let path = store.kernel_package_file(kernel, &pkg)?;
+    let kind = match sniff(&path)? {
+        Some(Content::Archive(kind @ (ArchiveKind::Deb | ArchiveKind::Xbps))) => kind,
+        _ => {
+            return Err(Error::bad_input(format!(
+                "{}: KVM modules are taken from the kernel's package, but image `{}` ({}) is no \
+                 package; describe the kernel by its package (`apt = ...`, `xbps = ...`, a .deb \
+                 or an .xbps), or build KVM into your kernel (then there is nothing to load)",
+                kernel.description_file.display(),
+                kernel.name,
+                pkg.label
+            )))
+        }
+    };
+    let found = package_kvm_modules(&path, kind, &pkg.label)?;
     let mut modules: Vec<(String, Vec<u8>)> = Vec::new();
     for name in KVM_MODULES {
-        let found = members.iter().find(|m| {
-            m.kind == MemberKind::File
-                && m.path.contains("/kernel/arch/powerpc/kvm/")
-                && m.path
-                    .rsplit('/')
-                    .next()
-                    .and_then(|f| f.strip_prefix(name))
-                    .is_some_and(|rest| rest.starts_with(".ko"))
-        });
-        let Some(m) = found else {
-            if name == "kvm-pr" {
-                continue; // Debian builds no KVM-PR; custom kernels may.
-            }
-            return Err(Error::infra(format!(
-                "{} has no `{name}` module under kernel/arch/powerpc/kvm/ (KVM built in, or \
-                 not built); use a kernel package with KVM-HV as modules for image `{}`",
-                pkg.pin(),
-                kernel.name
-            )));
+        let Some((member, data)) = found.iter().find(|(p, _)| module_stem(p) == name) else {
+            continue; // built in, or not built (Debian builds no KVM-PR)
         };
-        let data = decompress_module(&m.path, &m.data).map_err(|e| {
+        let data = decompress_module(member, data).map_err(|e| {
             Error::infra(format!(
-                "cannot decompress `{}` from {}: {e}; the package is damaged: remove it from \
-                 the cache and run again",
-                m.path,
-                pkg.pin()
+                "cannot decompress `{member}` from {}: {e}; the package is damaged: remove it \
+                 from the cache and run again",
+                pkg.label
             ))
         })?;
         modules.push((format!("{name}.ko"), data));
     }
-    check_module_depends(&modules, &pkg)?;
+    if !modules
+        .iter()
+        .any(|(n, _)| n == "kvm-hv.ko" || n == "kvm-pr.ko")
+    {
+        return Err(Error::infra(format!(
+            "{} has no `kvm-hv` or `kvm-pr` module under lib/modules/ (KVM built in, or not \
+             built); use a kernel package with KVM-HV as modules for image `{}`",
+            pkg.label, kernel.name
+        )));
+    }
+    check_module_depends(&modules, &pkg.label)?;
 
     let files: Vec<BundleFile> = modules
         .iter()
@@ -758,6 +761,49 @@ pub fn kvm_modules(store: &Store, kernel: &ImageSpec) -> Result<Vec<(String, Vec
         .collect();
     write_cached(store, &key, &files)?;
     Ok(modules)
+}
+
+/// `kvm-hv` for `…/kvm-hv.ko.zst`.
+fn module_stem(path: &str) -> &str {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    file.split_once(".ko").map_or(file, |(stem, _)| stem)
+}
+
+/// The `kvm*.ko*` files of a package (as packaged, maybe compressed), from
+/// the modules directory of the release its `boot/vmlinux-<release>` names
+/// (any release when it names none).
+fn package_kvm_modules(
+    path: &Path,
+    kind: ArchiveKind,
+    label: &str,
+) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut release: Option<String> = None;
+    let mut found: Vec<(String, Vec<u8>)> = Vec::new();
+    with_archive(path, kind, None, &mut |entry| {
+        let Some(member) = entry_path(entry, path)? else {
+            return Ok(());
+        };
+        if let Some(r) = member.strip_prefix("boot/vmlinux-") {
+            release = Some(r.to_owned());
+        }
+        let is_module = member.contains("lib/modules/")
+            && module_stem(&member).starts_with("kvm")
+            && member.rsplit('/').next().is_some_and(|f| f.contains(".ko"));
+        if is_module && entry_kind(entry, path)? == MemberKind::File {
+            let mut data = Vec::new();
+            entry.read_to_end(&mut data).map_err(|e| {
+                Error::infra(format!(
+                    "{label}: reading `{member}` failed: {e}; the package is damaged"
+                ))
+            })?;
+            found.push((member, data));
+        }
+        Ok(())
+    })?;
+    if let Some(r) = release {
+        found.retain(|(m, _)| m.contains(&format!("lib/modules/{r}/")));
+    }
+    Ok(found)
 }
 
 /// A module file's bytes, uncompressed, by its extension.
@@ -780,22 +826,21 @@ fn decompress_module(path: &str, data: &[u8]) -> std::io::Result<Vec<u8>> {
 /// Every module's `depends=` (from `.modinfo`) must be loaded before it by
 /// the list itself; otherwise `insmod` in the L1 fails with an unknown
 /// symbol, far from the cause.
-fn check_module_depends(modules: &[(String, Vec<u8>)], pkg: &AptPackage) -> Result<()> {
+fn check_module_depends(modules: &[(String, Vec<u8>)], label: &str) -> Result<()> {
     let mut loaded: Vec<String> = Vec::new();
     for (name, data) in modules {
         let depends = modinfo_depends(data).map_err(|e| {
             Error::infra(format!(
-                "`{name}` from {} is not a readable ELF module ({e}); remove the package from \
-                 the cache and run again",
-                pkg.pin()
+                "`{name}` from {label} is not a readable ELF module ({e}); remove the package \
+                 from the cache and run again"
             ))
         })?;
         for dep in depends {
             if !loaded.contains(&dep) {
                 return Err(Error::infra(format!(
-                    "`{name}` from {} depends on module `{dep}`, which kvm_modules does not \
-                     load before it; extend KVM_MODULES in harness/src/images/bundle.rs",
-                    pkg.pin()
+                    "`{name}` from {label} depends on module `{dep}`, which is neither in the \
+                     package nor loaded before it; use a kernel package with all of KVM as \
+                     modules, or extend KVM_MODULES in harness/src/images/bundle.rs"
                 )));
             }
         }

@@ -5,7 +5,10 @@
 //!   A file only ever appears here by an atomic rename after its hash was
 //!   checked, so anything under `blobs/` is whole.
 //! - `refs/<hex>.json`: what a derivation (this input, decompressed or with
-//!   this member taken out) produced, so a second run skips the work.
+//!   this member taken out) produced, so a second run skips the work; and
+//!   other small notes by name (`apt-<hex>`: what apt resolved,
+//!   `xbps-index-<hex>`: a remote repository's index, `xbps-sig2-<sha256>`:
+//!   a package's verified signature, `release-<sha256>`: a kernel's release).
 //! - `tmp/`: files being written, and `<sha256>.part` downloads kept for
 //!   resuming. Nothing here is ever handed to a caller.
 //! - `locks/<key>.lock`: one lock per input, so runners sharing the cache
@@ -163,19 +166,35 @@ impl Cache {
 
     /// The record for a derivation key, if one was written.
     pub fn read_record(&self, key: &str) -> Option<Record> {
-        let text = fs::read_to_string(self.root.join("refs").join(format!("{key}.json"))).ok()?;
-        serde_json::from_str(&text).ok()
+        self.read_ref(key)
     }
 
     /// Writes the record for a derivation key (atomically).
     pub fn write_record(&self, key: &str, record: &Record) -> Result<()> {
+        self.write_ref(key, record)
+    }
+
+    /// A small JSON note kept under `refs/<name>.json` (a record, or what a
+    /// resolution found), if present and readable.
+    pub fn read_ref<T: serde::de::DeserializeOwned>(&self, name: &str) -> Option<T> {
+        let text = fs::read_to_string(self.ref_path(name)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Writes `refs/<name>.json` atomically: readers see the old note or
+    /// the new one, never half of one.
+    pub fn write_ref<T: Serialize>(&self, name: &str, value: &T) -> Result<()> {
         let tmp = self.temp_file()?;
-        let json = serde_json::to_vec_pretty(record).expect("a record serializes");
+        let json = serde_json::to_vec_pretty(value).expect("a note serializes");
         fs::write(tmp.path(), json).map_err(|e| Error::io(tmp.path(), "cannot write", e))?;
-        let dest = self.root.join("refs").join(format!("{key}.json"));
+        let dest = self.ref_path(name);
         tmp.persist(&dest)
             .map_err(|e| Error::io(&dest, "cannot store", e.error))?;
         Ok(())
+    }
+
+    fn ref_path(&self, name: &str) -> PathBuf {
+        self.root.join("refs").join(format!("{name}.json"))
     }
 
     fn remove_stale_temps(&self) {

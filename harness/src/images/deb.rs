@@ -1,9 +1,10 @@
-//! Reading Debian packages and tar archives in-process.
+//! Reading Debian packages, Void packages and tar archives in-process.
 //!
 //! The harness takes kernels and busybox out of `.deb` files itself (ar, then a
-//! gz/xz/zst-compressed `data.tar`) so that it runs the same on machines
-//! without `dpkg-deb`, and so that the one-file-per-glob rule is checked here
-//! rather than trusted to a shell pipeline.
+//! gz/xz/zst-compressed `data.tar`), and kernels out of `.xbps` files (see
+//! [`super::xbps`]), so that it runs the same on machines without `dpkg-deb`
+//! or xbps, and so that the one-file-per-glob rule is checked here rather
+//! than trusted to a shell pipeline.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -141,12 +142,7 @@ pub(crate) fn extract_member_to(
         if glob.matches_with(&path, MATCH) && mkind != MemberKind::Dir {
             matches.push(path.clone());
             if matches.len() == 1 && mkind == MemberKind::File {
-                io::copy(entry, out).map_err(|e| {
-                    Error::infra(format!(
-                        "cannot extract `{path}` from {}: {e}; check free space in the cache",
-                        archive.display()
-                    ))
-                })?;
+                copy_member(entry, out, archive, &path)?;
                 written = Some(path.clone());
             }
         }
@@ -169,8 +165,16 @@ pub(crate) fn extract_member_to(
             } else {
                 format!("it holds e.g. {}", near.join(", "))
             };
+            // A package with no kernel in it was usually the wrong package
+            // of a kernel build (its headers or debug symbols).
+            let fix = if pattern == super::spec::XBPS_KERNEL_MEMBER {
+                "it holds no kernel: give the kernel package itself (linuxX.Y, linux-image-*), \
+                 not its headers or debug symbols, or fix `member` in the image description"
+            } else {
+                "fix `member` in the image description"
+            };
             return Err(Error::infra(format!(
-                "{}: no member matches `{pattern}` ({hint}); fix `member` in the image description",
+                "{}: no member matches `{pattern}` ({hint}); {fix}",
                 archive.display()
             )));
         }
@@ -201,9 +205,7 @@ pub(crate) fn extract_member_to(
                         return Ok(());
                     }
                     found = true;
-                    io::copy(entry, out)
-                        .map(drop)
-                        .map_err(|e| bad_archive(archive, &format!("reading `{target}`"), e))
+                    copy_member(entry, out, archive, &target)
                 })?;
                 return Ok(target);
             }
@@ -217,6 +219,27 @@ pub(crate) fn extract_member_to(
          point `member` at the file itself",
         archive.display()
     )))
+}
+
+/// Copies a member's bytes to `out`, telling a damaged archive (reading
+/// fails) from a full disk (writing fails).
+fn copy_member(entry: &mut impl Read, out: &mut File, archive: &Path, path: &str) -> Result<()> {
+    use std::io::Write;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = match entry.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(bad_archive(archive, &format!("reading `{path}`"), e)),
+        };
+        out.write_all(&buf[..n]).map_err(|e| {
+            Error::infra(format!(
+                "cannot extract `{path}` from {}: {e}; check free space in the cache",
+                archive.display()
+            ))
+        })?;
+    }
 }
 
 /// Copies the whole of `input`, decompressed, to `out`.
@@ -248,11 +271,69 @@ fn decoder<'a>(
     })
 }
 
-type EntryFn<'f> = dyn FnMut(&mut tar::Entry<'_, Box<dyn Read + '_>>) -> Result<()> + 'f;
+/// What is done with each member of an archive.
+pub(crate) type EntryFn<'f> = dyn FnMut(&mut tar::Entry<'_, Box<dyn Read + '_>>) -> Result<()> + 'f;
 
-/// Calls `f` on every entry of the tar inside `path` (a .deb's `data.tar`, or
-/// a possibly compressed tar file).
-fn with_archive(
+/// What a file is, by its first bytes: the formats a kernel under test may
+/// come in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Content {
+    /// An ELF file (a vmlinux), with whether its `e_machine` is POWER.
+    Elf {
+        /// `EM_PPC64`, in either byte order.
+        power: bool,
+    },
+    /// A package or archive of this kind.
+    Archive(ArchiveKind),
+}
+
+/// Tells an ELF file, a Debian package and a Void package (or any
+/// compressed tar) apart; `None` for anything else.
+pub(crate) fn sniff(path: &Path) -> Result<Option<Content>> {
+    let head = super::xbps::file_head(path)?;
+    Ok(if head.starts_with(b"\x7fELF") && head.len() >= 20 {
+        let machine = match head[5] {
+            1 => u16::from_le_bytes([head[18], head[19]]),
+            _ => u16::from_be_bytes([head[18], head[19]]),
+        };
+        Some(Content::Elf {
+            power: machine == object::elf::EM_PPC64,
+        })
+    } else if head.starts_with(b"!<arch>\n") {
+        Some(Content::Archive(ArchiveKind::Deb))
+    } else if super::xbps::PackCompression::detect(&head).is_some() {
+        Some(Content::Archive(ArchiveKind::Xbps))
+    } else {
+        None
+    })
+}
+
+/// The package kind of `path` for [`ArchiveKind::Detect`]: a Debian or
+/// Void package; anything else is an error naming the file.
+pub(crate) fn detect_package(path: &Path) -> Result<ArchiveKind> {
+    match sniff(path)? {
+        Some(Content::Archive(kind)) => Ok(kind),
+        Some(Content::Elf { .. }) => Err(Error::bad_input(format!(
+            "{} is a bare ELF image, not a package: what is asked for here lives in the \
+             kernel's package (a .deb or .xbps)",
+            path.display()
+        ))),
+        None => Err(not_a_kernel(&path.display())),
+    }
+}
+
+/// The error for a kernel source that is none of the formats a kernel
+/// under test may come in.
+pub(crate) fn not_a_kernel(what: &dyn std::fmt::Display) -> Error {
+    Error::bad_input(format!(
+        "{what} is neither an ELF vmlinux, a Debian package (.deb) nor a Void package (.xbps); \
+         give the kernel image or the package it came in"
+    ))
+}
+
+/// Calls `f` on every entry of the tar inside `path` (a .deb's `data.tar`,
+/// a Void package, or a possibly compressed tar file).
+pub(crate) fn with_archive(
     path: &Path,
     kind: ArchiveKind,
     decompress: Option<Compression>,
@@ -262,6 +343,19 @@ fn with_archive(
     let reader = BufReader::new(file);
     match kind {
         ArchiveKind::Tar => walk_tar(path, decoder(Box::new(reader), decompress)?, f),
+        ArchiveKind::Detect => with_archive(path, detect_package(path)?, decompress, f),
+        ArchiveKind::Xbps => {
+            let mut props = false;
+            super::xbps::walk(path, "an xbps package", &mut |entry| {
+                props |= entry_path(entry, path)?.as_deref() == Some("props.plist");
+                f(entry)
+            })?;
+            if props {
+                Ok(())
+            } else {
+                Err(super::xbps::not_a_package(path))
+            }
+        }
         ArchiveKind::Deb => {
             let mut ar = ar::Archive::new(reader);
             while let Some(entry) = ar.next_entry() {
@@ -307,7 +401,10 @@ fn walk_tar(path: &Path, reader: Box<dyn Read + '_>, f: &mut EntryFn<'_>) -> Res
 }
 
 /// The member's path without `./` or a trailing `/`; `None` for the root.
-fn entry_path<R: Read>(entry: &tar::Entry<'_, R>, archive: &Path) -> Result<Option<String>> {
+pub(crate) fn entry_path<R: Read>(
+    entry: &tar::Entry<'_, R>,
+    archive: &Path,
+) -> Result<Option<String>> {
     let raw = entry
         .path()
         .map_err(|e| bad_archive(archive, "reading a member name", e))?;
@@ -315,7 +412,7 @@ fn entry_path<R: Read>(entry: &tar::Entry<'_, R>, archive: &Path) -> Result<Opti
     Ok((!p.is_empty()).then_some(p))
 }
 
-fn entry_kind<R: Read>(entry: &tar::Entry<'_, R>, archive: &Path) -> Result<MemberKind> {
+pub(crate) fn entry_kind<R: Read>(entry: &tar::Entry<'_, R>, archive: &Path) -> Result<MemberKind> {
     let t = entry.header().entry_type();
     let link = || -> Result<String> {
         let l = entry
@@ -363,7 +460,8 @@ pub fn resolve_link(link: &str, target: &str) -> String {
 
 fn bad_archive(path: &Path, what: &str, err: io::Error) -> Error {
     Error::infra(format!(
-        "{}: {what} failed: {err}; the archive is damaged or not what the description says",
+        "{}: {what} failed: {err}; the archive is truncated, damaged or not what the \
+         description says: fetch or build it again",
         path.display()
     ))
 }

@@ -70,12 +70,14 @@ impl Downloader {
     ///
     /// On success `part` holds the whole body (not yet verified). When the
     /// attempts run out, `part` keeps what arrived, so the next run resumes.
-    /// `expected_size` refuses a file of the wrong length early, deleting `part`.
+    /// `expected_size` (the length, and who says so, e.g. "the description
+    /// says size = 1000") refuses a file of the wrong length early,
+    /// deleting `part`.
     pub fn fetch(
         &self,
         url: &str,
         part: &Path,
-        expected_size: Option<u64>,
+        expected_size: Option<(u64, &str)>,
         label: &str,
         fix_hint: &str,
     ) -> Result<Fetched> {
@@ -147,7 +149,7 @@ impl Downloader {
         &self,
         url: &str,
         part: &Path,
-        expected_size: Option<u64>,
+        expected_size: Option<(u64, &str)>,
         bar: &ProgressBar,
         resumed: &mut bool,
         fix_hint: &str,
@@ -214,16 +216,15 @@ impl Downloader {
         };
 
         let total = response.content_length().map(|n| n + start);
-        if let (Some(total), Some(want)) = (total, expected_size) {
+        if let (Some(total), Some((want, why))) = (total, expected_size) {
             if total != want {
                 let _ = std::fs::remove_file(part);
                 return Err(Attempt::Fatal(Error::infra(format!(
-                    "{url} is {total} bytes but the description says size = {want}: the file \
-                     changed on the server or `size` is wrong; {fix_hint}"
+                    "{url} is {total} bytes but {why}; nothing was kept; {fix_hint}"
                 ))));
             }
         }
-        bar.set_length(total.or(expected_size).unwrap_or(0));
+        bar.set_length(total.or(expected_size.map(|(n, _)| n)).unwrap_or(0));
         bar.set_position(start);
 
         let mut file = OpenOptions::new()
@@ -239,12 +240,11 @@ impl Downloader {
         file.sync_all()
             .map_err(|e| Attempt::Fatal(Error::io(part, "cannot write download to", e)))?;
         let end = start + received;
-        if let Some(want) = expected_size {
+        if let Some((want, why)) = expected_size {
             if end > want {
                 let _ = std::fs::remove_file(part);
                 return Err(Attempt::Fatal(Error::infra(format!(
-                    "{url} sent more than the {want} bytes the description's `size` allows; \
-                     {fix_hint}"
+                    "{url} sent more than {want} bytes, but {why}; nothing was kept; {fix_hint}"
                 ))));
             }
         }

@@ -1,8 +1,8 @@
 //! Image descriptions: `images/<name>.toml`, parsed and checked before any
 //! byte is fetched, so that a typo costs a line number rather than a download.
 //!
-//! A description is flat: one source key (`url`, `file` or `apt`) and the keys
-//! that belong to that kind of source. Keys that do not belong are refused with
+//! A description is flat: one source key (`url`, `file`, `apt` or `xbps`)
+//! and the keys that belong to that kind of source. Keys that do not belong are refused with
 //! the line they are on, because a silently ignored `sha256` on an apt source
 //! would look like a pin while pinning nothing.
 //!
@@ -13,9 +13,19 @@
 //! - `file` (+ optional `sha256` pin): a local file, relative to the description.
 //! - `apt` + `arch` (required), `version`, `release` (apt `-t`),
 //!   `resolve_depends`: a Debian package from the machine's apt lists.
-//! - `member`: a glob naming the one file to take out of a .deb or tar.
-//! - `decompress` (`gz`, `xz`, `zst`, `none`) and `archive` (`deb`, `tar`):
-//!   only when the URL's or file's extension does not tell.
+//! - `xbps` + `repository` + `arch` (required), `public_key`, `insecure`: a
+//!   Void package by name from an xbps repository (a directory such as
+//!   `hostdir/binpkgs`, or an http(s) URL). A remote repository's packages
+//!   are verified with the named public key (PEM, beside the description)
+//!   unless `insecure = true`.
+//! - `member`: a glob naming the one file to take out of a .deb, tar or
+//!   .xbps (for an .xbps the default is the kernel, `boot/vmlinux-*`).
+//! - `decompress` (`gz`, `xz`, `zst`, `none`) and `archive` (`deb`, `tar`,
+//!   `xbps`): only when the URL's or file's extension does not tell.
+//!
+//! Parsing is pure, text in and description out; the files a
+//! description names for a kernel build (config fragment, patches) are read
+//! afterwards by [`load`], so the format can be checked without a disk.
 
 use std::fmt;
 use std::ops::Range;
@@ -24,6 +34,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::xbps::XbpsArch;
 use crate::{Error, Result};
 
 /// One guest image as its description file tells how to obtain it.
@@ -97,6 +108,85 @@ pub enum Source {
     },
     /// A Debian package, resolved with the machine's apt lists.
     Apt(AptSource),
+    /// A Void package by name, from an xbps repository.
+    Xbps(XbpsSource),
+}
+
+/// A Void package in an xbps repository as an image source: the kernel of
+/// an `xbps-src` build (`hostdir/binpkgs`) or of a published repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XbpsSource {
+    /// Package name without version, e.g. `linux6.1`.
+    pub package: String,
+    /// Where `<arch>-repodata` and the packages are.
+    pub repository: XbpsRepository,
+    /// Which architecture's index to read.
+    pub arch: XbpsArch,
+    /// What vouches for the packages beyond the index's hashes.
+    pub trust: XbpsTrust,
+}
+
+/// Where an xbps repository is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum XbpsRepository {
+    /// A directory on this machine (absolute, or resolved against the
+    /// description), such as `void-packages/hostdir/binpkgs`.
+    Dir(PathBuf),
+    /// An `http://` or `https://` URL, without a trailing slash.
+    Url(String),
+}
+
+impl XbpsRepository {
+    /// A directory, or an http(s) URL when `text` starts with one of those
+    /// schemes; a relative directory is resolved against `base`.
+    pub fn from_text(text: &str, base: &Path) -> std::result::Result<XbpsRepository, String> {
+        let t = text.trim();
+        let lower = t.to_ascii_lowercase();
+        if lower.starts_with("http://") || lower.starts_with("https://") {
+            Ok(XbpsRepository::Url(t.trim_end_matches('/').to_owned()))
+        } else if t.contains("://") {
+            Err(format!("`{t}` is neither a directory nor an http(s) URL"))
+        } else if t.is_empty() {
+            Err("empty repository".to_owned())
+        } else {
+            Ok(XbpsRepository::Dir(base.join(t)))
+        }
+    }
+
+    /// True for a repository reached over the network.
+    pub fn is_remote(&self) -> bool {
+        matches!(self, XbpsRepository::Url(_))
+    }
+
+    /// Where `file` of the repository is: a path or a URL, for messages.
+    pub fn locate(&self, file: &str) -> String {
+        match self {
+            XbpsRepository::Dir(d) => d.join(file).display().to_string(),
+            XbpsRepository::Url(u) => format!("{u}/{file}"),
+        }
+    }
+}
+
+impl fmt::Display for XbpsRepository {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            XbpsRepository::Dir(d) => write!(f, "{}", d.display()),
+            XbpsRepository::Url(u) => f.write_str(u),
+        }
+    }
+}
+
+/// What vouches for an xbps repository's packages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum XbpsTrust {
+    /// Each package must carry a `.sig2` signature by this RSA public key
+    /// (a PEM file), which must also be the key the repository announces
+    /// in `index-meta.plist`, if it announces one.
+    Key(PathBuf),
+    /// Only the index's `filename-sha256` and `filename-size` are checked:
+    /// a local repository (xbps-src's are unsigned), or a remote one the
+    /// description marks `insecure = true`.
+    Unverified,
 }
 
 /// A Debian package as an image source.
@@ -165,6 +255,12 @@ pub enum ArchiveKind {
     Deb,
     /// A tar archive (after any whole-stream decompression).
     Tar,
+    /// A Void package: a tar compressed as its first bytes say.
+    Xbps,
+    /// Told by content when the bytes are there: an ELF file is the image
+    /// as it is, a Debian or Void package gives its `member`. For a kernel
+    /// under test whose kind nobody declared (`--kernel NAME=SOURCE`).
+    Detect,
 }
 
 impl ArchiveKind {
@@ -173,6 +269,8 @@ impl ArchiveKind {
         match self {
             ArchiveKind::Deb => "deb",
             ArchiveKind::Tar => "tar",
+            ArchiveKind::Xbps => "xbps",
+            ArchiveKind::Detect => "detect",
         }
     }
 
@@ -185,6 +283,8 @@ impl ArchiveKind {
             .unwrap_or(&name);
         if stem.ends_with(".deb") {
             Some(ArchiveKind::Deb)
+        } else if name.ends_with(".xbps") {
+            Some(ArchiveKind::Xbps)
         } else if stem.ends_with(".tar")
             || [".tgz", ".txz", ".tzst"].iter().any(|e| name.ends_with(e))
         {
@@ -208,9 +308,14 @@ impl ImageSpec {
             Source::Url { url, .. } => url.clone(),
             Source::File { path, .. } => path.display().to_string(),
             Source::Apt(apt) => format!("apt {}:{}", apt.package, apt.arch),
+            Source::Xbps(x) => format!("xbps {} ({}) from {}", x.package, x.arch, x.repository),
         }
     }
 }
+
+/// The member a Void package gives when the description names none: its
+/// kernel, `./boot/vmlinux-<release>` (Void ships no zImage or vmlinuz).
+pub const XBPS_KERNEL_MEMBER: &str = "boot/vmlinux-*";
 
 /// The keys a description may hold, as written. Every value keeps its span so
 /// that later checks can still name the line.
@@ -224,6 +329,10 @@ struct RawSpec {
     allow_http: Option<Spanned<bool>>,
     file: Option<Spanned<String>>,
     apt: Option<Spanned<String>>,
+    xbps: Option<Spanned<String>>,
+    repository: Option<Spanned<String>>,
+    public_key: Option<Spanned<String>>,
+    insecure: Option<Spanned<bool>>,
     arch: Option<Spanned<String>>,
     version: Option<Spanned<String>>,
     release: Option<Spanned<String>>,
@@ -233,6 +342,31 @@ struct RawSpec {
     kernel_patches: Option<Spanned<Vec<String>>>,
     decompress: Option<Spanned<String>>,
     archive: Option<Spanned<String>>,
+}
+
+/// The kind of source a description declares, by its source key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Url,
+    File,
+    Apt,
+    Xbps,
+}
+
+impl Kind {
+    fn key(self) -> &'static str {
+        match self {
+            Kind::Url => "url",
+            Kind::File => "file",
+            Kind::Apt => "apt",
+            Kind::Xbps => "xbps",
+        }
+    }
+}
+
+/// `path:line: key `k`: what`, the shape every description error takes.
+fn at_line(path: &Path, line: usize, key: &str, what: impl fmt::Display) -> Error {
+    Error::bad_input(format!("{}:{line}: key `{key}`: {what}", path.display()))
 }
 
 /// Points errors at `path:line`.
@@ -251,22 +385,36 @@ impl Locator<'_> {
             + 1
     }
 
-    /// `path:line: key `k`: what`, the shape every description error takes.
+    /// The error for the key whose value spans `span`.
     fn at(&self, span: Range<usize>, key: &str, what: impl fmt::Display) -> Error {
-        Error::bad_input(format!(
-            "{}:{}: key `{key}`: {what}",
-            self.path.display(),
-            self.line_of(span.start)
-        ))
+        at_line(self.path, self.line_of(span.start), key, what)
     }
 
     /// An error about the file as a whole (no line to point at).
     fn whole(&self, what: impl fmt::Display) -> Error {
         Error::bad_input(format!("{}:1: {what}", self.path.display()))
     }
+
+    /// A TOML syntax or type error, with the key serde or the line names.
+    fn toml(&self, err: toml::de::Error) -> Error {
+        let line = err.span().map(|s| self.line_of(s.start)).unwrap_or(1);
+        let msg = err.message().trim_end().to_owned();
+        // serde names the key in "unknown field `k`" and "missing field `k`".
+        let key = msg
+            .split('`')
+            .nth(1)
+            .filter(|_| msg.contains("field `"))
+            .map(str::to_owned)
+            .or_else(|| key_on_line(self.text, line));
+        match key {
+            Some(key) => at_line(self.path, line, &key, msg),
+            None => Error::bad_input(format!("{}:{line}: {msg}", self.path.display())),
+        }
+    }
 }
 
-/// Loads `images/<name>.toml` and checks it.
+/// Loads `images/<name>.toml` and checks it, then reads the files it names
+/// (a kernel build's fragment and patches).
 ///
 /// A bad file is [`Error::BadInput`] naming `path:line: key `k`: what is wrong`,
 /// so the user can fix the description without reading harness code.
@@ -299,7 +447,7 @@ pub fn load(images_dir: &Path, name: &str) -> Result<ImageSpec> {
         }
         Err(err) => return Err(Error::io(&path, "cannot read image description", err)),
     };
-    parse(&path, name, &text)
+    parse(&path, name, &text)?.read_build_files()
 }
 
 /// The stems of the descriptions in `images_dir`, sorted, for hints.
@@ -317,222 +465,436 @@ fn available(images_dir: &Path) -> Vec<String> {
     names
 }
 
-/// Parses and checks the text of a description read from `path`.
-pub(crate) fn parse(path: &Path, name: &str, text: &str) -> Result<ImageSpec> {
-    let loc = Locator { path, text };
-    let raw: RawSpec = toml::from_str(text).map_err(|err| {
-        let line = err.span().map(|s| loc.line_of(s.start)).unwrap_or(1);
-        let msg = err.message().trim_end().to_owned();
-        // serde names the key in "unknown field `k`" and "missing field `k`".
-        let key = msg
-            .split('`')
-            .nth(1)
-            .filter(|_| msg.contains("field `"))
-            .map(str::to_owned)
-            .or_else(|| key_on_line(text, line));
-        match key {
-            Some(key) => Error::bad_input(format!("{}:{line}: key `{key}`: {msg}", path.display())),
-            None => Error::bad_input(format!("{}:{line}: {msg}", path.display())),
-        }
-    })?;
+/// A description as its text says: the spec, and the kernel-build files it
+/// names, which are not read yet ([`Parsed::read_build_files`]).
+#[derive(Debug)]
+pub(crate) struct Parsed {
+    /// Everything but [`ImageSpec::kernel_build`].
+    pub spec: ImageSpec,
+    build: Option<BuildFiles>,
+}
 
-    let sources: Vec<(&str, Range<usize>)> = [
-        ("url", raw.url.as_ref().map(Spanned::span)),
-        ("file", raw.file.as_ref().map(Spanned::span)),
-        ("apt", raw.apt.as_ref().map(Spanned::span)),
+/// The files a `kernel_config` build names, with the lines that name them.
+#[derive(Debug)]
+struct BuildFiles {
+    config: PathBuf,
+    config_line: usize,
+    patches: Vec<PathBuf>,
+    patches_line: usize,
+}
+
+impl Parsed {
+    /// Reads the kernel build's fragment and patches into the spec; a file
+    /// that cannot be read or is no patch is an error at the line naming it.
+    pub(crate) fn read_build_files(self) -> Result<ImageSpec> {
+        let Parsed { mut spec, build } = self;
+        let Some(b) = build else {
+            return Ok(spec);
+        };
+        let desc = spec.description_file.clone();
+        let read = |p: &Path, line: usize, key: &str| {
+            std::fs::read_to_string(p).map_err(|e| {
+                at_line(
+                    &desc,
+                    line,
+                    key,
+                    format!("cannot read {}: {e}", p.display()),
+                )
+            })
+        };
+        let config = read(&b.config, b.config_line, "kernel_config")?;
+        let mut patches = Vec::new();
+        for patch_path in b.patches {
+            let text = read(&patch_path, b.patches_line, "kernel_patches")?;
+            if !text.lines().any(|l| l.starts_with("+++ ")) {
+                return Err(at_line(
+                    &desc,
+                    b.patches_line,
+                    "kernel_patches",
+                    format!(
+                        "{} is not a unified diff (no `+++` line)",
+                        patch_path.display()
+                    ),
+                ));
+            }
+            patches.push(KernelPatch {
+                path: patch_path,
+                text,
+            });
+        }
+        spec.kernel_build = Some(KernelBuild {
+            config_path: b.config,
+            config,
+            patches,
+        });
+        Ok(spec)
+    }
+}
+
+/// Parses and checks the text of a description read from `path`, without
+/// reading anything else.
+pub(crate) fn parse(path: &Path, name: &str, text: &str) -> Result<Parsed> {
+    let loc = Locator { path, text };
+    let raw: RawSpec = toml::from_str(text).map_err(|err| loc.toml(err))?;
+    let kind = source_kind(&raw, &loc)?;
+    check_keys_belong(&raw, kind, &loc)?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let (source, source_name) = match kind {
+        Kind::Url => url_source(&raw, &loc)?,
+        Kind::File => file_source(&raw, &loc, base)?,
+        Kind::Apt => apt_source(&raw, &loc)?,
+        Kind::Xbps => xbps_source(&raw, &loc, base)?,
+    };
+    let (decompress, archive, member) = unpacking(&raw, &loc, kind, &source_name)?;
+    let build = build_files(&raw, &loc, kind, base)?;
+    Ok(Parsed {
+        spec: ImageSpec {
+            kernel_build: None,
+            name: name.to_owned(),
+            description: raw.description.map(Spanned::into_inner),
+            source,
+            member,
+            decompress,
+            archive,
+            description_file: path.to_owned(),
+        },
+        build,
+    })
+}
+
+/// The one source key the description sets.
+fn source_kind(raw: &RawSpec, loc: &Locator<'_>) -> Result<Kind> {
+    let sources: Vec<(Kind, Range<usize>)> = [
+        (Kind::Url, raw.url.as_ref().map(Spanned::span)),
+        (Kind::File, raw.file.as_ref().map(Spanned::span)),
+        (Kind::Apt, raw.apt.as_ref().map(Spanned::span)),
+        (Kind::Xbps, raw.xbps.as_ref().map(Spanned::span)),
     ]
     .into_iter()
     .filter_map(|(k, s)| Some((k, s?)))
     .collect();
-    if sources.is_empty() {
-        return Err(loc.whole(
-            "no source: set exactly one of `url = \"https://…\"`, `file = \"path\"` or \
-             `apt = \"package\"`",
-        ));
-    }
-    if sources.len() > 1 {
-        let (key, span) = sources[1].clone();
-        return Err(loc.at(
-            span,
-            key,
+    match sources.as_slice() {
+        [] => Err(loc.whole(
+            "no source: set exactly one of `url = \"https://…\"`, `file = \"path\"`, \
+             `apt = \"package\"` or `xbps = \"package\"`",
+        )),
+        [(kind, _)] => Ok(*kind),
+        [(first, _), (second, span), ..] => Err(loc.at(
+            span.clone(),
+            second.key(),
             format!(
                 "a description has one source, and `{}` is already set",
-                sources[0].0
+                first.key()
             ),
-        ));
+        )),
     }
+}
 
-    // Keys that only make sense for some sources.
-    let kind = sources[0].0;
-    let only = |key: &str, span: Option<Range<usize>>, allowed: &[&str]| -> Result<()> {
-        match span {
-            Some(span) if !allowed.contains(&kind) => Err(loc.at(
+/// A key, where it is (if set) and the source kinds it belongs to.
+type KeyRule<'a> = (&'a str, Option<Range<usize>>, &'a [Kind]);
+
+/// Refuses keys that do not belong to the source kind, at their line.
+fn check_keys_belong(raw: &RawSpec, kind: Kind, loc: &Locator<'_>) -> Result<()> {
+    use Kind::{Apt, File, Url, Xbps};
+    let keys: [KeyRule<'_>; 12] = [
+        (
+            "sha256",
+            raw.sha256.as_ref().map(Spanned::span),
+            &[Url, File],
+        ),
+        ("size", raw.size.as_ref().map(Spanned::span), &[Url]),
+        (
+            "allow_http",
+            raw.allow_http.as_ref().map(Spanned::span),
+            &[Url],
+        ),
+        ("arch", raw.arch.as_ref().map(Spanned::span), &[Apt, Xbps]),
+        ("version", raw.version.as_ref().map(Spanned::span), &[Apt]),
+        ("release", raw.release.as_ref().map(Spanned::span), &[Apt]),
+        (
+            "resolve_depends",
+            raw.resolve_depends.as_ref().map(Spanned::span),
+            &[Apt],
+        ),
+        (
+            "repository",
+            raw.repository.as_ref().map(Spanned::span),
+            &[Xbps],
+        ),
+        (
+            "public_key",
+            raw.public_key.as_ref().map(Spanned::span),
+            &[Xbps],
+        ),
+        (
+            "insecure",
+            raw.insecure.as_ref().map(Spanned::span),
+            &[Xbps],
+        ),
+        (
+            "decompress",
+            raw.decompress.as_ref().map(Spanned::span),
+            &[Url, File],
+        ),
+        (
+            "archive",
+            raw.archive.as_ref().map(Spanned::span),
+            &[Url, File],
+        ),
+    ];
+    for (key, span, allowed) in keys {
+        if let Some(span) = span.filter(|_| !allowed.contains(&kind)) {
+            return Err(loc.at(
                 span,
                 key,
                 format!(
-                    "not used with a `{kind}` source (only with {}); remove it",
+                    "not used with a `{}` source (only with {}); remove it",
+                    kind.key(),
                     allowed
                         .iter()
-                        .map(|a| format!("`{a}`"))
+                        .map(|a| format!("`{}`", a.key()))
                         .collect::<Vec<_>>()
                         .join(" or ")
                 ),
-            )),
-            _ => Ok(()),
+            ));
         }
-    };
-    only(
-        "sha256",
-        raw.sha256.as_ref().map(Spanned::span),
-        &["url", "file"],
-    )?;
-    only("size", raw.size.as_ref().map(Spanned::span), &["url"])?;
-    only(
-        "allow_http",
-        raw.allow_http.as_ref().map(Spanned::span),
-        &["url"],
-    )?;
-    only("arch", raw.arch.as_ref().map(Spanned::span), &["apt"])?;
-    only("version", raw.version.as_ref().map(Spanned::span), &["apt"])?;
-    only("release", raw.release.as_ref().map(Spanned::span), &["apt"])?;
-    only(
-        "resolve_depends",
-        raw.resolve_depends.as_ref().map(Spanned::span),
-        &["apt"],
-    )?;
-    only(
-        "decompress",
-        raw.decompress.as_ref().map(Spanned::span),
-        &["url", "file"],
-    )?;
-    only(
-        "archive",
-        raw.archive.as_ref().map(Spanned::span),
-        &["url", "file"],
-    )?;
+    }
+    Ok(())
+}
 
-    let check_sha = |s: &Spanned<String>| -> Result<String> {
-        let v = s.get_ref().trim().to_ascii_lowercase();
-        if v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()) {
-            Ok(v)
-        } else {
-            Err(loc.at(
-                s.span(),
-                "sha256",
+/// A `sha256` value, lower-cased, or the error at its line.
+fn check_sha(s: &Spanned<String>, loc: &Locator<'_>) -> Result<String> {
+    let v = s.get_ref().trim().to_ascii_lowercase();
+    if v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(v)
+    } else {
+        Err(loc.at(
+            s.span(),
+            "sha256",
+            format!(
+                "`{}` is not a SHA-256 (64 hex digits); compute it with `sha256sum FILE`",
+                s.get_ref()
+            ),
+        ))
+    }
+}
+
+/// A value that must be one word (no blanks).
+fn one_word(s: &Spanned<String>, key: &str, loc: &Locator<'_>) -> Result<String> {
+    let v = s.get_ref().trim();
+    if v.is_empty() || v.contains(char::is_whitespace) {
+        Err(loc.at(s.span(), key, format!("`{v}` must be one non-empty word")))
+    } else {
+        Ok(v.to_owned())
+    }
+}
+
+/// A `url` source and the file name its URL ends in.
+fn url_source(raw: &RawSpec, loc: &Locator<'_>) -> Result<(Source, String)> {
+    let url = raw.url.as_ref().expect("a url source");
+    let u = url.get_ref().trim().to_owned();
+    let allow_http = raw.allow_http.as_ref().is_some_and(|a| *a.get_ref());
+    let lower = u.to_ascii_lowercase();
+    if lower.starts_with("http://") {
+        if !allow_http {
+            return Err(loc.at(
+                url.span(),
+                "url",
                 format!(
-                    "`{}` is not a SHA-256 (64 hex digits); compute it with `sha256sum FILE`",
-                    s.get_ref()
+                    "`{u}` is plain http; use https, or add `allow_http = true` if the \
+                     server offers nothing else (the sha256 still protects the bytes)"
+                ),
+            ));
+        }
+    } else if !lower.starts_with("https://") {
+        return Err(loc.at(url.span(), "url", format!("`{u}` is not an https:// URL")));
+    }
+    let Some(sha) = &raw.sha256 else {
+        return Err(loc.at(
+            url.span(),
+            "sha256",
+            "missing: a `url` source must be pinned with `sha256 = \"…\"` \
+             (download once and run `sha256sum` on it)",
+        ));
+    };
+    let name = url_file_name(&u);
+    Ok((
+        Source::Url {
+            sha256: check_sha(sha, loc)?,
+            url: u,
+            size: raw.size.as_ref().map(|s| *s.get_ref()),
+        },
+        name,
+    ))
+}
+
+/// The last path segment of a URL, without query or fragment.
+pub(crate) fn url_file_name(url: &str) -> String {
+    let name = url.split(['?', '#']).next().unwrap_or(url);
+    name.rsplit('/').next().unwrap_or(name).to_owned()
+}
+
+/// A `file` source and its file name.
+fn file_source(raw: &RawSpec, loc: &Locator<'_>, base: &Path) -> Result<(Source, String)> {
+    let file = raw.file.as_ref().expect("a file source");
+    let f = file.get_ref();
+    if f.trim().is_empty() {
+        return Err(loc.at(file.span(), "file", "empty path"));
+    }
+    let p = base.join(f);
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok((
+        Source::File {
+            path: p,
+            sha256: raw.sha256.as_ref().map(|s| check_sha(s, loc)).transpose()?,
+        },
+        name,
+    ))
+}
+
+/// An `apt` source.
+fn apt_source(raw: &RawSpec, loc: &Locator<'_>) -> Result<(Source, String)> {
+    let apt = raw.apt.as_ref().expect("an apt source");
+    let pkg = apt.get_ref().trim();
+    if pkg.is_empty() || pkg.contains([':', '=', ' ', '/']) {
+        return Err(loc.at(
+            apt.span(),
+            "apt",
+            format!(
+                "`{pkg}` is not a bare package name; put the architecture in `arch` and \
+                 a version in `version`"
+            ),
+        ));
+    }
+    let Some(arch) = &raw.arch else {
+        return Err(loc.at(
+            apt.span(),
+            "arch",
+            "missing: an `apt` source names its Debian architecture, e.g. `arch = \"ppc64el\"`",
+        ));
+    };
+    let word =
+        |v: &Option<Spanned<String>>, key| v.as_ref().map(|v| one_word(v, key, loc)).transpose();
+    Ok((
+        Source::Apt(AptSource {
+            package: pkg.to_owned(),
+            arch: one_word(arch, "arch", loc)?,
+            version: word(&raw.version, "version")?,
+            release: word(&raw.release, "release")?,
+            resolve_depends: raw.resolve_depends.as_ref().is_some_and(|r| *r.get_ref()),
+        }),
+        String::from("package.deb"),
+    ))
+}
+
+/// Whether `name` can be an xbps package name (`linux6.1`, `linux-base`).
+pub(crate) fn is_xbps_package_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '-'))
+}
+
+/// An `xbps` source: package, repository, architecture and trust.
+fn xbps_source(raw: &RawSpec, loc: &Locator<'_>, base: &Path) -> Result<(Source, String)> {
+    let xbps = raw.xbps.as_ref().expect("an xbps source");
+    let pkg = xbps.get_ref().trim();
+    if !is_xbps_package_name(pkg) {
+        return Err(loc.at(
+            xbps.span(),
+            "xbps",
+            format!(
+                "`{pkg}` is not an xbps package name (such as `linux6.1`); put the \
+                 repository in `repository` and the architecture in `arch`"
+            ),
+        ));
+    }
+    let Some(repo) = &raw.repository else {
+        return Err(loc.at(
+            xbps.span(),
+            "repository",
+            "missing: an `xbps` source names its repository, a directory such as \
+             `void-packages/hostdir/binpkgs` or an http(s) URL",
+        ));
+    };
+    let repository = XbpsRepository::from_text(repo.get_ref(), base)
+        .map_err(|e| loc.at(repo.span(), "repository", e))?;
+    let Some(arch) = &raw.arch else {
+        return Err(loc.at(
+            xbps.span(),
+            "arch",
+            format!(
+                "missing: an `xbps` source names the repository's architecture, one of {}",
+                XbpsArch::ALL.map(|a| format!("`{a}`")).join(", ")
+            ),
+        ));
+    };
+    let arch: XbpsArch = arch
+        .get_ref()
+        .trim()
+        .parse()
+        .map_err(|e| loc.at(arch.span(), "arch", e))?;
+    let insecure = raw.insecure.as_ref().filter(|i| *i.get_ref());
+    let trust = match (&raw.public_key, insecure) {
+        (Some(key), Some(i)) => {
+            return Err(loc.at(
+                i.span(),
+                "insecure",
+                format!(
+                    "`public_key` (line {}) already says how to verify the packages; remove one",
+                    loc.line_of(key.span().start)
                 ),
             ))
         }
-    };
-
-    let (source, source_name) = if let Some(url) = &raw.url {
-        let u = url.get_ref().trim().to_owned();
-        let allow_http = raw.allow_http.as_ref().is_some_and(|a| *a.get_ref());
-        let lower = u.to_ascii_lowercase();
-        if lower.starts_with("http://") {
-            if !allow_http {
-                return Err(loc.at(
-                    url.span(),
-                    "url",
-                    format!(
-                        "`{u}` is plain http; use https, or add `allow_http = true` if the \
-                         server offers nothing else (the sha256 still protects the bytes)"
-                    ),
-                ));
+        (Some(key), None) => {
+            if key.get_ref().trim().is_empty() {
+                return Err(loc.at(key.span(), "public_key", "empty path"));
             }
-        } else if !lower.starts_with("https://") {
-            return Err(loc.at(url.span(), "url", format!("`{u}` is not an https:// URL")));
+            XbpsTrust::Key(base.join(key.get_ref().trim()))
         }
-        let Some(sha) = &raw.sha256 else {
+        (None, Some(i)) if !repository.is_remote() => {
             return Err(loc.at(
-                url.span(),
-                "sha256",
-                "missing: a `url` source must be pinned with `sha256 = \"…\"` \
-                 (download once and run `sha256sum` on it)",
-            ));
-        };
-        let name = u.split(['?', '#']).next().unwrap_or(&u);
-        let name = name.rsplit('/').next().unwrap_or(name).to_owned();
-        (
-            Source::Url {
-                sha256: check_sha(sha)?,
-                url: u,
-                size: raw.size.as_ref().map(|s| *s.get_ref()),
-            },
-            name,
-        )
-    } else if let Some(file) = &raw.file {
-        let f = file.get_ref();
-        if f.trim().is_empty() {
-            return Err(loc.at(file.span(), "file", "empty path"));
+                i.span(),
+                "insecure",
+                "a local repository is never verified beyond its hashes (xbps-src's are \
+                 unsigned); remove it",
+            ))
         }
-        let p = PathBuf::from(f);
-        let p = if p.is_absolute() {
-            p
-        } else {
-            path.parent().unwrap_or(Path::new(".")).join(p)
-        };
-        let name = p
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        (
-            Source::File {
-                path: p,
-                sha256: raw.sha256.as_ref().map(check_sha).transpose()?,
-            },
-            name,
-        )
-    } else {
-        let apt = raw.apt.as_ref().expect("one source is set");
-        let pkg = apt.get_ref().trim();
-        if pkg.is_empty() || pkg.contains([':', '=', ' ', '/']) {
+        (None, Some(_)) => XbpsTrust::Unverified,
+        (None, None) if repository.is_remote() => {
             return Err(loc.at(
-                apt.span(),
-                "apt",
-                format!(
-                    "`{pkg}` is not a bare package name; put the architecture in `arch` and \
-                     a version in `version`"
-                ),
-            ));
+                repo.span(),
+                "public_key",
+                "missing: a remote repository's packages are verified by their .sig2 \
+                 signatures: name the repository's RSA public key with `public_key = \
+                 \"KEY.pem\"` (a PEM file beside the description), or set `insecure = true` \
+                 to accept an unsigned repository",
+            ))
         }
-        let Some(arch) = &raw.arch else {
-            return Err(loc.at(
-                apt.span(),
-                "arch",
-                "missing: an `apt` source names its Debian architecture, e.g. `arch = \"ppc64el\"`",
-            ));
-        };
-        let nonempty = |s: &Spanned<String>, key: &str| -> Result<String> {
-            let v = s.get_ref().trim();
-            if v.is_empty() || v.contains(char::is_whitespace) {
-                Err(loc.at(s.span(), key, format!("`{v}` must be one non-empty word")))
-            } else {
-                Ok(v.to_owned())
-            }
-        };
-        (
-            Source::Apt(AptSource {
-                package: pkg.to_owned(),
-                arch: nonempty(arch, "arch")?,
-                version: raw
-                    .version
-                    .as_ref()
-                    .map(|v| nonempty(v, "version"))
-                    .transpose()?,
-                release: raw
-                    .release
-                    .as_ref()
-                    .map(|v| nonempty(v, "release"))
-                    .transpose()?,
-                resolve_depends: raw.resolve_depends.as_ref().is_some_and(|r| *r.get_ref()),
-            }),
-            String::from("package.deb"),
-        )
+        (None, None) => XbpsTrust::Unverified,
     };
+    Ok((
+        Source::Xbps(XbpsSource {
+            package: pkg.to_owned(),
+            repository,
+            arch,
+            trust,
+        }),
+        String::from("package.xbps"),
+    ))
+}
 
+/// How the fetched bytes become the image: whole-stream compression, the
+/// archive format and the member taken out of it.
+fn unpacking(
+    raw: &RawSpec,
+    loc: &Locator<'_>,
+    kind: Kind,
+    source_name: &str,
+) -> Result<(Option<Compression>, Option<ArchiveKind>, Option<String>)> {
     let decompress = match &raw.decompress {
         Some(d) => match d.get_ref().as_str() {
             "gz" | "gzip" => Some(Compression::Gzip),
@@ -547,27 +909,37 @@ pub(crate) fn parse(path: &Path, name: &str, text: &str) -> Result<ImageSpec> {
                 ))
             }
         },
-        None if matches!(source, Source::Apt(_)) => None,
+        None if matches!(kind, Kind::Apt | Kind::Xbps) => None,
         // A compressed archive is decompressed as part of reading the archive.
-        None => Compression::from_file_name(&source_name),
+        None => Compression::from_file_name(source_name),
     };
     let archive = match &raw.archive {
         Some(a) => match a.get_ref().as_str() {
             "deb" => Some(ArchiveKind::Deb),
             "tar" => Some(ArchiveKind::Tar),
+            "xbps" => Some(ArchiveKind::Xbps),
             other => {
                 return Err(loc.at(
                     a.span(),
                     "archive",
-                    format!("unknown archive format `{other}` (expected deb or tar)"),
+                    format!("unknown archive format `{other}` (expected deb, tar or xbps)"),
                 ))
             }
         },
-        None if matches!(source, Source::Apt(_)) => Some(ArchiveKind::Deb),
-        None => ArchiveKind::from_file_name(&source_name),
+        None if kind == Kind::Apt => Some(ArchiveKind::Deb),
+        None if kind == Kind::Xbps => Some(ArchiveKind::Xbps),
+        None => ArchiveKind::from_file_name(source_name),
     };
+    if let (Some(d), Some(ArchiveKind::Xbps)) = (&raw.decompress, archive) {
+        return Err(loc.at(
+            d.span(),
+            "decompress",
+            "an xbps package's compression is told by its first bytes; remove it",
+        ));
+    }
 
     let member = match &raw.member {
+        None if archive == Some(ArchiveKind::Xbps) => Some(XBPS_KERNEL_MEMBER.to_owned()),
         None => None,
         Some(m) => {
             let pattern = m.get_ref().trim().trim_start_matches("./").to_owned();
@@ -586,8 +958,8 @@ pub(crate) fn parse(path: &Path, name: &str, text: &str) -> Result<ImageSpec> {
                     m.span(),
                     "member",
                     format!(
-                        "`{source_name}` is not a known archive (.deb, .tar, .tar.gz, .tar.xz, \
-                         .tar.zst); add `archive = \"deb\"` or `archive = \"tar\"`"
+                        "`{source_name}` is not a known archive (.deb, .xbps, .tar, .tar.gz, \
+                         .tar.xz, .tar.zst); add `archive = \"deb\"`, `\"xbps\"` or `\"tar\"`"
                     ),
                 ));
             }
@@ -600,76 +972,48 @@ pub(crate) fn parse(path: &Path, name: &str, text: &str) -> Result<ImageSpec> {
     } else {
         decompress
     };
+    let archive = if member.is_some() { archive } else { None };
+    Ok((decompress, archive, member))
+}
 
-    let kernel_build = match &raw.kernel_config {
-        None => None,
-        Some(c) => {
-            if kind != "apt" || raw.member.is_none() {
-                return Err(loc.at(
-                    c.span(),
-                    "kernel_config",
-                    "builds a kernel from a source package: use it with `apt` (e.g. `linux-source-6.12`) \
-                     and a `member` naming the source tarball",
-                ));
-            }
-            let config_path = path.parent().unwrap_or(Path::new(".")).join(c.get_ref());
-            let config = std::fs::read_to_string(&config_path).map_err(|e| {
-                loc.at(
-                    c.span(),
-                    "kernel_config",
-                    format!("cannot read {}: {e}", config_path.display()),
-                )
-            })?;
-            let mut patches = Vec::new();
-            for name in raw.kernel_patches.iter().flat_map(|p| p.get_ref()) {
-                let patch_path = path.parent().unwrap_or(Path::new(".")).join(name);
-                let span = raw.kernel_patches.as_ref().expect("iterating it").span();
-                let text = std::fs::read_to_string(&patch_path).map_err(|e| {
-                    loc.at(
-                        span.clone(),
-                        "kernel_patches",
-                        format!("cannot read {}: {e}", patch_path.display()),
-                    )
-                })?;
-                if !text.lines().any(|l| l.starts_with("+++ ")) {
-                    return Err(loc.at(
-                        span,
-                        "kernel_patches",
-                        format!(
-                            "{} is not a unified diff (no `+++` line)",
-                            patch_path.display()
-                        ),
-                    ));
-                }
-                patches.push(KernelPatch {
-                    path: patch_path,
-                    text,
-                });
-            }
-            Some(KernelBuild {
-                config_path,
-                config,
-                patches,
-            })
+/// The files of a `kernel_config` build, checked for where they may appear.
+fn build_files(
+    raw: &RawSpec,
+    loc: &Locator<'_>,
+    kind: Kind,
+    base: &Path,
+) -> Result<Option<BuildFiles>> {
+    let Some(c) = &raw.kernel_config else {
+        if let Some(p) = &raw.kernel_patches {
+            return Err(loc.at(
+                p.span(),
+                "kernel_patches",
+                "patches a kernel the harness builds: add `kernel_config`",
+            ));
         }
+        return Ok(None);
     };
-    if let (Some(p), None) = (&raw.kernel_patches, &raw.kernel_config) {
+    if kind != Kind::Apt || raw.member.is_none() {
         return Err(loc.at(
-            p.span(),
-            "kernel_patches",
-            "patches a kernel the harness builds: add `kernel_config`",
+            c.span(),
+            "kernel_config",
+            "builds a kernel from a source package: use it with `apt` (e.g. `linux-source-6.12`) \
+             and a `member` naming the source tarball",
         ));
     }
-    Ok(ImageSpec {
-        kernel_build,
-        name: name.to_owned(),
-        description: raw.description.map(Spanned::into_inner),
-        source,
-        member,
-        decompress,
-        archive: if raw.member.is_some() { archive } else { None },
-        description_file: path.to_owned(),
-    })
+    let (patches, patches_line) = match &raw.kernel_patches {
+        Some(p) => (
+            p.get_ref().iter().map(|n| base.join(n)).collect(),
+            loc.line_of(p.span().start),
+        ),
+        None => (Vec::new(), 0),
+    };
+    Ok(Some(BuildFiles {
+        config: base.join(c.get_ref()),
+        config_line: loc.line_of(c.span().start),
+        patches,
+        patches_line,
+    }))
 }
 
 /// The key assigned on line `line` of `text`, if that line is `key = …`.
@@ -688,8 +1032,12 @@ fn key_on_line(text: &str, line: usize) -> Option<String> {
 mod tests {
     use super::*;
 
+    fn p_at(path: &str, text: &str) -> Result<ImageSpec> {
+        parse(Path::new(path), "k", text).map(|p| p.spec)
+    }
+
     fn p(text: &str) -> Result<ImageSpec> {
-        parse(Path::new("images/x.toml"), "x", text)
+        parse(Path::new("images/x.toml"), "x", text).map(|p| p.spec)
     }
 
     #[test]
@@ -807,18 +1155,155 @@ member = "./boot/vmlinux-*"
 
     #[test]
     fn relative_file_paths_resolve_against_the_description() {
-        let s = parse(
-            Path::new("/r/images/k.toml"),
-            "k",
-            "file = \"../build/vmlinux\"\n",
-        )
-        .unwrap();
+        let s = p_at("/r/images/k.toml", "file = \"../build/vmlinux\"\n").unwrap();
         assert_eq!(
             s.source,
             Source::File {
                 path: PathBuf::from("/r/images/../build/vmlinux"),
                 sha256: None
             }
+        );
+    }
+
+    #[test]
+    fn xbps_sources_local_and_remote() {
+        let s = p_at(
+            "/v/images/void.toml",
+            "xbps = \"linux6.1\"\nrepository = \"../void-packages/hostdir/binpkgs\"\narch = \"ppc64le\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            s.source,
+            Source::Xbps(XbpsSource {
+                package: "linux6.1".into(),
+                repository: XbpsRepository::Dir(
+                    "/v/images/../void-packages/hostdir/binpkgs".into()
+                ),
+                arch: XbpsArch::Ppc64le,
+                trust: XbpsTrust::Unverified,
+            })
+        );
+        // The kernel is the default member.
+        assert_eq!(
+            (s.archive, s.member.as_deref()),
+            (Some(ArchiveKind::Xbps), Some("boot/vmlinux-*"))
+        );
+        assert_eq!(s.decompress, None);
+
+        let s = p_at(
+            "/v/images/void.toml",
+            "xbps = \"linux6.6\"\nrepository = \"https://repo.example/current/\"\narch = \"ppc64-musl\"\n\
+             public_key = \"void.pem\"\nmember = \"boot/config-*\"\n",
+        )
+        .unwrap();
+        let Source::Xbps(x) = &s.source else {
+            panic!("{s:?}")
+        };
+        assert_eq!(
+            x.repository,
+            XbpsRepository::Url("https://repo.example/current".into())
+        );
+        assert_eq!(x.trust, XbpsTrust::Key("/v/images/void.pem".into()));
+        assert_eq!(x.arch, XbpsArch::Ppc64Musl);
+        assert_eq!(s.member.as_deref(), Some("boot/config-*"));
+        assert_eq!(
+            s.source_label(),
+            "xbps linux6.6 (ppc64-musl) from https://repo.example/current"
+        );
+
+        let s = p("xbps = \"linux6.1\"\nrepository = \"http://h/r\"\narch = \"ppc64le\"\ninsecure = true\n").unwrap();
+        let Source::Xbps(x) = &s.source else {
+            panic!("{s:?}")
+        };
+        assert_eq!(x.trust, XbpsTrust::Unverified);
+    }
+
+    #[test]
+    fn xbps_package_files_give_their_kernel() {
+        let sha = "c".repeat(64);
+        let s = p("file = \"linux6.1-6.1.99_1.ppc64le.xbps\"\n").unwrap();
+        assert_eq!(
+            (s.archive, s.member.as_deref(), s.decompress),
+            (Some(ArchiveKind::Xbps), Some("boot/vmlinux-*"), None)
+        );
+        let s = p(&format!(
+            "url = \"https://h/linux6.1-6.1.99_1.ppc64le.xbps\"\nsha256 = \"{sha}\"\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            (s.archive, s.member.as_deref()),
+            (Some(ArchiveKind::Xbps), Some("boot/vmlinux-*"))
+        );
+        let s = p("file = \"kernel.pkg\"\narchive = \"xbps\"\n").unwrap();
+        assert_eq!(s.archive, Some(ArchiveKind::Xbps));
+    }
+
+    #[test]
+    fn xbps_mistakes_name_line_and_key() {
+        let cases = [
+            ("xbps = \"linux6.1\"\narch = \"ppc64le\"\n", "images/x.toml:1: key `repository`: missing"),
+            ("xbps = \"linux6.1\"\nrepository = \"r\"\n", "images/x.toml:1: key `arch`: missing"),
+            ("xbps = \"linux6.1\"\nrepository = \"r\"\narch = \"x86_64\"\n", "images/x.toml:3: key `arch`: unknown xbps architecture `x86_64`"),
+            ("xbps = \"linux6.1-6.1.99_1 x\"\n", "images/x.toml:1: key `xbps`: `linux6.1-6.1.99_1 x` is not an xbps package name"),
+            ("xbps = \"linux6.1\"\nrepository = \"https://r\"\narch = \"ppc64le\"\n", "images/x.toml:2: key `public_key`: missing"),
+            ("xbps = \"linux6.1\"\nrepository = \"r\"\narch = \"ppc64le\"\ninsecure = true\n", "images/x.toml:4: key `insecure`: a local repository"),
+            ("xbps = \"linux6.1\"\nrepository = \"https://r\"\narch = \"ppc64le\"\npublic_key = \"k.pem\"\ninsecure = true\n", "images/x.toml:5: key `insecure`: `public_key` (line 4)"),
+            ("xbps = \"linux6.1\"\nrepository = \"ftp://r\"\narch = \"ppc64le\"\n", "images/x.toml:2: key `repository`: `ftp://r` is neither"),
+            ("xbps = \"linux6.1\"\nrepository = \"r\"\narch = \"ppc64le\"\nsha256 = \"00\"\n", "images/x.toml:4: key `sha256`: not used with a `xbps` source"),
+            ("file = \"k.xbps\"\ndecompress = \"zst\"\n", "images/x.toml:2: key `decompress`: an xbps package's compression"),
+            ("file = \"k\"\nrepository = \"r\"\n", "images/x.toml:2: key `repository`: not used with a `file` source (only with `xbps`)"),
+            ("apt = \"a\"\narch = \"ppc64el\"\nxbps = \"b\"\n", "images/x.toml:3: key `xbps`: a description has one source"),
+        ];
+        for (text, want) in cases {
+            let e = p(text).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{text}");
+            assert!(e.message().starts_with(want), "{text}\n{e}");
+        }
+    }
+
+    #[test]
+    fn parsing_reads_no_files_and_loading_reads_the_build_files() {
+        let text = "apt = \"linux-source-6.12\"\narch = \"all\"\nmember = \"usr/src/l.tar.xz\"\n\
+                    kernel_config = \"k.config\"\nkernel_patches = [\"a.patch\"]\n";
+        // Pure: the files do not exist, and parsing does not look.
+        let parsed = parse(Path::new("/nonexistent/images/k.toml"), "k", text).unwrap();
+        assert_eq!(parsed.spec.kernel_build, None);
+        let e = parsed.read_build_files().unwrap_err();
+        assert!(
+            e.message()
+                .starts_with("/nonexistent/images/k.toml:4: key `kernel_config`: cannot read"),
+            "{e}"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("k.toml"), text).unwrap();
+        std::fs::write(dir.path().join("k.config"), "CONFIG_KVM=y\n").unwrap();
+        std::fs::write(dir.path().join("a.patch"), "not a diff\n").unwrap();
+        let e = load(dir.path(), "k").unwrap_err();
+        assert!(
+            e.message().contains("k.toml:5: key `kernel_patches`:"),
+            "{e}"
+        );
+        assert!(e.message().contains("is not a unified diff"), "{e}");
+        std::fs::write(dir.path().join("a.patch"), "--- a/x\n+++ b/x\n").unwrap();
+        let s = load(dir.path(), "k").unwrap();
+        let build = s.kernel_build.unwrap();
+        assert_eq!(build.config, "CONFIG_KVM=y\n");
+        assert_eq!(build.config_path, dir.path().join("k.config"));
+        assert_eq!(build.patches.len(), 1);
+        assert_eq!(build.patches[0].text, "--- a/x\n+++ b/x\n");
+
+        let e = p("file = \"v\"\nkernel_patches = [\"a\"]\n").unwrap_err();
+        assert!(
+            e.message()
+                .starts_with("images/x.toml:2: key `kernel_patches`: patches a kernel"),
+            "{e}"
+        );
+        let e = p("file = \"v\"\nkernel_config = \"a\"\n").unwrap_err();
+        assert!(
+            e.message()
+                .starts_with("images/x.toml:2: key `kernel_config`: builds a kernel"),
+            "{e}"
         );
     }
 

@@ -1,10 +1,11 @@
 //! The store: turns an [`ImageSpec`] into a verified local file.
 //!
 //! Every source reduces to an *input* known by its SHA-256 (the downloaded
-//! file, the .deb apt lists, the local file) and an optional *derivation*
-//! (decompress, take a member out). Inputs and outputs are both kept by
-//! content hash, and a record maps (input, derivation) to the output, so a
-//! second run finds the output without fetching or unpacking anything.
+//! file, the .deb apt lists, the .xbps a repository's index names, the
+//! local file) and an optional *derivation* (decompress, take a member
+//! out). Inputs and outputs are both kept by content hash, and a record
+//! maps (input, derivation) to the output, so a second run finds the
+//! output without fetching or unpacking anything.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -12,9 +13,10 @@ use std::time::Duration;
 
 use super::apt;
 use super::cache::{sha256_bytes, sha256_file, Cache, Record};
-use super::deb;
+use super::deb::{self, Content};
 use super::download::Downloader;
-use super::spec::{ImageSpec, Source};
+use super::repo;
+use super::spec::{ArchiveKind, ImageSpec, Source};
 use crate::{Error, Result};
 
 /// How the store behaves; the CLI fills it from flags, tests shorten it.
@@ -74,6 +76,10 @@ pub struct Image {
     pub member: Option<String>,
     /// True when no network I/O was needed (a cache hit, or a local file).
     pub cached: bool,
+    /// For a kernel, the release its own `Linux version` banner names
+    /// (see [`super::kernel_release`]), which the guest must report back;
+    /// `None` for anything else.
+    pub release: Option<String>,
 }
 
 /// The image cache plus the means to fill it.
@@ -129,11 +135,18 @@ impl Store {
     /// A cache hit does no network I/O (`Image::cached` is then true). With
     /// `offline`, a miss fails at once and says how to fetch.
     pub fn get(&self, spec: &ImageSpec) -> Result<Image> {
+        let mut image = self.get_bytes(spec)?;
+        image.release = self.release_of(&image.path, &image.sha256);
+        Ok(image)
+    }
+
+    fn get_bytes(&self, spec: &ImageSpec) -> Result<Image> {
         match &spec.source {
             Source::Url { url, sha256, size } => {
                 let _lock = self.cache.lock(sha256)?;
-                let out =
-                    self.produce(spec, sha256, || self.fetch_url(spec, url, sha256, *size))?;
+                let out = self.produce(spec, sha256, || {
+                    self.fetch_pinned_url(spec, url, sha256, *size)
+                })?;
                 Ok(out.into_image(spec, url.clone(), None))
             }
             Source::File { path, sha256 } => self.get_file(spec, path, sha256.as_deref()),
@@ -165,29 +178,52 @@ impl Store {
                     Some(pkg.version.clone()),
                 ))
             }
+            Source::Xbps(src) => {
+                let pkg = repo::resolve(self, spec, src)?;
+                let _lock = self.cache.lock(&pkg.entry.sha256)?;
+                let mut out = self.produce(spec, &pkg.entry.sha256, || {
+                    repo::package_file(self, spec, &pkg)
+                })?;
+                out.cached &= pkg.cached;
+                Ok(out.into_image(
+                    spec,
+                    format!("xbps {} from {}", pkg.entry.file_name(), src.repository),
+                    Some(pkg.entry.version().to_owned()),
+                ))
+            }
         }
     }
 
-    fn get_file(&self, spec: &ImageSpec, path: &Path, pinned: Option<&str>) -> Result<Image> {
-        let actual = sha256_file(path).map_err(|e| {
-            Error::infra(format!(
-                "cannot read {} for image `{}`: {e}; build or copy the file there, or fix \
-                 `file` in {}",
-                path.display(),
-                spec.name,
-                spec.description_file.display()
-            ))
-        })?;
-        if let Some(want) = pinned {
-            if want != actual {
-                return Err(Error::infra(format!(
-                    "checksum mismatch for {}: expected sha256 {want}, actual {actual}; put the \
-                     qualified file back, or update `sha256` in {} if this file is the one to test",
-                    path.display(),
-                    spec.description_file.display()
-                )));
-            }
+    /// The release in a kernel's banner, remembered by the file's hash so
+    /// that a second run does not read 50 MB again; `None` for files that
+    /// are no kernel (or cannot be read: the image itself was verified).
+    fn release_of(&self, path: &Path, sha256: &str) -> Option<String> {
+        #[derive(serde::Serialize, serde::Deserialize)]
+        struct Note {
+            release: Option<String>,
         }
+        let name = format!("release-{sha256}");
+        if let Some(note) = self.cache.read_ref::<Note>(&name) {
+            return note.release;
+        }
+        let release = match deb::sniff(path) {
+            Ok(Some(Content::Elf { .. })) => std::fs::read(path)
+                .ok()
+                .and_then(|data| super::kernel_release(&data)),
+            _ => None,
+        };
+        // Losing the note only costs the next run a read of the file.
+        let _ = self.cache.write_ref(
+            &name,
+            &Note {
+                release: release.clone(),
+            },
+        );
+        release
+    }
+
+    fn get_file(&self, spec: &ImageSpec, path: &Path, pinned: Option<&str>) -> Result<Image> {
+        let actual = file_sha256(spec, path, pinned)?;
         let _lock = self.cache.lock(&actual)?;
         let out = self.produce(spec, &actual, || Ok((path.to_owned(), true)))?;
         Ok(out.into_image(spec, path.display().to_string(), None))
@@ -224,11 +260,26 @@ impl Store {
             }
         }
         let (input_path, cached) = input()?;
+        let archive = match spec.archive {
+            Some(ArchiveKind::Detect) => match detect_kernel(spec, &input_path)? {
+                // A bare kernel is the image itself.
+                None => {
+                    return Ok(Produced {
+                        path: input_path,
+                        sha256: input_sha.to_owned(),
+                        member: None,
+                        cached,
+                    })
+                }
+                kind => kind,
+            },
+            kind => kind,
+        };
         let tmp = self.cache.temp_file()?;
         let mut out = tmp
             .reopen()
             .map_err(|e| Error::io(tmp.path(), "cannot write", e))?;
-        let member = match (&spec.member, spec.archive) {
+        let member = match (&spec.member, archive) {
             (Some(pattern), Some(kind)) => Some(deb::extract_member_to(
                 &input_path,
                 kind,
@@ -263,7 +314,9 @@ impl Store {
         })
     }
 
-    fn offline_miss(&self, spec: &ImageSpec) -> Error {
+    /// The error for an image that is not cached when `--offline` forbids
+    /// fetching it.
+    pub(crate) fn offline_miss(&self, spec: &ImageSpec) -> Error {
         Error::infra(format!(
             "image `{}` ({}) is not in the cache {} and --offline forbids fetching it; run \
              `bootmatrix fetch MATRIX` without --offline (MATRIX: the matrix that uses `{}`), \
@@ -298,31 +351,22 @@ impl Store {
             )
             .as_bytes(),
         );
-        let path = self
-            .cache
-            .root()
-            .join("refs")
-            .join(format!("apt-{key}.json"));
+        let name = format!("apt-{key}");
         let stamp = apt_stamp();
-        if let Some(memo) = std::fs::read_to_string(&path)
-            .ok()
-            .and_then(|t| serde_json::from_str::<Memo>(&t).ok())
-        {
+        if let Some(memo) = self.cache.read_ref::<Memo>(&name) {
             if memo.stamp == stamp || self.options.offline {
                 return Ok(memo.package);
             }
         }
         let package = apt::resolve(self.apt(), src, spec_file)?;
-        let tmp = self.cache.temp_file()?;
-        let json = serde_json::to_vec(&Memo {
-            stamp,
-            package: package.clone(),
-        })
-        .expect("a memo serializes");
-        if std::fs::write(tmp.path(), json).is_ok() {
-            // Losing the memo only costs the next run an apt query.
-            let _ = tmp.persist(&path);
-        }
+        // Losing the memo only costs the next run an apt query.
+        let _ = self.cache.write_ref(
+            &name,
+            &Memo {
+                stamp,
+                package: package.clone(),
+            },
+        );
         Ok(package)
     }
 
@@ -337,22 +381,60 @@ impl Store {
         &self.cache
     }
 
-    /// The verified .deb an apt image description resolves to, with the
-    /// package apt chose and whether it came from the cache (no download).
-    /// For consumers that need more of the package than the one `member`.
-    pub(crate) fn apt_deb(&self, spec: &ImageSpec) -> Result<(apt::AptPackage, PathBuf, bool)> {
-        let Source::Apt(src) = &spec.source else {
-            return Err(Error::bad_input(format!(
-                "{}: image `{}` is not an `apt` source; this use needs a Debian package, so \
-                 describe it with `apt = ...`",
-                spec.description_file.display(),
-                spec.name
-            )));
-        };
-        let pkg = self.resolve_apt(src, &spec.description_file)?;
+    /// The package a kernel image comes from, known by its hash before its
+    /// bytes are needed: an apt source's .deb, an xbps source's .xbps, or
+    /// the downloaded or local file itself (a .deb or .xbps given as a
+    /// kernel). For what must come from the kernel's own package (its KVM
+    /// modules); [`Store::kernel_package_file`] fetches it.
+    pub(crate) fn kernel_package(&self, spec: &ImageSpec) -> Result<KernelPackage> {
+        Ok(match &spec.source {
+            Source::Apt(src) => {
+                let pkg = self.resolve_apt(src, &spec.description_file)?;
+                KernelPackage {
+                    sha256: pkg.sha256.clone(),
+                    label: format!("apt {}", pkg.pin()),
+                    from: PackageFrom::Apt(pkg),
+                }
+            }
+            Source::Url { url, sha256, size } => KernelPackage {
+                sha256: sha256.clone(),
+                label: url.clone(),
+                from: PackageFrom::Url(url.clone(), *size),
+            },
+            Source::File { path, sha256 } => KernelPackage {
+                sha256: file_sha256(spec, path, sha256.as_deref())?,
+                label: path.display().to_string(),
+                from: PackageFrom::File(path.clone()),
+            },
+            Source::Xbps(src) => {
+                let pkg = repo::resolve(self, spec, src)?;
+                KernelPackage {
+                    sha256: pkg.entry.sha256.clone(),
+                    label: match &pkg.at {
+                        repo::PackageAt::File(p) => p.display().to_string(),
+                        repo::PackageAt::Url(u) => u.clone(),
+                    },
+                    from: PackageFrom::Xbps(pkg),
+                }
+            }
+        })
+    }
+
+    /// The verified file of a [`Store::kernel_package`], from the cache or
+    /// fetched (under the cache lock of its hash).
+    pub(crate) fn kernel_package_file(
+        &self,
+        spec: &ImageSpec,
+        pkg: &KernelPackage,
+    ) -> Result<PathBuf> {
         let _lock = self.cache.lock(&pkg.sha256)?;
-        let (path, cached) = self.fetch_deb(spec, &pkg)?;
-        Ok((pkg, path, cached))
+        let (path, _) = match &pkg.from {
+            PackageFrom::Apt(p) => self.fetch_deb(spec, p)?,
+            PackageFrom::Url(url, size) => self.fetch_pinned_url(spec, url, &pkg.sha256, *size)?,
+            PackageFrom::File(path) => (path.clone(), true),
+            PackageFrom::Xbps(r) => repo::package_file(self, spec, r)?,
+        };
+        Ok(path)
     }
 
     /// Verified .debs for many packages at once (in the order given): cached
@@ -424,7 +506,13 @@ impl Store {
         bar
     }
 
-    fn downloader(&self) -> Result<&Downloader> {
+    /// How the store was told to behave (offline, retries, timeouts).
+    pub(crate) fn options(&self) -> &StoreOptions {
+        &self.options
+    }
+
+    /// The HTTP client, set up on first use.
+    pub(crate) fn downloader(&self) -> Result<&Downloader> {
         if let Some(d) = self.downloader.get() {
             return Ok(d);
         }
@@ -432,15 +520,43 @@ impl Store {
         Ok(self.downloader.get_or_init(|| d))
     }
 
-    /// The verified download of `url`, from the cache (then `true`: no
-    /// network I/O) or the network.
-    fn fetch_url(
+    /// [`Store::fetch_url`] for a `url` source: the description pins the
+    /// hash, and maybe the size.
+    fn fetch_pinned_url(
         &self,
         spec: &ImageSpec,
         url: &str,
         sha256: &str,
         size: Option<u64>,
     ) -> Result<(PathBuf, bool)> {
+        let says = size.map(|n| {
+            format!("the description says size = {n}: the file changed on the server or `size` is wrong")
+        });
+        let desc = spec.description_file.display();
+        self.fetch_url(
+            spec,
+            url,
+            &Expected {
+                sha256,
+                size: size.zip(says.as_deref()),
+                fix_hint: &format!("fix `url` in {desc}"),
+                mismatch_hint: &format!(
+                    "If the file changed on purpose, check it and put the new hash in {desc}; \
+                     otherwise the server or a proxy sent other bytes, so run again later"
+                ),
+            },
+        )
+    }
+
+    /// The verified download of `url`, from the cache (then `true`: no
+    /// network I/O) or the network.
+    pub(crate) fn fetch_url(
+        &self,
+        spec: &ImageSpec,
+        url: &str,
+        expected: &Expected<'_>,
+    ) -> Result<(PathBuf, bool)> {
+        let sha256 = expected.sha256;
         if let Some(path) = self.cache.verified_blob(sha256)? {
             return Ok((path, true));
         }
@@ -448,12 +564,15 @@ impl Store {
             return Err(self.offline_miss(spec));
         }
         let part = self.cache.part_path(sha256);
-        let hint = format!("fix `url` in {}", spec.description_file.display());
         let mut fresh_retry_done = false;
         loop {
-            let fetched = self
-                .downloader()?
-                .fetch(url, &part, size, &spec.name, &hint)?;
+            let fetched = self.downloader()?.fetch(
+                url,
+                &part,
+                expected.size,
+                &spec.name,
+                expected.fix_hint,
+            )?;
             let actual =
                 sha256_file(&part).map_err(|e| Error::io(&part, "cannot read download", e))?;
             if actual == sha256 {
@@ -469,10 +588,8 @@ impl Store {
             }
             return Err(Error::infra(format!(
                 "checksum mismatch for {url}: expected sha256 {sha256}, actual {actual}; the \
-                 download was discarded and nothing was cached. If the file changed on purpose, \
-                 check it and put the new hash in {}; otherwise the server or a proxy sent other \
-                 bytes, so run again later",
-                spec.description_file.display()
+                 download was discarded and nothing was cached. {}",
+                expected.mismatch_hint
             )));
         }
     }
@@ -503,6 +620,50 @@ impl Store {
     }
 }
 
+/// The SHA-256 of a local file, checked against the description's pin.
+fn file_sha256(spec: &ImageSpec, path: &Path, pinned: Option<&str>) -> Result<String> {
+    let actual = sha256_file(path).map_err(|e| {
+        Error::infra(format!(
+            "cannot read {} for image `{}`: {e}; build or copy the file there, or fix \
+             `file` in {}",
+            path.display(),
+            spec.name,
+            spec.description_file.display()
+        ))
+    })?;
+    if let Some(want) = pinned {
+        if want != actual {
+            return Err(Error::infra(format!(
+                "checksum mismatch for {}: expected sha256 {want}, actual {actual}; put the \
+                 qualified file back, or update `sha256` in {} if this file is the one to test",
+                path.display(),
+                spec.description_file.display()
+            )));
+        }
+    }
+    Ok(actual)
+}
+
+/// For [`ArchiveKind::Detect`]: `None` when the input is a POWER kernel
+/// image as it is, else the package kind to take the member from.
+fn detect_kernel(spec: &ImageSpec, input: &Path) -> Result<Option<ArchiveKind>> {
+    match deb::sniff(input)? {
+        Some(Content::Elf { power: true }) => Ok(None),
+        Some(Content::Elf { power: false }) => Err(Error::bad_input(format!(
+            "{} (image `{}`) is an ELF file for another machine than POWER; give a ppc64 or \
+             ppc64le vmlinux, or the package it came in",
+            spec.source_label(),
+            spec.name
+        ))),
+        Some(Content::Archive(kind)) => Ok(Some(kind)),
+        None => Err(deb::not_a_kernel(&format!(
+            "{} (image `{}`)",
+            spec.source_label(),
+            spec.name
+        ))),
+    }
+}
+
 /// What to do to the input, as a stable text for cache keys; `None` when
 /// the input is the image as it is.
 fn derivation(spec: &ImageSpec) -> Option<String> {
@@ -513,6 +674,35 @@ fn derivation(spec: &ImageSpec) -> Option<String> {
         }
         _ => spec.decompress.map(|_| format!("decompress {c}\n")),
     }
+}
+
+/// What a download must be, and what to tell the user when it is not.
+pub(crate) struct Expected<'a> {
+    /// Lower-case hex SHA-256 of the whole file.
+    pub sha256: &'a str,
+    /// Its length, and who says so (for the message when it differs).
+    pub size: Option<(u64, &'a str)>,
+    /// What to do when the server does not deliver (a 404, say).
+    pub fix_hint: &'a str,
+    /// What to do when the bytes do not match the hash.
+    pub mismatch_hint: &'a str,
+}
+
+/// A kernel's package, as [`Store::kernel_package`] resolved it.
+pub(crate) struct KernelPackage {
+    /// SHA-256 of the package file: what caches derived from it are keyed by.
+    pub sha256: String,
+    /// The package for messages (`apt linux-image-…:ppc64el=…`, a path, a URL).
+    pub label: String,
+    from: PackageFrom,
+}
+
+/// Where a [`KernelPackage`] is fetched from.
+enum PackageFrom {
+    Apt(apt::AptPackage),
+    Url(String, Option<u64>),
+    File(PathBuf),
+    Xbps(repo::Resolved),
 }
 
 /// The result of [`Store::produce`], before it gains its origin.
@@ -533,6 +723,7 @@ impl Produced {
             version,
             member: self.member,
             cached: self.cached,
+            release: None,
         }
     }
 }
