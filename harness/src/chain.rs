@@ -164,6 +164,14 @@ pub fn emulated_facts(host: &HostSpec, hugepages: u64) -> HostFacts {
         arch: "ppc64le".into(),
         cpu: Some("POWER9 (emulated by qemu TCG)".into()),
         power_generation: Some(9),
+        model: Some(
+            if nested {
+                "IBM pSeries (emulated by qemu)"
+            } else {
+                "IBM PowerNV (emulated by qemu)"
+            }
+            .into(),
+        ),
         platform: Some(if nested {
             Platform::PSeries
         } else {

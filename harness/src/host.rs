@@ -70,6 +70,10 @@ pub struct HostFacts {
     pub power_generation: Option<u32>,
     /// `PowerNV` (bare metal) or `pSeries` (a guest), on POWER.
     pub platform: Option<Platform>,
+    /// The machine's model on POWER (`/proc/cpuinfo`'s `model`): says when
+    /// the machine is one qemu emulates, whose quirks the rules know.
+    #[serde(default)]
+    pub model: Option<String>,
     /// The host's MMU, on POWER.
     pub mmu: Option<Mmu>,
     /// The host kernel's base page size.
@@ -89,6 +93,15 @@ pub struct HostFacts {
 }
 
 impl HostFacts {
+    /// True when this machine is itself emulated by qemu (its cpuinfo
+    /// `model` says so): a powernv or pseries machine under TCG, an
+    /// emulated host of this harness.
+    pub fn emulated_by_qemu(&self) -> bool {
+        self.model
+            .as_deref()
+            .is_some_and(|m| m.contains("emulated by qemu"))
+    }
+
     /// True on a POWER host.
     pub fn is_power(&self) -> bool {
         self.arch.starts_with("ppc64")
@@ -131,6 +144,7 @@ impl HostFacts {
             cpu: Some("POWER9 (raw), altivec supported".into()),
             power_generation: Some(9),
             platform: Some(Platform::PowerNv),
+            model: None,
             mmu: Some(mmu),
             page_size: Some(page_size),
             hugepage_size_kib: Some(hugepage_kib),
@@ -172,6 +186,10 @@ pub struct CpuInfo {
     pub platform: Option<Platform>,
     /// `MMU`: Radix or Hash.
     pub mmu: Option<Mmu>,
+    /// `model` on POWER: the machine's model, e.g. `IBM PowerNV (emulated
+    /// by qemu)` inside qemu's powernv machines.
+    #[serde(default)]
+    pub model: Option<String>,
 }
 
 /// The `key : value` lines of a /proc file, keys and values trimmed.
@@ -193,6 +211,7 @@ pub fn parse_cpuinfo(text: &str) -> CpuInfo {
             "model name" if model_name.is_none() => model_name = Some(v.to_string()),
             "platform" => info.platform = Some(Platform::from(v.to_string())),
             "MMU" => info.mmu = Mmu::from_cpuinfo(v),
+            "model" if info.model.is_none() => info.model = Some(v.to_string()),
             _ => {}
         }
     }
@@ -371,6 +390,7 @@ pub fn probe(qemu: &str) -> HostFacts {
         cpu: cpuinfo.cpu,
         power_generation: cpuinfo.power_generation,
         platform: cpuinfo.platform,
+        model: cpuinfo.model,
         mmu: if power { cpuinfo.mmu } else { None },
         page_size: PageSize::from_bytes(base_page_size()),
         hugepage_size_kib: meminfo.hugepage_size_kib,

@@ -106,6 +106,7 @@ pub fn x86_host() -> HostFacts {
         cpu: None,
         power_generation: None,
         platform: None,
+        model: None,
         mmu: None,
         page_size: None,
         hugepage_size_kib: Some(2048),

@@ -41,6 +41,7 @@ pub fn x86() -> HostFacts {
         cpu: Some("AMD EPYC 7B13".into()),
         power_generation: None,
         platform: None,
+        model: None,
         mmu: None,
         page_size: Some(PageSize::K4),
         hugepage_size_kib: Some(2048),
