@@ -20,7 +20,7 @@ use crate::rules;
 use crate::run::{self, Action, CellResult, PlannedCell, RunOptions};
 use crate::select::{self, Partition};
 use crate::teardown;
-use crate::verdict::{self, Status, Verdict};
+use crate::verdict::{self, Verdict};
 
 /// Where images, qemu and the cache come from; shared by every subcommand
 /// that boots or fetches.
@@ -83,6 +83,8 @@ pub struct RunArgs {
     pub kernel_override: Option<PathBuf>,
     /// Where the matrix's host rows run.
     pub hosts: HostsMode,
+    /// The JUnit dialect to write.
+    pub junit_flavor: report::JunitFlavor,
 }
 
 /// Where a matrix's KVM host rows run.
@@ -126,16 +128,7 @@ pub struct RunOutcome {
 /// a reason of the machine, else 1 if any cell failed, 130 if interrupted,
 /// else 0 (all passed or skipped).
 pub fn exit_code(results: &[CellResult]) -> i32 {
-    let has = |s: Status| results.iter().any(|r| r.verdict.status == s);
-    if has(Status::Interrupted) {
-        130
-    } else if has(Status::Error) {
-        3
-    } else if has(Status::Failed) {
-        1
-    } else {
-        0
-    }
+    report::results::exit_status(results.iter().map(|r| r.verdict.status))
 }
 
 /// Loads a matrix and keeps the selected cells.
@@ -401,21 +394,34 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
         retries: args.retries,
         out_dir: args.out.clone(),
         previous_seconds: previous,
+        epoch: started,
     };
     // Old per-cell results of cells not in this run would mislead; the
     // cells directory is rewritten cell by cell.
     let progress = Progress::new(planned.len(), args.mode);
     let results = run::execute(planned, sessions, &opts, &progress, &|_| {});
     progress.finish();
+    let names: Vec<&str> = matrix.cells.iter().map(|c| c.name.as_str()).collect();
     let facts_run = RunFacts {
         matrix: args.matrix.display().to_string(),
         matrix_sha256: matrix.sha256.clone(),
+        suite: matrix.name.clone(),
+        description: matrix.description.clone(),
         host: &facts,
+        host_kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease").ok().map(|s| s.trim().to_string()),
         started_unix,
         seconds: started.elapsed().as_secs_f64(),
         interrupted: teardown::interrupted(),
+        flaky_fails: args.flaky_fails,
+        selection: report::results::Selection {
+            filters: args.filters.clone(),
+            partition: args.partition.map(report::results::partition_text),
+            cells: select::select(&names, &args.filters, None).into_iter().map(|i| names[i].to_string()).collect(),
+        },
+        image_sha256: images.iter().filter_map(|(n, i)| Some((n.clone(), i.as_ref().ok()?.sha256.clone()))).collect(),
+        out: args.out.clone(),
     };
-    let junit = report::write_all(&args.out, &matrix.name, &results, &facts_run, args.flaky_fails)?;
+    let junit = report::write_all(&args.out, &ResultsFile::from_run(&results, &facts_run), args.junit_flavor)?;
     let mut code = exit_code(&results);
     if code == 0 && args.flaky_fails && results.iter().any(|r| r.flaky) {
         code = 1;

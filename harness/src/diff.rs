@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::report::{CellRecord, ResultsFile};
+use crate::verdict::Status;
 
 /// One cell that differs between two runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -11,9 +12,9 @@ pub struct Change {
     /// Cell name.
     pub name: String,
     /// Status in the old run (`None`: not in it).
-    pub old: Option<String>,
+    pub old: Option<Status>,
     /// Status in the new run (`None`: not in it).
-    pub new: Option<String>,
+    pub new: Option<Status>,
     /// The new (or old, for removed cells) verdict line.
     pub summary: String,
 }
@@ -34,10 +35,6 @@ pub struct Diff {
     pub removed: Vec<Change>,
 }
 
-fn bad(status: &str) -> bool {
-    matches!(status, "failed" | "error" | "interrupted")
-}
-
 /// Compares two runs.
 pub fn diff(old: &ResultsFile, new: &ResultsFile) -> Diff {
     let o: BTreeMap<&str, &CellRecord> = old.cells.iter().map(|c| (c.name.as_str(), c)).collect();
@@ -46,15 +43,23 @@ pub fn diff(old: &ResultsFile, new: &ResultsFile) -> Diff {
     for (name, nc) in &n {
         let change = |old: Option<&CellRecord>| Change {
             name: name.to_string(),
-            old: old.map(|c| c.status.clone()),
-            new: Some(nc.status.clone()),
+            old: old.map(|c| c.status),
+            new: Some(nc.status),
             summary: nc.summary.clone(),
         };
         match o.get(name) {
             None => d.added.push(change(None)),
-            Some(oc) if !bad(&oc.status) && bad(&nc.status) => d.newly_failing.push(change(Some(oc))),
-            Some(oc) if bad(&oc.status) && nc.status == "passed" => d.newly_passing.push(change(Some(oc))),
-            Some(oc) if oc.status != nc.status || oc.guest_kernel != nc.guest_kernel || oc.errors_seen != nc.errors_seen => {
+            Some(oc) if !oc.status.is_bad() && nc.status.is_bad() => {
+                d.newly_failing.push(change(Some(oc)))
+            }
+            Some(oc) if oc.status.is_bad() && nc.status == Status::Passed => {
+                d.newly_passing.push(change(Some(oc)))
+            }
+            Some(oc)
+                if oc.status != nc.status
+                    || oc.guest_kernel != nc.guest_kernel
+                    || oc.errors_seen != nc.errors_seen =>
+            {
                 d.changed.push(change(Some(oc)))
             }
             Some(_) => {}
@@ -62,7 +67,12 @@ pub fn diff(old: &ResultsFile, new: &ResultsFile) -> Diff {
     }
     for (name, oc) in &o {
         if !n.contains_key(name) {
-            d.removed.push(Change { name: name.to_string(), old: Some(oc.status.clone()), new: None, summary: oc.summary.clone() });
+            d.removed.push(Change {
+                name: name.to_string(),
+                old: Some(oc.status),
+                new: None,
+                summary: oc.summary.clone(),
+            });
         }
     }
     d
@@ -87,8 +97,8 @@ pub fn render(d: &Diff) -> String {
             s.push_str(&format!(
                 "  {}: {} -> {}: {}\n",
                 c.name,
-                c.old.as_deref().unwrap_or("-"),
-                c.new.as_deref().unwrap_or("-"),
+                c.old.map_or("-", Status::as_str),
+                c.new.map_or("-", Status::as_str),
                 c.summary
             ));
         }

@@ -12,6 +12,7 @@ use bootmatrix::progress::Mode;
 use bootmatrix::select::Partition;
 use bootmatrix::verdict::Status;
 use bootmatrix::report::ResultsFile;
+use bootmatrix::report::JunitFlavor;
 use bootmatrix::{diff, host, plan, qemu, Error};
 
 const AFTER_HELP: &str = "\
@@ -69,6 +70,26 @@ struct DiffCmd {
     old: PathBuf,
     /// The later run.
     new: PathBuf,
+}
+
+/// JUnit dialects.
+#[derive(Clone, Copy, ValueEnum)]
+enum JunitFlavorArg {
+    /// Per-cell <properties>: GitLab, GitHub report actions, Jenkins' JUnit
+    /// plugin.
+    Full,
+    /// Valid against the schema of Jenkins' xUnit plugin: per-cell
+    /// properties in <system-out>.
+    Strict,
+}
+
+impl From<JunitFlavorArg> for JunitFlavor {
+    fn from(f: JunitFlavorArg) -> Self {
+        match f {
+            JunitFlavorArg::Full => JunitFlavor::Full,
+            JunitFlavorArg::Strict => JunitFlavor::Strict,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -158,6 +179,12 @@ struct RunCmd {
     /// has an [emulation] table.
     #[arg(long, value_enum, default_value_t = HostsArg::Auto)]
     hosts: HostsArg,
+    /// JUnit dialect: `full` keeps per-cell <properties> (GitLab, GitHub
+    /// report actions, Jenkins' JUnit plugin); `strict` validates against
+    /// the schema of Jenkins' xUnit plugin, with the per-cell properties in
+    /// <system-out>.
+    #[arg(long, value_enum, default_value_t = JunitFlavorArg::Full)]
+    junit_flavor: JunitFlavorArg,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -262,6 +289,7 @@ fn bisect(c: BisectCmd) -> i32 {
         timeout_scale: c.timeout_scale,
         kernel_override: c.kernel,
         hosts: c.hosts.into(),
+        junit_flavor: JunitFlavor::default(),
     };
     let outcome = match app::run(&args) {
         Ok(o) => o,
@@ -338,6 +366,7 @@ fn dispatch(command: Command) -> bootmatrix::Result<i32> {
                 timeout_scale: c.timeout_scale,
                 kernel_override: None,
                 hosts: c.hosts.into(),
+                junit_flavor: c.junit_flavor.into(),
             };
             let outcome = app::run(&args)?;
             let count = |s| outcome.results.iter().filter(|r| r.verdict.status == s).count();

@@ -15,7 +15,7 @@ use crate::model::{Cell, Expectation, Mmu, PageSize};
 use crate::rules::{Outcome, Prediction};
 
 /// How a cell ended, in the terms JUnit and exit statuses use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     /// What must happen happened.
@@ -31,6 +31,24 @@ pub enum Status {
 }
 
 impl Status {
+    /// The word results.json uses (`passed`, `skipped`, `failed`, `error`,
+    /// `interrupted`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Passed => "passed",
+            Status::Skipped => "skipped",
+            Status::Failed => "failed",
+            Status::Error => "error",
+            Status::Interrupted => "interrupted",
+        }
+    }
+
+    /// True for the statuses that make a run fail: a cell that did the
+    /// wrong thing, or never reached a verdict.
+    pub fn is_bad(self) -> bool {
+        matches!(self, Status::Failed | Status::Error | Status::Interrupted)
+    }
+
     /// Upper-case word for logs.
     pub fn word(self) -> &'static str {
         match self {
