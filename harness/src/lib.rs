@@ -7,6 +7,7 @@
 //! [`run`] (how it ran) → [`verdict`] → [`report`] (how it is told).
 
 pub mod diff;
+pub mod merge;
 pub mod documented;
 pub mod app;
 pub mod chain;

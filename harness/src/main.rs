@@ -13,7 +13,7 @@ use bootmatrix::select::Partition;
 use bootmatrix::verdict::Status;
 use bootmatrix::report::ResultsFile;
 use bootmatrix::report::JunitFlavor;
-use bootmatrix::{diff, host, plan, qemu, Error};
+use bootmatrix::{diff, host, merge, plan, qemu, Error};
 
 const AFTER_HELP: &str = "\
 Exit status:
@@ -58,6 +58,12 @@ enum Command {
     /// failing, newly passing, changed, added and removed cells. Exits 1 when
     /// a cell newly fails.
     Diff(DiffCmd),
+    /// Combine the output directories of several runs of the same matrix
+    /// (CI shards, or a native and an emulated run) into one: results.json,
+    /// JUnit, summary.md, report.html and the cell directories. Exits like
+    /// `run` would for the merged cells; 2 when the runs are of different
+    /// matrices or disagree about a cell.
+    Merge(MergeCmd),
     /// Run one cell for `git bisect run`: exit 0 good, 1 bad, 125 skip (the
     /// machine could not run it), 128 abort (bad input). `--kernel` and
     /// `--qemu` point it at the build under test.
@@ -70,6 +76,28 @@ struct DiffCmd {
     old: PathBuf,
     /// The later run.
     new: PathBuf,
+}
+
+#[derive(Args)]
+struct MergeCmd {
+    /// The merged output directory (new, or a previous merge's).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// The runs' output directories (or their results.json files).
+    #[arg(required = true, value_name = "RUN_DIR")]
+    runs: Vec<PathBuf>,
+    /// What to do with a cell two runs gave different verdicts: refuse
+    /// (the default) or keep the verdict of the run that finished it last.
+    #[arg(long, value_enum, value_name = "WHICH")]
+    prefer: Option<PreferArg>,
+    /// JUnit dialect (see `run --junit-flavor`).
+    #[arg(long, value_enum, default_value_t = JunitFlavorArg::Full)]
+    junit_flavor: JunitFlavorArg,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PreferArg {
+    Newest,
 }
 
 /// JUnit dialects.
@@ -407,6 +435,36 @@ fn dispatch(command: Command) -> bootmatrix::Result<i32> {
             let d = diff::diff(&old, &new);
             print!("{}", diff::render(&d));
             Ok(if d.newly_failing.is_empty() { 0 } else { 1 })
+        }
+        Command::Merge(c) => {
+            let prefer = match c.prefer {
+                Some(PreferArg::Newest) => merge::Prefer::Newest,
+                None => merge::Prefer::Refuse,
+            };
+            let outcome = merge::merge_dirs(&c.out, &c.runs, prefer, c.junit_flavor.into())?;
+            let r = &outcome.results;
+            if !outcome.overruled.is_empty() {
+                eprintln!(
+                    "bootmatrix: runs disagreed about {} cells; kept the newest verdict: {}",
+                    outcome.overruled.len(),
+                    outcome.overruled.join(", ")
+                );
+            }
+            if !r.missing.is_empty() {
+                eprintln!("bootmatrix: {} cells of the matrix are in no run: {}", r.missing.len(), r.missing.join(", "));
+            }
+            eprintln!(
+                "bootmatrix: merged {} runs: {} passed, {} failed, {} skipped, {} errors, {} interrupted, {} missing; JUnit: {}",
+                r.runs.len(),
+                r.count_of(Status::Passed),
+                r.count_of(Status::Failed),
+                r.count_of(Status::Skipped),
+                r.count_of(Status::Error),
+                r.count_of(Status::Interrupted),
+                r.missing.len(),
+                outcome.junit.display()
+            );
+            Ok(bootmatrix::report::results::exit_status(r.cells.iter().map(|c| c.status)))
         }
         Command::Fetch(c) => {
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
