@@ -906,7 +906,7 @@ fn list_html(results: &ResultsFile) -> String {
         }
         let _ = write!(
             s,
-            "<tr class=\"{class}\" id=\"list-{i}\" data-cell=\"{name}\"><td><code>{name}</code>{row}</td><td><span class=\"badge\">{badge}</span>{flaky}</td><td>{what}</td><td>{expected}</td><td class=\"num\">{time}</td><td class=\"links\">{links}</td></tr>",
+            "<tr class=\"{class}\" id=\"list-{i}\" data-cell=\"{name}\"><td><code>{name}</code>{row}</td><td><span class=\"badge\">{badge}</span>{flaky}</td><td>{what}</td><td data-label=\"expected\">{expected}</td><td class=\"num\" data-label=\"time\">{time}</td><td class=\"links\">{links}</td></tr>",
             class = shown.class(),
             name = esc(&c.name),
             row = c.row.as_ref().map(|r| format!("<br><span class=\"muted\">{}</span>", esc(r))).unwrap_or_default(),
@@ -1017,6 +1017,7 @@ footer{margin-top:2.5rem;font-size:12px;color:var(--muted)}
  table.list,table.list tbody,table.list tr,table.list td{display:block;width:100%}
  table.list tr{border-bottom:1px solid var(--line);padding:.3rem 0}
  table.list td{border:0;padding:.1rem .5rem}
+ table.list td[data-label]::before{content:attr(data-label) ": ";color:var(--muted)}
  table.list tr>td:first-child{border-left:0}
  table.list tr{border-left:4px solid var(--line)}
  table.list tr.v-booted{border-left-color:var(--ok)}table.list tr.v-xfail{border-left-color:var(--xf)}table.list tr.v-failed{border-left-color:var(--bad)}
