@@ -80,7 +80,8 @@ struct DiffCmd {
 
 #[derive(Args)]
 struct MergeCmd {
-    /// The merged output directory (new, or a previous merge's).
+    /// The merged output directory: new or empty, or an earlier output
+    /// (its cell and host directories are replaced).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
     /// The runs' output directories (or their results.json files).

@@ -711,28 +711,14 @@ fn timeline_html(results: &ResultsFile) -> String {
     if timed.is_empty() {
         return "<p class=\"muted\">The results hold no timings (written by an older bootmatrix).</p>".into();
     }
-    let t0 = results
-        .runs
-        .iter()
-        .map(|r| r.started_unix)
-        .min()
-        .unwrap_or(results.started_unix);
-    let base = |run: usize| {
-        results
-            .runs
-            .get(run)
-            .map_or(0.0, |r| r.started_unix.saturating_sub(t0) as f64)
-    };
-    let mut span = results
-        .runs
-        .iter()
-        .map(|r| r.started_unix.saturating_sub(t0) as f64 + r.seconds)
-        .fold(0.0, f64::max);
-    for (_, c, _, end) in &timed {
-        span = span.max(base(c.run) + end);
+    // Each run counts from its own start: shards run side by side, and
+    // runs merged from days apart stay readable.
+    let mut span = results.runs.iter().map(|r| r.seconds).fold(0.0, f64::max);
+    for (_, _, _, end) in &timed {
+        span = span.max(*end);
     }
     for s in &results.sessions {
-        span = span.max(base(s.run) + s.end);
+        span = span.max(s.end);
     }
     let span = span.max(1.0);
     let step = tick_step(span);
@@ -766,14 +752,17 @@ fn timeline_html(results: &ResultsFile) -> String {
         )
     };
     for (run_index, run) in results.runs.iter().enumerate() {
-        let b = base(run_index);
         if results.runs.len() > 1 {
-            let label = run
+            let shard = run
                 .partition
-                .clone()
-                .map_or(format!("run {}", run_index + 1), |p| {
-                    format!("run {} · {p}", run_index + 1)
-                });
+                .as_ref()
+                .map(|p| format!(" · {p}"))
+                .unwrap_or_default();
+            let label = format!(
+                "run {}{shard} · from {}",
+                run_index + 1,
+                utc_text(run.started_unix)
+            );
             let _ = write!(s, "<div class=\"tl-run\">{}</div>", esc(&label));
         }
         let mut lanes: BTreeMap<LaneKey, Vec<String>> = BTreeMap::new();
@@ -790,7 +779,7 @@ fn timeline_html(results: &ResultsFile) -> String {
             LaneKey::Session(start, key.to_string())
         };
         for sess in &sessions {
-            let (l, w) = (pct(b + sess.start), pct(sess.end - sess.start));
+            let (l, w) = (pct(sess.start), pct(sess.end - sess.start));
             lanes
                 .entry(LaneKey::Worker(sess.worker))
                 .or_default()
@@ -854,7 +843,7 @@ fn timeline_html(results: &ResultsFile) -> String {
                     duration_text(end - start)
                 );
                 lanes.entry(key.clone()).or_default().push(bar(
-                    pct(b + start),
+                    pct(*start),
                     pct(end - start),
                     Shown::of(c).class(),
                     Some(format!("#cell-{i}")),
