@@ -61,7 +61,6 @@ fn by_path(u: &Userland) -> BTreeMap<&str, &BundleFile> {
     u.files.iter().map(|f| (f.path.as_str(), f)).collect()
 }
 
-
 /// Follows symlinks inside the bundle to a regular file's bytes.
 fn resolve<'a>(files: &BTreeMap<&str, &'a BundleFile>, path: &str) -> Option<&'a [u8]> {
     let mut path = bootmatrix::images::normalize_archive_path(path);
@@ -241,8 +240,19 @@ fn userland_has_qemu_its_loader_libraries_and_firmware() {
 #[test]
 fn bookworm_userland_is_qemu_7_2_and_self_contained() {
     let u = qemu_userland(store(), "bookworm").unwrap();
-    assert_eq!(u.qemu_version.split('.').take(2).collect::<Vec<_>>(), ["7", "2"], "{}", u.qemu_version);
-    assert!(u.packages.iter().any(|p| p.starts_with("qemu-system-ppc=1:7.2")), "{:?}", u.packages);
+    assert_eq!(
+        u.qemu_version.split('.').take(2).collect::<Vec<_>>(),
+        ["7", "2"],
+        "{}",
+        u.qemu_version
+    );
+    assert!(
+        u.packages
+            .iter()
+            .any(|p| p.starts_with("qemu-system-ppc=1:7.2")),
+        "{:?}",
+        u.packages
+    );
     assert_self_contained(&u);
     let again = qemu_userland(store(), "bookworm").unwrap();
     assert!(again.cached, "a second call reads the cached bundle");

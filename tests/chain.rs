@@ -21,14 +21,26 @@ fn emulation_turns_host_rows_into_emulated_hosts_and_keeps_names() {
     let emulated = matrix::emulate(&m.cells, m.emulation.as_ref().expect("[emulation]")).unwrap();
     assert_eq!(emulated.len(), m.cells.len());
     for (before, after) in m.cells.iter().zip(&emulated) {
-        assert_eq!(before.name, after.name, "names must not change (diff compares runs by name)");
+        assert_eq!(
+            before.name, after.name,
+            "names must not change (diff compares runs by name)"
+        );
         if !before.guest.accel.is_kvm() {
             assert_eq!(after.host.kind, HostKind::Native);
             continue;
         }
-        let want = if before.host.nested == Some(true) { HostKind::NestedPseries } else { HostKind::PowerNv9 };
+        let want = if before.host.nested == Some(true) {
+            HostKind::NestedPseries
+        } else {
+            HostKind::PowerNv9
+        };
         assert_eq!(after.host.kind, want, "{}", after.name);
-        assert_eq!(after.host.kernel.as_ref().map(|k| k.page_size), before.host.page_size, "{}", after.name);
+        assert_eq!(
+            after.host.kernel.as_ref().map(|k| k.page_size),
+            before.host.page_size,
+            "{}",
+            after.name
+        );
         assert_eq!(after.host.mmu, before.host.mmu, "{}", after.name);
     }
 }
@@ -41,33 +53,71 @@ fn emulation_turns_host_rows_into_emulated_hosts_and_keeps_names() {
 // Bare metal loads kvm-hv in either MMU mode.
 #[case(HostKind::PowerNv9, Mmu::Radix, true, false)]
 #[case(HostKind::PowerNv9, Mmu::Hpt, true, false)]
-fn the_rules_see_an_emulated_host_as_its_probe_would(#[case] kind: HostKind, #[case] mmu: Mmu, #[case] hv: bool, #[case] pr: bool) {
+fn the_rules_see_an_emulated_host_as_its_probe_would(
+    #[case] kind: HostKind,
+    #[case] mmu: Mmu,
+    #[case] hv: bool,
+    #[case] pr: bool,
+) {
     let mut m = void_compat();
-    let cell = m.cells.iter_mut().find(|c| c.guest.accel == Accel::KvmHv).unwrap();
+    let cell = m
+        .cells
+        .iter_mut()
+        .find(|c| c.guest.accel == Accel::KvmHv)
+        .unwrap();
     cell.host.kind = kind;
     cell.host.mmu = Some(mmu);
     let facts = chain::emulated_facts(&cell.host, 0);
     assert_eq!(facts.kvm.hv_loaded, hv);
     assert_eq!(facts.kvm.pr_loaded, pr);
-    assert_eq!(facts.platform.as_deref(), Some(if kind == HostKind::NestedPseries { "pSeries" } else { "PowerNV" }));
+    assert_eq!(
+        facts.platform.as_deref(),
+        Some(if kind == HostKind::NestedPseries {
+            "pSeries"
+        } else {
+            "PowerNV"
+        })
+    );
     assert!(facts.is_power());
     assert!(facts.hugetlbfs.is_empty());
-    assert_eq!(chain::emulated_facts(&cell.host, 136).hugetlbfs[0].path, "/dev/hugepages");
+    assert_eq!(
+        chain::emulated_facts(&cell.host, 136).hugetlbfs[0].path,
+        "/dev/hugepages"
+    );
 }
 
 #[test]
 fn every_kvm_guest_of_a_powernv9_host_gets_the_host_profile_caps_and_plan_says_why() {
     let m = void_compat();
     let cells = matrix::emulate(&m.cells, m.emulation.as_ref().unwrap()).unwrap();
-    let c = cells.iter().find(|c| c.host.kind == HostKind::PowerNv9).unwrap();
+    let c = cells
+        .iter()
+        .find(|c| c.host.kind == HostKind::PowerNv9)
+        .unwrap();
     let p = rules::predict(&chain::emulated_facts(&c.host, 0), c);
     for (cap, value) in rules::POWERNV9_GUEST_CAPS {
-        assert!(p.machine_props.contains(&(cap.to_string(), value.to_string())), "{cap} in {:?}", p.machine_props);
-        assert!(p.additions.iter().any(|a| a.flag == format!("{cap}={value}") && a.why.contains("host profile powernv9")));
+        assert!(
+            p.machine_props
+                .contains(&(cap.to_string(), value.to_string())),
+            "{cap} in {:?}",
+            p.machine_props
+        );
+        assert!(
+            p.additions
+                .iter()
+                .any(|a| a.flag == format!("{cap}={value}")
+                    && a.why.contains("host profile powernv9"))
+        );
     }
-    let nested = cells.iter().find(|c| c.host.kind == HostKind::NestedPseries).unwrap();
+    let nested = cells
+        .iter()
+        .find(|c| c.host.kind == HostKind::NestedPseries)
+        .unwrap();
     let p = rules::predict(&chain::emulated_facts(&nested.host, 0), nested);
-    assert!(!p.machine_props.iter().any(|(k, _)| k == "cap-cfpc"), "only powernv9 has that quirk");
+    assert!(
+        !p.machine_props.iter().any(|(k, _)| k == "cap-cfpc"),
+        "only powernv9 has that quirk"
+    );
 }
 
 #[test]
@@ -80,8 +130,15 @@ fn emulated_host_limits_are_skips_with_the_reason() {
         chain::host_limits(c, &probed)
     };
     // PR rows get the harness-built kernel; on a Debian host kernel they skip.
-    assert_eq!(reason(&|c| c.guest.accel == Accel::KvmPr && c.host.mmu == Some(Mmu::Radix)), None);
-    let mut on_debian = cells.iter().find(|c| c.guest.accel == Accel::KvmPr).unwrap().clone();
+    assert_eq!(
+        reason(&|c| c.guest.accel == Accel::KvmPr && c.host.mmu == Some(Mmu::Radix)),
+        None
+    );
+    let mut on_debian = cells
+        .iter()
+        .find(|c| c.guest.accel == Accel::KvmPr)
+        .unwrap()
+        .clone();
     on_debian.host.kernel = m.kernels.get("debian-4k").cloned();
     let pr = chain::host_limits(&on_debian, &probed).unwrap();
     assert!(pr.contains("no KVM-PR"), "{pr}");
@@ -93,43 +150,83 @@ fn emulated_host_limits_are_skips_with_the_reason() {
             && c.host.page_size == Some(page)
             && c.guest.accel == Accel::KvmHv
             && c.guest.fixes.contains(&bootmatrix::model::Fix::Hugepages)
-            && c.guest.fixes.contains(&bootmatrix::model::Fix::HptMaxPageSize)
+            && c.guest
+                .fixes
+                .contains(&bootmatrix::model::Fix::HptMaxPageSize)
     };
     assert_eq!(reason(&|c| huge(c, Mmu::Radix, PageSize::K4)), None);
     let hash = reason(&|c| huge(c, Mmu::Hpt, PageSize::K4)).unwrap();
     assert!(hash.contains("hangs after SLOF starts"), "{hash}");
     let stock = |mmu: Mmu| {
-        let mut c = cells.iter().find(|c| huge(c, mmu, PageSize::K4)).unwrap().clone();
+        let mut c = cells
+            .iter()
+            .find(|c| huge(c, mmu, PageSize::K4))
+            .unwrap()
+            .clone();
         c.host.kernel.as_mut().unwrap().emulated_hugepages = false;
         chain::host_limits(&c, &probed).unwrap()
     };
-    assert!(stock(Mmu::Radix).contains("ibm,processor-radix-AP-encodings"), "{}", stock(Mmu::Radix));
-    assert!(stock(Mmu::Hpt).contains("map_vrma at 0 failed"), "{}", stock(Mmu::Hpt));
+    assert!(
+        stock(Mmu::Radix).contains("ibm,processor-radix-AP-encodings"),
+        "{}",
+        stock(Mmu::Radix)
+    );
+    assert!(
+        stock(Mmu::Hpt).contains("map_vrma at 0 failed"),
+        "{}",
+        stock(Mmu::Hpt)
+    );
     // KVM-PR with hugepages on a 4 KiB HPT host hangs even on the patched kernel.
     let pr_huge = reason(&|c| {
         c.guest.accel == Accel::KvmPr
             && c.host.page_size == Some(PageSize::K4)
             && c.guest.fixes.contains(&bootmatrix::model::Fix::Hugepages)
-            && c.guest.fixes.contains(&bootmatrix::model::Fix::HptMaxPageSize)
+            && c.guest
+                .fixes
+                .contains(&bootmatrix::model::Fix::HptMaxPageSize)
     })
     .unwrap();
     assert!(pr_huge.contains("TCE64"), "{pr_huge}");
-    assert_eq!(reason(&|c| c.host.kind == HostKind::PowerNv9 && c.guest.fixes.is_empty() && c.guest.accel == Accel::KvmHv), None);
+    assert_eq!(
+        reason(&|c| c.host.kind == HostKind::PowerNv9
+            && c.guest.fixes.is_empty()
+            && c.guest.accel == Accel::KvmHv),
+        None
+    );
 }
 
 #[test]
 fn the_host_init_frames_each_inner_run_and_relays_its_stderr() {
     let runs = vec![
-        chain::InnerRun { argv: vec!["/usr/bin/qemu-system-ppc64".into(), "-append".into(), "console=hvc0 quiet".into()], timeout_secs: 90 },
-        chain::InnerRun { argv: vec!["/usr/bin/true".into()], timeout_secs: 5 },
+        chain::InnerRun {
+            argv: vec![
+                "/usr/bin/qemu-system-ppc64".into(),
+                "-append".into(),
+                "console=hvc0 quiet".into(),
+            ],
+            timeout_secs: 90,
+        },
+        chain::InnerRun {
+            argv: vec!["/usr/bin/true".into()],
+            timeout_secs: 5,
+        },
     ];
-    let init = chain::l1_init(&["kvm.ko".into(), "kvm-hv.ko".into()], &runs, Some(16 * 1024));
+    let init = chain::l1_init(
+        &["kvm.ko".into(), "kvm-hv.ko".into()],
+        &runs,
+        Some(16 * 1024),
+    );
     let kvm = init.find("insmod /lib/modules/kvm.ko").unwrap();
     let hv = init.find("insmod /lib/modules/kvm-hv.ko").unwrap();
     assert!(kvm < hv, "kvm.ko loads first");
     assert!(init.contains("mount -t hugetlbfs -o pagesize=16384K hugetlbfs /dev/hugepages"));
-    assert!(init.contains("echo BOOTMATRIX-L2-BEGIN 0") && init.contains("echo BOOTMATRIX-L2-BEGIN 1"));
-    assert!(init.contains("timeout -s KILL 90 /usr/bin/qemu-system-ppc64 -append 'console=hvc0 quiet'"), "{init}");
+    assert!(
+        init.contains("echo BOOTMATRIX-L2-BEGIN 0") && init.contains("echo BOOTMATRIX-L2-BEGIN 1")
+    );
+    assert!(
+        init.contains("timeout -s KILL 90 /usr/bin/qemu-system-ppc64 -append 'console=hvc0 quiet'"),
+        "{init}"
+    );
     assert!(init.contains("sed 's/^/BM-L2-ERR: /'"));
     assert!(init.find(chain::L1_READY).unwrap() < init.find("BOOTMATRIX-L2-BEGIN 0").unwrap());
     assert!(init.trim_end().ends_with("poweroff -f"));
@@ -140,18 +237,45 @@ fn the_host_init_frames_each_inner_run_and_relays_its_stderr() {
 #[rstest]
 #[case(Mmu::Radix, "2M", 2048)]
 #[case(Mmu::Hpt, "16M", 16384)]
-fn an_emulated_host_reserves_the_hugepages_its_mmu_has(#[case] mmu: Mmu, #[case] size: &str, #[case] kib: u64) {
+fn an_emulated_host_reserves_the_hugepages_its_mmu_has(
+    #[case] mmu: Mmu,
+    #[case] size: &str,
+    #[case] kib: u64,
+) {
     let m = void_compat();
     let cells = matrix::emulate(&m.cells, m.emulation.as_ref().unwrap()).unwrap();
     let c = cells
         .iter()
-        .find(|c| c.host.kind == HostKind::PowerNv9 && c.host.mmu == Some(mmu) && c.guest.fixes.contains(&bootmatrix::model::Fix::Hugepages))
+        .find(|c| {
+            c.host.kind == HostKind::PowerNv9
+                && c.host.mmu == Some(mmu)
+                && c.guest.fixes.contains(&bootmatrix::model::Fix::Hugepages)
+        })
         .unwrap();
     let pages = app::session_hugepages(c, &cells);
-    assert!(pages * kib >= 2048 * 1024, "{pages} pages of {kib} KiB hold a 2048 MiB guest");
-    let cmd = chain::host_command("qemu-system-ppc64", &c.host, Path::new("k"), Path::new("i"), pages).argv().join(" ");
-    assert!(cmd.contains(&format!("default_hugepagesz={size} hugepagesz={size} hugepages={pages}")), "{cmd}");
-    assert_eq!(chain::emulated_facts(&c.host, pages).hugetlbfs[0].page_size_kib, Some(kib));
+    assert!(
+        pages * kib >= 2048 * 1024,
+        "{pages} pages of {kib} KiB hold a 2048 MiB guest"
+    );
+    let cmd = chain::host_command(
+        "qemu-system-ppc64",
+        &c.host,
+        Path::new("k"),
+        Path::new("i"),
+        pages,
+    )
+    .argv()
+    .join(" ");
+    assert!(
+        cmd.contains(&format!(
+            "default_hugepagesz={size} hugepagesz={size} hugepages={pages}"
+        )),
+        "{cmd}"
+    );
+    assert_eq!(
+        chain::emulated_facts(&c.host, pages).hugetlbfs[0].page_size_kib,
+        Some(kib)
+    );
     let init = chain::l1_init(&[], &[], Some(chain::l1_hugepage_kib(mmu)));
     assert!(init.contains(&format!("pagesize={kib}K")), "{init}");
 }
@@ -160,22 +284,43 @@ fn an_emulated_host_reserves_the_hugepages_its_mmu_has(#[case] mmu: Mmu, #[case]
 fn cells_of_one_emulated_host_share_one_boot() {
     let m = void_compat();
     let cells = matrix::emulate(&m.cells, m.emulation.as_ref().unwrap()).unwrap();
-    let mut keys: Vec<String> = cells.iter().filter(|c| c.host.kind.is_emulated()).map(|c| chain::session_key(&c.host)).collect();
+    let mut keys: Vec<String> = cells
+        .iter()
+        .filter(|c| c.host.kind.is_emulated())
+        .map(|c| chain::session_key(&c.host))
+        .collect();
     keys.sort();
     keys.dedup();
     // Four bare-metal rows (Radix/HPT x 4K/64K) on the harness's host
     // kernels, one more for the pseries-2.11 rows (qemu 7.2 inside), and
     // the nested L1s.
-    assert_eq!(keys.iter().filter(|k| k.starts_with("powernv9-")).count(), 5, "{keys:?}");
-    assert!(keys.iter().any(|k| k.starts_with("powernv9-hpt-host-4k-")), "{keys:?}");
-    let old: Vec<&bootmatrix::model::Cell> =
-        cells.iter().filter(|c| chain::session_key(&c.host).ends_with("-qemu7.2")).collect();
+    assert_eq!(
+        keys.iter().filter(|k| k.starts_with("powernv9-")).count(),
+        5,
+        "{keys:?}"
+    );
+    assert!(
+        keys.iter().any(|k| k.starts_with("powernv9-hpt-host-4k-")),
+        "{keys:?}"
+    );
+    let old: Vec<&bootmatrix::model::Cell> = cells
+        .iter()
+        .filter(|c| chain::session_key(&c.host).ends_with("-qemu7.2"))
+        .collect();
     assert!(!old.is_empty());
     for c in &cells {
         let old_machine = c.guest.machine.pseries_version() == Some((2, 11));
-        assert_eq!(old.iter().any(|o| o.name == c.name), old_machine && c.host.kind.is_emulated(), "{}", c.name);
+        assert_eq!(
+            old.iter().any(|o| o.name == c.name),
+            old_machine && c.host.kind.is_emulated(),
+            "{}",
+            c.name
+        );
     }
-    assert!(keys.iter().any(|k| k.starts_with("nested-pseries-radix-")), "{keys:?}");
+    assert!(
+        keys.iter().any(|k| k.starts_with("nested-pseries-radix-")),
+        "{keys:?}"
+    );
 }
 
 #[test]
@@ -187,8 +332,15 @@ fn hosts_auto_emulates_only_without_power_kvm() {
     assert!(!app::HostsMode::Auto.emulate(&m, &power9));
     assert!(app::HostsMode::Emulated.emulate(&m, &power9));
     assert!(!app::HostsMode::Native.emulate(&m, &x86));
-    let plain = matrix::parse(Path::new("m.toml"), &format!("{}\n[[cells]]\nkernel = \"debian-64k\"\n", common::HEADER)).unwrap();
-    assert!(!app::HostsMode::Auto.emulate(&plain, &x86), "no [emulation] table, nothing to emulate");
+    let plain = matrix::parse(
+        Path::new("m.toml"),
+        &format!("{}\n[[cells]]\nkernel = \"debian-64k\"\n", common::HEADER),
+    )
+    .unwrap();
+    assert!(
+        !app::HostsMode::Auto.emulate(&plain, &x86),
+        "no [emulation] table, nothing to emulate"
+    );
 }
 
 #[test]

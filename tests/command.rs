@@ -10,24 +10,39 @@ use bootmatrix::qemu::{self, BootFiles};
 use bootmatrix::{matrix, rules};
 use rstest::rstest;
 
-
 fn argv_for(cell_keys: &str) -> Vec<String> {
-    let m = matrix::parse(Path::new("m.toml"), &format!("{}\n[[cells]]\nname = \"c\"\nkernel = \"debian-64k\"\n{cell_keys}", common::HEADER)).unwrap();
+    let m = matrix::parse(
+        Path::new("m.toml"),
+        &format!(
+            "{}\n[[cells]]\nname = \"c\"\nkernel = \"debian-64k\"\n{cell_keys}",
+            common::HEADER
+        ),
+    )
+    .unwrap();
     let cell = &m.cells[0];
     let p = rules::predict(&common::x86_host(), cell);
-    let files = BootFiles { kernel: PathBuf::from("/img/vmlinux"), initrd: PathBuf::from("/out/initrd with space.gz") };
+    let files = BootFiles {
+        kernel: PathBuf::from("/img/vmlinux"),
+        initrd: PathBuf::from("/out/initrd with space.gz"),
+    };
     qemu::guest_command("qemu-system-ppc64", cell, &p, &files).argv()
 }
 
 fn value_after<'a>(argv: &'a [String], flag: &str) -> &'a str {
-    let i = argv.iter().position(|a| a == flag).unwrap_or_else(|| panic!("{flag} missing in {argv:?}"));
+    let i = argv
+        .iter()
+        .position(|a| a == flag)
+        .unwrap_or_else(|| panic!("{flag} missing in {argv:?}"));
     &argv[i + 1]
 }
 
 #[rstest]
 #[case::radix_guest("mmu = \"radix\"", "console=hvc0 quiet panic=-1")]
 #[case::hpt_guest_gets_disable_radix("mmu = \"hpt\"", "console=hvc0 quiet panic=-1 disable_radix")]
-#[case::extra_words_follow("mmu = \"hpt\"\nappend = [\"loglevel=8\"]", "console=hvc0 quiet panic=-1 disable_radix loglevel=8")]
+#[case::extra_words_follow(
+    "mmu = \"hpt\"\nappend = [\"loglevel=8\"]",
+    "console=hvc0 quiet panic=-1 disable_radix loglevel=8"
+)]
 fn the_kernel_command_line_follows_the_guest_mmu(#[case] keys: &str, #[case] append: &str) {
     assert_eq!(value_after(&argv_for(keys), "-append"), append);
 }
@@ -35,10 +50,18 @@ fn the_kernel_command_line_follows_the_guest_mmu(#[case] keys: &str, #[case] app
 #[rstest]
 #[case::tcg_default("", "pseries,accel=tcg", "POWER9")]
 #[case::versioned_machine("machine = \"pseries-9.2\"", "pseries-9.2,accel=tcg", "POWER9")]
-#[case::cells_cap_is_verbatim("caps = { hpt-max-page-size = \"4096\" }", "pseries,accel=tcg,cap-hpt-max-page-size=4096", "POWER9")]
+#[case::cells_cap_is_verbatim(
+    "caps = { hpt-max-page-size = \"4096\" }",
+    "pseries,accel=tcg,cap-hpt-max-page-size=4096",
+    "POWER9"
+)]
 #[case::cpu_override("cpu = \"POWER10\"", "pseries,accel=tcg", "POWER10")]
 #[case::vof_firmware("firmware = \"vof\"", "pseries,accel=tcg,x-vof=on", "POWER9")]
-fn machine_and_cpu_come_from_cell_and_rules(#[case] keys: &str, #[case] machine: &str, #[case] cpu: &str) {
+fn machine_and_cpu_come_from_cell_and_rules(
+    #[case] keys: &str,
+    #[case] machine: &str,
+    #[case] cpu: &str,
+) {
     let argv = argv_for(keys);
     assert_eq!(value_after(&argv, "-machine"), machine);
     assert_eq!(value_after(&argv, "-cpu"), cpu);
@@ -67,21 +90,41 @@ fn console_is_the_serial_line_without_default_devices_and_no_reboot() {
 
 #[test]
 fn repro_script_quotes_what_a_shell_would_split() {
-    let m = matrix::parse(Path::new("m.toml"), &format!("{}\n[[cells]]\nname = \"c\"\nkernel = \"debian-64k\"\nmmu = \"hpt\"\n", common::HEADER)).unwrap();
+    let m = matrix::parse(
+        Path::new("m.toml"),
+        &format!(
+            "{}\n[[cells]]\nname = \"c\"\nkernel = \"debian-64k\"\nmmu = \"hpt\"\n",
+            common::HEADER
+        ),
+    )
+    .unwrap();
     let cell = &m.cells[0];
     let p = rules::predict(&common::x86_host(), cell);
-    let files = BootFiles { kernel: "/k".into(), initrd: "/a b/it's.gz".into() };
+    let files = BootFiles {
+        kernel: "/k".into(),
+        initrd: "/a b/it's.gz".into(),
+    };
     let cmd = qemu::guest_command("qemu-system-ppc64", cell, &p, &files);
     let script = cmd.repro_script("c");
     assert!(script.starts_with("#!/bin/sh\n"));
     assert!(script.contains(r"'/a b/it'\''s.gz'"), "{script}");
-    assert!(script.contains("'console=hvc0 quiet panic=-1 disable_radix'"), "{script}");
+    assert!(
+        script.contains("'console=hvc0 quiet panic=-1 disable_radix'"),
+        "{script}"
+    );
     // The shell reads the script back into exactly the argv.
     let out = std::process::Command::new("sh")
         .arg("-c")
-        .arg(format!("set -- {}; for a in \"$@\"; do printf '%s\\n' \"$a\"; done", cmd.shell_line().trim_start_matches("qemu-system-ppc64 ")))
+        .arg(format!(
+            "set -- {}; for a in \"$@\"; do printf '%s\\n' \"$a\"; done",
+            cmd.shell_line().trim_start_matches("qemu-system-ppc64 ")
+        ))
         .output()
         .unwrap();
-    let words: Vec<String> = String::from_utf8(out.stdout).unwrap().lines().map(str::to_string).collect();
+    let words: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
     assert_eq!(words, cmd.args);
 }

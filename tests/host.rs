@@ -80,7 +80,10 @@ fn cpuinfo_of_x86_has_a_model_and_no_power_facts() {
 
 #[test]
 fn power_generation_from_the_cpu_line() {
-    assert_eq!(host::power_generation("POWER10 (architected), altivec supported"), Some(10));
+    assert_eq!(
+        host::power_generation("POWER10 (architected), altivec supported"),
+        Some(10)
+    );
     assert_eq!(host::power_generation("POWER8NVL (raw)"), Some(8));
     assert_eq!(host::power_generation("PPC970MP"), None);
 }
@@ -118,20 +121,32 @@ none /mnt/default hugetlbfs rw,relatime 0 0
 fn qemu_version_machines_and_accels() {
     let v = "QEMU emulator version 10.0.2 (Debian 1:10.0.2+ds-2+deb13u1~bpo12+1)\nCopyright (c) 2003-2025 ...\n";
     assert_eq!(host::parse_qemu_version(v), Some((10, 0, 2)));
-    assert_eq!(host::parse_qemu_version("QEMU emulator version 7.2.0\n"), Some((7, 2, 0)));
+    assert_eq!(
+        host::parse_qemu_version("QEMU emulator version 7.2.0\n"),
+        Some((7, 2, 0))
+    );
     assert_eq!(host::parse_qemu_version("bash: qemu: not found"), None);
     let machines = "Supported machines are:\n\
         pseries              pSeries Logical Partition (PAPR compliant) (alias of pseries-10.0)\n\
         pseries-10.0         pSeries Logical Partition (PAPR compliant) (default)\n\
         pseries-3.0          pSeries Logical Partition (PAPR compliant) (deprecated)\n\
         powernv9             IBM PowerNV (Non-Virtualized) POWER9\n";
-    assert_eq!(host::parse_machine_help(machines), ["pseries", "pseries-10.0", "pseries-3.0", "powernv9"]);
-    assert_eq!(host::parse_accel_help("Accelerators supported in QEMU binary:\ntcg\nkvm\n"), ["tcg", "kvm"]);
+    assert_eq!(
+        host::parse_machine_help(machines),
+        ["pseries", "pseries-10.0", "pseries-3.0", "powernv9"]
+    );
+    assert_eq!(
+        host::parse_accel_help("Accelerators supported in QEMU binary:\ntcg\nkvm\n"),
+        ["tcg", "kvm"]
+    );
 }
 
 /// The remediation entries' `missing` texts.
 fn missing(facts: &HostFacts) -> Vec<String> {
-    host::remediation(facts).into_iter().map(|r| r.missing).collect()
+    host::remediation(facts)
+        .into_iter()
+        .map(|r| r.missing)
+        .collect()
 }
 
 #[test]
@@ -156,7 +171,12 @@ fn a_ready_power9_needs_nothing_for_its_rows() {
 #[test]
 fn each_missing_piece_gets_the_void_remedy() {
     let mut h = power9(Mmu::Hpt, PageSize::K4);
-    h.kvm = bootmatrix::host::KvmFacts { dev_kvm: DevKvm::NoAccess, hv_loaded: false, pr_loaded: false, htm: None };
+    h.kvm = bootmatrix::host::KvmFacts {
+        dev_kvm: DevKvm::NoAccess,
+        hv_loaded: false,
+        pr_loaded: false,
+        htm: None,
+    };
     h.hugepages_total = 0;
     h.hugepages_free = 0;
     h.hugepage_size_kib = Some(2048);
@@ -183,15 +203,25 @@ fn each_missing_piece_gets_the_void_remedy() {
 #[test]
 fn read_only_hugetlbfs_is_a_permission_problem() {
     let mut h = power9(Mmu::Hpt, PageSize::K4);
-    h.hugetlbfs = vec![HugetlbfsMount { path: "/dev/hugepages".into(), page_size_kib: None, writable: false }];
-    assert!(missing(&h).iter().any(|m| m.contains("write access to hugetlbfs (/dev/hugepages)")));
+    h.hugetlbfs = vec![HugetlbfsMount {
+        path: "/dev/hugepages".into(),
+        page_size_kib: None,
+        writable: false,
+    }];
+    assert!(missing(&h)
+        .iter()
+        .any(|m| m.contains("write access to hugetlbfs (/dev/hugepages)")));
 }
 
 #[test]
 fn an_hpt_l1_cannot_load_kvm_hv() {
     // qemu-rules §5: kvm_hv loads in a guest only if Radix.
     let r = host::remediation(&l1_guest(Mmu::Hpt, PageSize::K4));
-    assert!(r.iter().any(|r| r.fix.contains("kvm_hv cannot load in an HPT guest")), "{r:?}");
+    assert!(
+        r.iter()
+            .any(|r| r.fix.contains("kvm_hv cannot load in an HPT guest")),
+        "{r:?}"
+    );
 }
 
 #[test]
@@ -213,17 +243,27 @@ fn hugepage_reservation_follows_the_void_example() {
 #[test]
 fn json_has_facts_and_remediation() {
     let h = x86();
-    let json: serde_json::Value = serde_json::from_str(&host::render_json(&h, &host::remediation(&h))).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&host::render_json(&h, &host::remediation(&h))).unwrap();
     assert_eq!(json["facts"]["arch"], "x86_64");
     assert_eq!(json["facts"]["kvm"]["dev_kvm"], "usable");
-    assert!(json["remediation"][0]["fix"].as_str().unwrap().contains("POWER"));
+    assert!(json["remediation"][0]["fix"]
+        .as_str()
+        .unwrap()
+        .contains("POWER"));
 }
 
 #[test]
 fn render_text_on_power_shows_mmu_platform_and_kvm() {
     let h = power9(Mmu::Hpt, PageSize::K64);
     let t = host::render_text(&h, &[]);
-    for want in ["MMU:        Hash", "platform:   PowerNV", "page size:  64 KiB", "kvm_hv loaded", "Every row can run here."] {
+    for want in [
+        "MMU:        Hash",
+        "platform:   PowerNV",
+        "page size:  64 KiB",
+        "kvm_hv loaded",
+        "Every row can run here.",
+    ] {
         assert!(t.contains(want), "missing {want:?} in\n{t}");
     }
 }
@@ -234,13 +274,20 @@ fn probing_this_machine_is_consistent() {
     // itself; on a non-POWER machine it reports no POWER KVM.
     let facts = host::probe("qemu-system-ppc64");
     assert!(!facts.arch.is_empty());
-    assert!(facts.page_size.is_some(), "the base page size is 4 KiB or 64 KiB on supported hosts");
+    assert!(
+        facts.page_size.is_some(),
+        "the base page size is 4 KiB or 64 KiB on supported hosts"
+    );
     if !facts.is_power() {
         assert_eq!(facts.mmu, None);
         assert!(missing(&facts).iter().any(|m| m.contains("POWER KVM")));
     }
     if let Some(q) = &facts.qemu {
         assert!(q.version.0 >= 2);
-        assert!(q.machines.iter().any(|m| m.starts_with("pseries")), "{:?}", q.machines);
+        assert!(
+            q.machines.iter().any(|m| m.starts_with("pseries")),
+            "{:?}",
+            q.machines
+        );
     }
 }

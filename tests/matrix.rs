@@ -14,7 +14,12 @@ fn parse(body: &str) -> Result<matrix::Matrix, bootmatrix::Error> {
 }
 
 fn names(body: &str) -> Vec<String> {
-    parse(body).unwrap().cells.into_iter().map(|c| c.name).collect()
+    parse(body)
+        .unwrap()
+        .cells
+        .into_iter()
+        .map(|c| c.name)
+        .collect()
 }
 
 #[rstest]
@@ -73,7 +78,10 @@ expect = "error:fwnmi-unsupported""#,
     assert_eq!(c.guest.mmu, Mmu::Hpt);
     assert_eq!(c.guest.kernel.page_size, PageSize::K64);
     assert_eq!(c.guest.caps.get("fwnmi").map(String::as_str), Some("off"));
-    assert_eq!(c.guest.caps.get("large-decr").map(String::as_str), Some("off"));
+    assert_eq!(
+        c.guest.caps.get("large-decr").map(String::as_str),
+        Some("off")
+    );
     assert_eq!(c.guest.append, vec!["loglevel=3"]);
     assert_eq!(c.expect, Expectation::Error("fwnmi-unsupported".into()));
     assert_eq!(c.line, 10, "the line of the [[cells]] table");
@@ -94,27 +102,71 @@ fn old_machine_types_get_the_old_qemu_on_emulated_hosts() {
     let q = e.old_machine_qemu.as_ref().unwrap();
     assert_eq!((q.release.as_str(), q.version), ("bookworm", (7, 2, 0)));
     let cells = bootmatrix::matrix::emulate(&m.cells, e).unwrap();
-    let inner: Vec<String> =
-        cells.iter().map(|c| format!("{}: {:?}", c.name, c.host.inner_qemu.as_ref().map(|q| q.version))).collect();
-    assert_eq!(inner, ["pseries: None", "pseries-2.11: Some((7, 2, 0))", "pseries-5.0: None"]);
+    let inner: Vec<String> = cells
+        .iter()
+        .map(|c| {
+            format!(
+                "{}: {:?}",
+                c.name,
+                c.host.inner_qemu.as_ref().map(|q| q.version)
+            )
+        })
+        .collect();
+    assert_eq!(
+        inner,
+        [
+            "pseries: None",
+            "pseries-2.11: Some((7, 2, 0))",
+            "pseries-5.0: None"
+        ]
+    );
 }
 
 #[test]
 fn fixes_parse_to_the_domain_names() {
-    let m = parse("[[cells]]\nkernel = \"debian-64k\"\nfixes = [\"nested-hv\", \"pr-caps\"]\n").unwrap();
+    let m = parse("[[cells]]\nkernel = \"debian-64k\"\nfixes = [\"nested-hv\", \"pr-caps\"]\n")
+        .unwrap();
     assert_eq!(m.cells[0].guest.fixes, vec![Fix::NestedHv, Fix::PrCaps]);
 }
 
 #[rstest]
-#[case::bad_enum_value("[[cells]]\nkernel = \"debian-64k\"\nmmu = \"radx\"\n", 12, "key `mmu`: unknown MMU `radx`")]
+#[case::bad_enum_value(
+    "[[cells]]\nkernel = \"debian-64k\"\nmmu = \"radx\"\n",
+    12,
+    "key `mmu`: unknown MMU `radx`"
+)]
 #[case::unknown_key("[[cells]]\nkernal = \"debian-64k\"\n", 11, "unknown field `kernal`")]
-#[case::unknown_kernel("[[cells]]\nkernel = \"void-4k\"\n", 11, "key `kernel`: no kernel `void-4k` in [kernels] (defined: `debian-64k`)")]
-#[case::wrong_type("[[cells]]\nkernel = \"debian-64k\"\nmemory = \"lots\"\n", 12, "key `memory`: expected a whole number")]
-#[case::unknown_error_id("[[cells]]\nkernel = \"debian-64k\"\nexpect = \"error:nope\"\n", 12, "key `expect`: unknown documented error `nope`")]
-#[case::unknown_placeholder("[[cells]]\nname = \"{colour}\"\nkernel = \"debian-64k\"\n", 11, "key `name`: unknown placeholder `{colour}`")]
-#[case::duplicate_names("[[cells]]\nname = \"same\"\nkernel = \"debian-64k\"\nmmu = [\"radix\", \"hpt\"]\n", 10, "cell `same` is already defined")]
+#[case::unknown_kernel(
+    "[[cells]]\nkernel = \"void-4k\"\n",
+    11,
+    "key `kernel`: no kernel `void-4k` in [kernels] (defined: `debian-64k`)"
+)]
+#[case::wrong_type(
+    "[[cells]]\nkernel = \"debian-64k\"\nmemory = \"lots\"\n",
+    12,
+    "key `memory`: expected a whole number"
+)]
+#[case::unknown_error_id(
+    "[[cells]]\nkernel = \"debian-64k\"\nexpect = \"error:nope\"\n",
+    12,
+    "key `expect`: unknown documented error `nope`"
+)]
+#[case::unknown_placeholder(
+    "[[cells]]\nname = \"{colour}\"\nkernel = \"debian-64k\"\n",
+    11,
+    "key `name`: unknown placeholder `{colour}`"
+)]
+#[case::duplicate_names(
+    "[[cells]]\nname = \"same\"\nkernel = \"debian-64k\"\nmmu = [\"radix\", \"hpt\"]\n",
+    10,
+    "cell `same` is already defined"
+)]
 #[case::syntax("[[cells]]\nkernel = [\n", 11, "")]
-#[case::bad_fix("[[cells]]\nkernel = \"debian-64k\"\nfixes = [\"hugepage\"]\n", 12, "key `fixes`: unknown fix `hugepage`")]
+#[case::bad_fix(
+    "[[cells]]\nkernel = \"debian-64k\"\nfixes = [\"hugepage\"]\n",
+    12,
+    "key `fixes`: unknown fix `hugepage`"
+)]
 #[case::bad_old_machine_qemu(
     "[emulation]\nold_machine_qemu = { release = \"bookworm\", version = \"seven\" }\n[[cells]]\nkernel = \"debian-64k\"\n",
     11,
@@ -125,7 +177,10 @@ fn mistakes_name_file_line_and_key(#[case] body: &str, #[case] line: usize, #[ca
     let err = parse(body).unwrap_err();
     assert_eq!(err.exit_code(), 2, "{err}");
     let msg = err.to_string();
-    assert!(msg.starts_with(&format!("m.toml:{line}")), "wrong place in: {msg}");
+    assert!(
+        msg.starts_with(&format!("m.toml:{line}")),
+        "wrong place in: {msg}"
+    );
     assert!(msg.contains(says), "`{says}` not in: {msg}");
     assert!(!msg.contains('\n'), "one line: {msg}");
 }
@@ -133,13 +188,20 @@ fn mistakes_name_file_line_and_key(#[case] body: &str, #[case] line: usize, #[ca
 #[test]
 fn a_malformed_matrix_exits_2_with_one_line_naming_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
-    let m = common::matrix(dir.path(), "broken", "[[cells]]\nkernel = \"debian-64k\"\nmmu = \"radx\"\n");
+    let m = common::matrix(
+        dir.path(),
+        "broken",
+        "[[cells]]\nkernel = \"debian-64k\"\nmmu = \"radx\"\n",
+    );
     for sub in ["run", "plan", "fetch"] {
         let out = common::run(&[sub, m.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(2), "{sub}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(err.lines().count(), 1, "{sub}: {err}");
-        assert!(err.contains(&format!("{}:12: key `mmu`", m.display())), "{sub}: {err}");
+        assert!(
+            err.contains(&format!("{}:12: key `mmu`", m.display())),
+            "{sub}: {err}"
+        );
         assert!(!err.contains("panicked"), "{err}");
     }
 }
@@ -156,6 +218,16 @@ fn the_shipped_matrices_parse() {
 #[test]
 fn the_default_matrix_is_a_radix_and_an_hpt_guest_under_tcg() {
     let m = matrix::load(&common::repo().join("matrices/default.toml")).unwrap();
-    let cells: Vec<_> = m.cells.iter().map(|c| (c.name.as_str(), c.guest.accel, c.guest.mmu)).collect();
-    assert_eq!(cells, vec![("tcg/radix-guest/64k", Accel::Tcg, Mmu::Radix), ("tcg/hpt-guest/64k", Accel::Tcg, Mmu::Hpt)]);
+    let cells: Vec<_> = m
+        .cells
+        .iter()
+        .map(|c| (c.name.as_str(), c.guest.accel, c.guest.mmu))
+        .collect();
+    assert_eq!(
+        cells,
+        vec![
+            ("tcg/radix-guest/64k", Accel::Tcg, Mmu::Radix),
+            ("tcg/hpt-guest/64k", Accel::Tcg, Mmu::Hpt)
+        ]
+    );
 }

@@ -129,7 +129,9 @@ fn shards_merge_into_what_one_run_gives() {
     let page = std::fs::read_to_string(r.out.join("report.html")).unwrap();
     assert_eq!(page.matches("<article class=\"tile").count(), 64);
     assert!(
-        page.contains("<div class=\"tl-run\">run 2 · hash:2/2 · from 2025-06-15 15:06:40 UTC</div>"),
+        page.contains(
+            "<div class=\"tl-run\">run 2 · hash:2/2 · from 2025-06-15 15:06:40 UTC</div>"
+        ),
         "one timeline per run"
     );
     // The cell directories came along, so every link resolves.

@@ -39,7 +39,10 @@ fn spawn_run(matrix: &Path, out: &Path, extra: &[&str]) -> Child {
 
 fn stderr_of(child: Child) -> (Option<i32>, String) {
     let out = child.wait_with_output().unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// A `bootmatrix run` of a matrix written for one test, run to its end.
@@ -63,7 +66,12 @@ fn run_to_end_with(name: &str, body: &str, extra: &[&str]) -> Finished {
     let m = common::matrix(dir.path(), name, body);
     let out = dir.path().join("out");
     let (code, err) = stderr_of(spawn_run(&m, &out, extra));
-    Finished { _dir: dir, out, code, err }
+    Finished {
+        _dir: dir,
+        out,
+        code,
+        err,
+    }
 }
 
 impl Finished {
@@ -81,7 +89,10 @@ impl Finished {
     /// The MMU the guest of a cell reported itself (`Radix`, `Hash`).
     fn reported_mmu(&self, cell_dir: &str) -> String {
         let r = self.result(cell_dir);
-        r["attempts"][0]["observation"]["report"]["mmu_word"].as_str().unwrap_or_else(|| panic!("no report: {r}")).to_string()
+        r["attempts"][0]["observation"]["report"]["mmu_word"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no report: {r}"))
+            .to_string()
     }
 
     /// A cell's verdict.txt.
@@ -97,25 +108,48 @@ fn the_default_matrix_boots_a_radix_and_an_hpt_guest_that_say_so_themselves() {
     let res = common::run(&["run", "--out", out.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&res.stderr);
     assert_eq!(res.status.code(), Some(0), "{err}");
-    assert!(err.contains(&format!("JUnit: {}", out.join("junit.xml").display())), "{err}");
+    assert!(
+        err.contains(&format!("JUnit: {}", out.join("junit.xml").display())),
+        "{err}"
+    );
     let xml = junit(&out);
     let radix = testcase(&xml, "tcg/radix-guest/64k");
     let hpt = testcase(&xml, "tcg/hpt-guest/64k");
-    assert!(radix.contains(r#"<property name="guest-mmu" value="Radix"/>"#), "{radix}");
-    assert!(hpt.contains(r#"<property name="guest-mmu" value="Hash"/>"#), "{hpt}");
+    assert!(
+        radix.contains(r#"<property name="guest-mmu" value="Radix"/>"#),
+        "{radix}"
+    );
+    assert!(
+        hpt.contains(r#"<property name="guest-mmu" value="Hash"/>"#),
+        "{hpt}"
+    );
     for t in [radix, hpt] {
-        assert!(!t.contains("<failure") && !t.contains("<error") && !t.contains("<skipped"), "{t}");
+        assert!(
+            !t.contains("<failure") && !t.contains("<error") && !t.contains("<skipped"),
+            "{t}"
+        );
     }
     // Per-cell evidence: the console log, a runnable reproducer, the verdict.
     let cell = out.join("cells/tcg_hpt-guest_64k");
     let console = std::fs::read_to_string(cell.join("console.log")).unwrap();
-    assert!(console.contains("BOOTMATRIX-REPORT") && console.contains("mmu=Hash"), "{console}");
+    assert!(
+        console.contains("BOOTMATRIX-REPORT") && console.contains("mmu=Hash"),
+        "{console}"
+    );
     let repro = std::fs::read_to_string(cell.join("repro.sh")).unwrap();
-    assert!(repro.contains("disable_radix") && repro.contains("-machine pseries,accel=tcg"), "{repro}");
-    assert!(std::fs::read_to_string(cell.join("verdict.txt")).unwrap().starts_with("PASS tcg/hpt-guest/64k"));
-    let results: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    assert!(
+        repro.contains("disable_radix") && repro.contains("-machine pseries,accel=tcg"),
+        "{repro}"
+    );
+    assert!(std::fs::read_to_string(cell.join("verdict.txt"))
+        .unwrap()
+        .starts_with("PASS tcg/hpt-guest/64k"));
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
     assert_eq!(results["cells"].as_array().unwrap().len(), 2);
-    assert!(std::fs::read_to_string(out.join("summary.md")).unwrap().contains("| `tcg/radix-guest/64k` |"));
+    assert!(std::fs::read_to_string(out.join("summary.md"))
+        .unwrap()
+        .contains("| `tcg/radix-guest/64k` |"));
     no_qemu_left(&out);
 }
 
@@ -125,7 +159,10 @@ fn a_guest_that_reports_another_mmu_than_expected_fails_showing_both() {
     assert_eq!(code, Some(1), "{err}");
     let case = testcase(&junit(&out), "hpt-said-radix").to_string();
     assert!(case.contains("<failure"), "{case}");
-    assert!(case.contains("MMU: guest reports `Hash`, cell expects `Radix`"), "{case}");
+    assert!(
+        case.contains("MMU: guest reports `Hash`, cell expects `Radix`"),
+        "{case}"
+    );
     no_qemu_left(&out);
 }
 
@@ -135,7 +172,12 @@ fn a_documented_qemu_error_is_a_pass_when_the_cell_expects_it() {
     let Finished { _dir, out, code, err } = run_to_end("gone", "[[cells]]\nname = \"old-machine\"\nkernel = \"debian-64k\"\nmachine = \"pseries-2.11\"\nexpect = \"error:unsupported-machine\"\n");
     assert_eq!(code, Some(0), "{err}");
     let verdict = std::fs::read_to_string(out.join("cells/old-machine/verdict.txt")).unwrap();
-    assert!(verdict.contains("failed as documented: qemu-system-ppc64: unsupported machine type: \"pseries-2.11\""), "{verdict}");
+    assert!(
+        verdict.contains(
+            "failed as documented: qemu-system-ppc64: unsupported machine type: \"pseries-2.11\""
+        ),
+        "{verdict}"
+    );
     no_qemu_left(&out);
 }
 
@@ -149,24 +191,42 @@ fn kvm_cells_are_skipped_with_the_reason_on_a_host_without_power_kvm() {
     let xml = junit(&out);
     for cell in ["kvm-hv/hpt", "kvm-pr/hpt"] {
         let case = testcase(&xml, cell);
-        assert!(case.contains("<skipped message=\"") && case.contains("x86_64"), "{case}");
+        assert!(
+            case.contains("<skipped message=\"") && case.contains("x86_64"),
+            "{case}"
+        );
     }
     assert!(err.contains("0 passed, 0 failed, 2 skipped"), "{err}");
 }
 
 #[test]
 fn a_timeout_too_short_to_boot_fails_the_cell_and_leaves_no_qemu() {
-    let Finished { _dir, out, code, err } = run_to_end("short", "[[cells]]\nname = \"hurried\"\nkernel = \"debian-64k\"\ntimeout = 1\n");
+    let Finished {
+        _dir,
+        out,
+        code,
+        err,
+    } = run_to_end(
+        "short",
+        "[[cells]]\nname = \"hurried\"\nkernel = \"debian-64k\"\ntimeout = 1\n",
+    );
     assert_eq!(code, Some(1), "{err}");
     let case = testcase(&junit(&out), "hurried").to_string();
-    assert!(case.contains("timed out after 1 s without the marker"), "{case}");
+    assert!(
+        case.contains("timed out after 1 s without the marker"),
+        "{case}"
+    );
     no_qemu_left(&out);
 }
 
 #[test]
 fn a_qemu_killed_mid_boot_fails_its_cell_and_leaves_nothing_behind() {
     let dir = tempfile::tempdir().unwrap();
-    let m = common::matrix(dir.path(), "victim", "[[cells]]\nname = \"victim\"\nkernel = \"debian-64k\"\n");
+    let m = common::matrix(
+        dir.path(),
+        "victim",
+        "[[cells]]\nname = \"victim\"\nkernel = \"debian-64k\"\n",
+    );
     let out = dir.path().join("out");
     let child = spawn_run(&m, &out, &[]);
     let needle = out.display().to_string();
@@ -175,27 +235,44 @@ fn a_qemu_killed_mid_boot_fails_its_cell_and_leaves_nothing_behind() {
         pid = processes_mentioning(&needle).first().map_or(0, |p| p.0);
         pid != 0
     });
-    std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+    std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
     let (code, err) = stderr_of(child);
     assert_eq!(code, Some(1), "{err}");
     let case = testcase(&junit(&out), "victim").to_string();
-    assert!(case.contains("qemu exited (status 137) before the marker"), "{case}");
+    assert!(
+        case.contains("qemu exited (status 137) before the marker"),
+        "{case}"
+    );
     no_qemu_left(&out);
 }
 
 #[test]
 fn sigint_with_two_cells_in_flight_stops_every_qemu_and_still_reports() {
     let dir = tempfile::tempdir().unwrap();
-    let m = common::matrix(dir.path(), "two", "[[cells]]\nname = \"{mmu}\"\nkernel = \"debian-64k\"\nmmu = [\"radix\", \"hpt\"]\n");
+    let m = common::matrix(
+        dir.path(),
+        "two",
+        "[[cells]]\nname = \"{mmu}\"\nkernel = \"debian-64k\"\nmmu = [\"radix\", \"hpt\"]\n",
+    );
     let out = dir.path().join("out");
     let child = spawn_run(&m, &out, &["--jobs", "2"]);
     let needle = out.display().to_string();
-    wait_until("two qemus", Duration::from_secs(120), || processes_mentioning(&needle).len() == 2);
+    wait_until("two qemus", Duration::from_secs(120), || {
+        processes_mentioning(&needle).len() == 2
+    });
     let sent = Instant::now();
-    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     // Every qemu must be gone promptly (the brief's bound is 2 s; allow for
     // a loaded CI machine when checking, the figure is in BENCHMARKS.md).
-    wait_until("every qemu to go", Duration::from_secs(10), || processes_mentioning(&needle).is_empty());
+    wait_until("every qemu to go", Duration::from_secs(10), || {
+        processes_mentioning(&needle).is_empty()
+    });
     let gone_after = sent.elapsed();
     let (code, err) = stderr_of(child);
     assert_eq!(code, Some(130), "{err}");
@@ -236,10 +313,21 @@ accel = "kvm-hv"
     let images = common::repo().join("images");
     let bisect = |cell: &str, extra: &[&str]| {
         let out = dir.path().join(format!("out-{cell}"));
-        let mut args = vec!["bisect-run", m.to_str().unwrap(), cell, "--images", images.to_str().unwrap(), "--out", out.to_str().unwrap()];
+        let mut args = vec![
+            "bisect-run",
+            m.to_str().unwrap(),
+            cell,
+            "--images",
+            images.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ];
         args.extend_from_slice(extra);
         let r = common::run(&args);
-        (r.status.code(), String::from_utf8_lossy(&r.stderr).into_owned())
+        (
+            r.status.code(),
+            String::from_utf8_lossy(&r.stderr).into_owned(),
+        )
     };
     let (code, err) = bisect("good", &[]);
     assert_eq!(code, Some(0), "good: {err}");
@@ -294,17 +382,24 @@ fixes = [[], [\"hpt-max-page-size\"]]
     let (code, err) = stderr_of(spawn_run(&m, &out, &[]));
     let xml = junit(&out);
     assert_eq!(code, Some(0), "{err}\n{xml}");
-    let refused = std::fs::read_to_string(out.join("cells/powernv9-radix-4k_no-fix/verdict.txt")).unwrap();
+    let refused =
+        std::fs::read_to_string(out.join("cells/powernv9-radix-4k_no-fix/verdict.txt")).unwrap();
     assert!(
         refused.contains("failed as documented: qemu-system-ppc64: Can't support 64 kiB guest pages with 4 kiB host pages with this KVM implementation"),
         "{refused}"
     );
-    let booted: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("cells/powernv9-radix-4k_hpt-max-page-size/result.json")).unwrap()).unwrap();
+    let booted: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("cells/powernv9-radix-4k_hpt-max-page-size/result.json"))
+            .unwrap(),
+    )
+    .unwrap();
     let report = &booted["attempts"][0]["observation"]["report"];
     assert_eq!(report["mmu_word"], "Radix", "{booted}");
     // The guest's device tree says it ran under KVM, not TCG.
-    assert!(report["hypervisor"].as_str().unwrap().contains("linux,kvm"), "{report}");
+    assert!(
+        report["hypervisor"].as_str().unwrap().contains("linux,kvm"),
+        "{report}"
+    );
     no_qemu_left(&out);
 }
 
@@ -331,12 +426,21 @@ timeout = 240
     let xml = junit(&out);
     assert_eq!(code, Some(0), "{err}\n{xml}");
     let case = testcase(&xml, "nested/radix-l2");
-    assert!(case.contains(r#"<property name="guest-mmu" value="Radix"/>"#), "{case}");
+    assert!(
+        case.contains(r#"<property name="guest-mmu" value="Radix"/>"#),
+        "{case}"
+    );
     let result = std::fs::read_to_string(out.join("cells/nested_radix-l2/result.json")).unwrap();
-    assert!(result.contains("linux,kvm"), "the L2 must run under KVM: {result}");
+    assert!(
+        result.contains("linux,kvm"),
+        "the L2 must run under KVM: {result}"
+    );
     // The reproducer boots the L1 (level 0) and names the inner command.
     let repro = std::fs::read_to_string(out.join("cells/nested_radix-l2/repro.sh")).unwrap();
-    assert!(repro.contains("cap-nested-hv=on") && repro.contains("kvm-type=HV"), "{repro}");
+    assert!(
+        repro.contains("cap-nested-hv=on") && repro.contains("kvm-type=HV"),
+        "{repro}"
+    );
     no_qemu_left(&out);
 }
 
@@ -377,7 +481,10 @@ fixes = [\"pr-caps\"]
     run.assert_passed();
     assert_eq!(run.reported_mmu("powernv9-hpt-64k_kvm-pr"), "Hash");
     let argv = run.result("powernv9-hpt-64k_kvm-pr")["argv"].to_string();
-    assert!(argv.contains("kvm-type=PR") && argv.contains("cap-fwnmi=off"), "{argv}");
+    assert!(
+        argv.contains("kvm-type=PR") && argv.contains("cap-fwnmi=off"),
+        "{argv}"
+    );
     no_qemu_left(&run.out);
 }
 
@@ -408,9 +515,18 @@ fixes = [\"hugepages\"]
     );
     run.assert_passed();
     assert_eq!(run.reported_mmu("powernv9-radix-64k_hugepages"), "Radix");
-    assert!(run.result("powernv9-radix-64k_hugepages")["argv"].to_string().contains("/dev/hugepages"));
-    let host = std::fs::read_to_string(run.out.join("hosts/powernv9-radix-host-64k-6144-qemu10.0/console.log")).unwrap();
-    let free = host.lines().find(|l| l.contains("BOOTMATRIX-L1: hugepages")).expect("the L1 reports its hugepages");
+    assert!(run.result("powernv9-radix-64k_hugepages")["argv"]
+        .to_string()
+        .contains("/dev/hugepages"));
+    let host = std::fs::read_to_string(
+        run.out
+            .join("hosts/powernv9-radix-host-64k-6144-qemu10.0/console.log"),
+    )
+    .unwrap();
+    let free = host
+        .lines()
+        .find(|l| l.contains("BOOTMATRIX-L1: hugepages"))
+        .expect("the L1 reports its hugepages");
     let pages: u64 = free.split_whitespace().last().unwrap().parse().unwrap();
     assert!(pages * 2 >= 1024, "{free}: the 2M pool holds the guest");
     no_qemu_left(&run.out);
@@ -447,10 +563,16 @@ fixes = [[], [\"htm-off\"]]
     );
     run.assert_passed();
     let refused = run.verdict("pseries-2.11_no-fix");
-    assert!(refused.contains("KVM implementation does not support Transactional Memory"), "{refused}");
+    assert!(
+        refused.contains("KVM implementation does not support Transactional Memory"),
+        "{refused}"
+    );
     assert_eq!(run.reported_mmu("pseries-2.11_htm-off"), "Radix");
-    let hosts: Vec<String> =
-        std::fs::read_dir(run.out.join("hosts")).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let hosts: Vec<String> = std::fs::read_dir(run.out.join("hosts"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
     assert!(hosts.iter().any(|h| h.ends_with("-qemu7.2")), "{hosts:?}");
     no_qemu_left(&run.out);
 }

@@ -119,7 +119,10 @@ fn compatibility_summary_bare_metal(
     let c = cell(Some(row), accel, mmu, page, fixes);
     let p = predict(&power9(row.0, row.1), &c);
     assert_eq!(got(&p), want, "rule: {}\nnotes: {:?}", p.rule, p.notes);
-    assert_eq!(p.skip, None, "a ready POWER9 host on its own row runs every cell");
+    assert_eq!(
+        p.skip, None,
+        "a ready POWER9 host on its own row runs every cell"
+    );
     if let Outcome::Boots { page_size, .. } = p.outcome {
         assert_eq!(page_size, page, "the guest keeps its kernel's page size");
     }
@@ -171,9 +174,15 @@ fn nested_scenarios_in_an_l1(
 fn nested_module_errors_name_the_right_module() {
     // qemu-rules §2: the hint names the module kvm-type asked for.
     let pr = predict(&l1_guest(RADIX, K4), &cell(None, PR, HPT, K4, &[PR_CAPS]));
-    assert_eq!(message(&pr), "PPC KVM module is not loaded. Try modprobe kvm_pr.");
+    assert_eq!(
+        message(&pr),
+        "PPC KVM module is not loaded. Try modprobe kvm_pr."
+    );
     let hv = predict(&l1_guest(HPT, K64), &cell(None, HV, HPT, K64, &[]));
-    assert_eq!(message(&hv), "PPC KVM module is not loaded. Try modprobe kvm_hv.");
+    assert_eq!(
+        message(&hv),
+        "PPC KVM module is not loaded. Try modprobe kvm_hv."
+    );
     // measured: kvm-type=PR on a Radix L1 gives the error even though kvm_pr is not loaded: no skip.
     assert_eq!(pr.skip, None);
 }
@@ -194,7 +203,10 @@ fn tcg_boots_any_guest_on_x86_and_is_never_skipped(
     assert_eq!(p.skip, None);
     assert_eq!(p.cpu, "POWER9");
     assert_eq!(p.machine_props[0], ("accel".to_string(), "tcg".to_string()));
-    assert!(!props(&p).iter().any(|f| f.starts_with("kvm-type")), "kvm-type is ignored under TCG (§6.6)");
+    assert!(
+        !props(&p).iter().any(|f| f.starts_with("kvm-type")),
+        "kvm-type is ignored under TCG (§6.6)"
+    );
 }
 
 #[rstest]
@@ -220,7 +232,11 @@ fn tcg_machine_versions(
     let mut c = cell(None, TCG, RADIX, K64, fixes);
     c.guest.machine = machine.parse::<Machine>().unwrap();
     let mut host = with_qemu(x86(), qemu);
-    host.qemu.as_mut().unwrap().machines.push(machine.to_string());
+    host.qemu
+        .as_mut()
+        .unwrap()
+        .machines
+        .push(machine.to_string());
     let p = predict(&host, &c);
     assert_eq!(got(&p), want, "{}", p.rule);
     assert_eq!(p.skip, None);
@@ -302,7 +318,10 @@ fn htm_fails_where_kvm_offers_none_and_htm_off_fixes_it() {
     let mut c = cell(Some((RADIX, K4)), HV, RADIX, K64, &[]);
     c.guest.machine = "pseries-2.11".parse().unwrap();
     assert_eq!(got(&predict(&host, &c)), Want::Fails("kvm-no-htm"));
-    assert_eq!(message(&predict(&host, &c)), "KVM implementation does not support Transactional Memory");
+    assert_eq!(
+        message(&predict(&host, &c)),
+        "KVM implementation does not support Transactional Memory"
+    );
     c.guest.fixes = vec![HTM_OFF];
     assert_eq!(got(&predict(&host, &c)), Want::Boots(RADIX));
     // Unknown (a probed POWER9): not assumed fatal.
@@ -337,7 +356,15 @@ fn pr_caps_skip_ail_mode_3_on_qemu_7_2() {
     // measured: "qemu 7.2 has no cap-ail-mode-3 (Property ... not found)".
     let c = cell(Some((HPT, K64)), PR, HPT, K64, &[PR_CAPS]);
     let p = predict(&with_qemu(power9(HPT, K64), (7, 2, 0)), &c);
-    assert_eq!(props(&p), ["accel=kvm", "kvm-type=PR", "cap-fwnmi=off", "cap-large-decr=off"]);
+    assert_eq!(
+        props(&p),
+        [
+            "accel=kvm",
+            "kvm-type=PR",
+            "cap-fwnmi=off",
+            "cap-large-decr=off"
+        ]
+    );
     assert_eq!(got(&p), Want::Boots(HPT));
 }
 
@@ -354,7 +381,11 @@ fn pr_caps_skip_ail_mode_3_on_qemu_7_2() {
 #[case::not_power(HV, "e500mc", Some("kvm-hv-cpu-model"))]
 // void "kvm_pr ... you can use it to emulate any POWER or PowerPC CPU".
 #[case::pr_any(PR, "POWER8", None)]
-fn cpu_model_under_kvm(#[case] accel: bootmatrix::model::Accel, #[case] cpu: &str, #[case] error: Option<&'static str>) {
+fn cpu_model_under_kvm(
+    #[case] accel: bootmatrix::model::Accel,
+    #[case] cpu: &str,
+    #[case] error: Option<&'static str>,
+) {
     let mut c = cell(Some((HPT, K64)), accel, HPT, K64, &[PR_CAPS]);
     c.guest.cpu = Some(cpu.into());
     let p = predict(&power9(HPT, K64), &c);
@@ -390,18 +421,29 @@ fn rma_message_uses_the_cells_memory(#[case] memory: u32, #[case] expected: &str
 fn page_size_and_ci_messages_are_the_documents() {
     // void "Configuring qemu for Radix guests" and "Configuring qemu for HPT guests", verbatim.
     let p = predict(&power9(RADIX, K4), &cell(None, HV, RADIX, K64, &[]));
-    assert_eq!(message(&p), "Can't support 64 kiB guest pages with 4 kiB host pages with this KVM implementation");
+    assert_eq!(
+        message(&p),
+        "Can't support 64 kiB guest pages with 4 kiB host pages with this KVM implementation"
+    );
     let p = predict(&power9(RADIX, K4), &cell(None, HV, HPT, K4, &[HUGE]));
-    assert_eq!(message(&p), "KVM can't supply 64kiB CI pages, which guest expects");
+    assert_eq!(
+        message(&p),
+        "KVM can't supply 64kiB CI pages, which guest expects"
+    );
 }
 
 #[test]
 fn page_size_message_follows_a_cell_cap() {
     // spapr_check_pagesize prints the cap and the backing page it compares.
     let mut c = cell(None, HV, RADIX, K64, &[]);
-    c.guest.caps.insert("hpt-max-page-size".into(), "16M".into());
+    c.guest
+        .caps
+        .insert("hpt-max-page-size".into(), "16M".into());
     let p = predict(&power9(RADIX, K4), &c);
-    assert_eq!(message(&p), "Can't support 16384 kiB guest pages with 4 kiB host pages with this KVM implementation");
+    assert_eq!(
+        message(&p),
+        "Can't support 16384 kiB guest pages with 4 kiB host pages with this KVM implementation"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -446,8 +488,16 @@ fn each_fix_becomes_its_documented_flag() {
 fn mem_path_is_the_first_writable_hugetlbfs_mount() {
     let mut host = power9(RADIX, K4);
     host.hugetlbfs = vec![
-        bootmatrix::host::HugetlbfsMount { path: "/mnt/ro".into(), page_size_kib: None, writable: false },
-        bootmatrix::host::HugetlbfsMount { path: "/mnt/huge".into(), page_size_kib: Some(2048), writable: true },
+        bootmatrix::host::HugetlbfsMount {
+            path: "/mnt/ro".into(),
+            page_size_kib: None,
+            writable: false,
+        },
+        bootmatrix::host::HugetlbfsMount {
+            path: "/mnt/huge".into(),
+            page_size_kib: Some(2048),
+            writable: true,
+        },
     ];
     let p = predict(&host, &cell(None, HV, HPT, K4, &[HPT_CAP, HUGE]));
     assert_eq!(p.extra_args, ["-mem-path", "/mnt/huge"]);
@@ -456,12 +506,29 @@ fn mem_path_is_the_first_writable_hugetlbfs_mount() {
 #[test]
 fn cell_caps_follow_the_fixes_and_win_over_them() {
     let mut c = cell(None, HV, RADIX, K4, &[HPT_CAP]);
-    c.guest.caps.insert("hpt-max-page-size".into(), "65536".into());
+    c.guest
+        .caps
+        .insert("hpt-max-page-size".into(), "65536".into());
     c.guest.caps.insert("cfpc".into(), "broken".into());
     let p = predict(&power9(RADIX, K4), &c);
-    assert_eq!(props(&p), ["accel=kvm", "kvm-type=HV", "cap-cfpc=broken", "cap-hpt-max-page-size=65536"]);
-    assert!(p.notes.iter().any(|n| n.contains("overrides")), "{:?}", p.notes);
-    assert!(!p.additions.iter().any(|a| a.flag == "cap-hpt-max-page-size=4096"));
+    assert_eq!(
+        props(&p),
+        [
+            "accel=kvm",
+            "kvm-type=HV",
+            "cap-cfpc=broken",
+            "cap-hpt-max-page-size=65536"
+        ]
+    );
+    assert!(
+        p.notes.iter().any(|n| n.contains("overrides")),
+        "{:?}",
+        p.notes
+    );
+    assert!(!p
+        .additions
+        .iter()
+        .any(|a| a.flag == "cap-hpt-max-page-size=4096"));
     // The cell's cap is what QEMU checks: back to the page-size error.
     assert_eq!(got(&p), Want::Fails("hpt-page-size"));
 }
@@ -479,23 +546,36 @@ fn hugepages_under_tcg_without_a_mount_are_left_out_not_skipped() {
     assert!(p.extra_args.is_empty());
     assert!(p.notes.iter().any(|n| n.contains("TCG")));
     let mut host = x86();
-    host.hugetlbfs =
-        vec![bootmatrix::host::HugetlbfsMount { path: "/dev/hugepages".into(), page_size_kib: None, writable: true }];
-    assert_eq!(predict(&host, &cell(None, TCG, HPT, K4, &[HUGE])).extra_args, ["-mem-path", "/dev/hugepages"]);
+    host.hugetlbfs = vec![bootmatrix::host::HugetlbfsMount {
+        path: "/dev/hugepages".into(),
+        page_size_kib: None,
+        writable: true,
+    }];
+    assert_eq!(
+        predict(&host, &cell(None, TCG, HPT, K4, &[HUGE])).extra_args,
+        ["-mem-path", "/dev/hugepages"]
+    );
 }
 
 // ---------------------------------------------------------------------------
 // Skips: what this machine lacks.
 
 #[rstest]
-fn kvm_on_x86_is_skipped_with_a_runner_hint(#[values(RADIX, HPT)] mmu: Mmu, #[values(None, Some((RADIX, K4)))] row: Option<(Mmu, PageSize)>) {
+fn kvm_on_x86_is_skipped_with_a_runner_hint(
+    #[values(RADIX, HPT)] mmu: Mmu,
+    #[values(None, Some((RADIX, K4)))] row: Option<(Mmu, PageSize)>,
+) {
     let p = predict(&x86(), &cell(row, HV, mmu, K4, &[HPT_CAP]));
     assert_eq!(
         p.skip.as_deref(),
         Some("kvm-hv needs a POWER host with /dev/kvm; this host is x86_64 — run this row on a POWER9 runner")
     );
     let p = predict(&x86(), &cell(row, PR, mmu, K4, &[PR_CAPS]));
-    assert!(p.skip.as_deref().unwrap().starts_with("kvm-pr needs a POWER host"));
+    assert!(p
+        .skip
+        .as_deref()
+        .unwrap()
+        .starts_with("kvm-pr needs a POWER host"));
 }
 
 #[test]
@@ -524,10 +604,16 @@ fn host_row_comes_from_the_cell_then_the_probe_then_the_void_default() {
 #[case::no_kvm_accel({ let mut h = power9(RADIX, K4); h.qemu.as_mut().unwrap().accels = vec!["tcg".into()]; h }, "without KVM")]
 #[case::no_machine({ let mut h = power9(RADIX, K4); h.qemu.as_mut().unwrap().machines.retain(|m| m != "pseries"); h }, "has no machine `pseries`")]
 #[case::no_qemu({ let mut h = power9(RADIX, K4); h.qemu = None; h }, "qemu-system-ppc64 not found")]
-fn skips_say_what_is_missing_and_how_to_get_it(#[case] host: bootmatrix::host::HostFacts, #[case] says: &str) {
+fn skips_say_what_is_missing_and_how_to_get_it(
+    #[case] host: bootmatrix::host::HostFacts,
+    #[case] says: &str,
+) {
     let c = cell(Some((RADIX, K4)), HV, HPT, K4, &[HPT_CAP, HUGE]);
     let p = predict(&host, &c);
-    let reason = p.skip.clone().unwrap_or_else(|| panic!("expected a skip containing {says:?}"));
+    let reason = p
+        .skip
+        .clone()
+        .unwrap_or_else(|| panic!("expected a skip containing {says:?}"));
     assert!(reason.contains(says), "{reason}");
     // The documented outcome does not depend on what this machine lacks.
     assert_eq!(got(&p), Want::Boots(HPT));
@@ -538,9 +624,16 @@ fn enough_hugepages_means_no_skip() {
     // 2048 MiB of 2 MiB pages = 1024 pages.
     let mut h = power9(RADIX, K4);
     h.hugepages_free = 1024;
-    assert_eq!(predict(&h, &cell(Some((RADIX, K4)), HV, HPT, K4, &[HPT_CAP, HUGE])).skip, None);
+    assert_eq!(
+        predict(&h, &cell(Some((RADIX, K4)), HV, HPT, K4, &[HPT_CAP, HUGE])).skip,
+        None
+    );
     h.hugepages_free = 1023;
-    assert!(predict(&h, &cell(Some((RADIX, K4)), HV, HPT, K4, &[HPT_CAP, HUGE])).skip.is_some());
+    assert!(
+        predict(&h, &cell(Some((RADIX, K4)), HV, HPT, K4, &[HPT_CAP, HUGE]))
+            .skip
+            .is_some()
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -580,7 +673,10 @@ fn vrma_limit(#[case] ram: u32, #[case] backing: u64, #[case] want: u64) {
 #[test]
 fn documented_row_uses_the_summary_words() {
     let c = cell(Some((RADIX, K4)), HV, HPT, K4, &[]);
-    assert_eq!(rules::documented_row(&c), "Radix host, 4 KiB pages / HPT guest, 4 KiB pages (HV)");
+    assert_eq!(
+        rules::documented_row(&c),
+        "Radix host, 4 KiB pages / HPT guest, 4 KiB pages (HV)"
+    );
     let c = cell(Some((HPT, K64)), PR, HPT, K4, &[]);
     assert_eq!(rules::documented_row(&c), "HPT host, 64 KiB pages / KVM PR");
     let mut c = cell(None, TCG, RADIX, K64, &[]);
@@ -603,7 +699,11 @@ fn void_compat_expectations_agree_with_the_rules_on_each_cells_row() {
     let mut explicit = 0;
     for c in &m.cells {
         let (Some(mmu), Some(page)) = (c.host.mmu, c.host.page_size) else {
-            assert!(!c.guest.accel.is_kvm(), "{}: a KVM cell must name its host row", c.name);
+            assert!(
+                !c.guest.accel.is_kvm(),
+                "{}: a KVM cell must name its host row",
+                c.name
+            );
             continue;
         };
         let mut host = power9(mmu, page);
@@ -612,9 +712,18 @@ fn void_compat_expectations_agree_with_the_rules_on_each_cells_row() {
             host.platform = Some("pSeries".into());
         }
         let p = predict(&host, c);
-        assert_eq!(rules::host_row(&host, c).nested, c.host.nested == Some(true), "{}", c.name);
+        assert_eq!(
+            rules::host_row(&host, c).nested,
+            c.host.nested == Some(true),
+            "{}",
+            c.name
+        );
         if c.guest.accel.is_kvm() {
-            assert_eq!(p.skip, None, "{}: a ready host on the cell's row must run it: {:?}", c.name, p.skip);
+            assert_eq!(
+                p.skip, None,
+                "{}: a ready host on the cell's row must run it: {:?}",
+                c.name, p.skip
+            );
         }
         if c.expect != Expectation::Predicted {
             explicit += 1;
@@ -629,8 +738,18 @@ fn void_compat_expectations_agree_with_the_rules_on_each_cells_row() {
             );
         }
     }
-    assert!(m.cells.iter().filter(|c| c.host.nested == Some(true)).count() >= 10, "the nested rows are in the matrix");
-    assert!(explicit >= 40, "the matrix states the table explicitly ({explicit} explicit cells)");
+    assert!(
+        m.cells
+            .iter()
+            .filter(|c| c.host.nested == Some(true))
+            .count()
+            >= 10,
+        "the nested rows are in the matrix"
+    );
+    assert!(
+        explicit >= 40,
+        "the matrix states the table explicitly ({explicit} explicit cells)"
+    );
 }
 
 #[test]
@@ -639,7 +758,15 @@ fn void_compat_covers_every_summary_row_and_shows_the_three_errors_verbatim() {
     let predictions: Vec<_> = m
         .cells
         .iter()
-        .map(|c| (c, predict(&power9(c.host.mmu.unwrap_or(RADIX), c.host.page_size.unwrap_or(K4)), c)))
+        .map(|c| {
+            (
+                c,
+                predict(
+                    &power9(c.host.mmu.unwrap_or(RADIX), c.host.page_size.unwrap_or(K4)),
+                    c,
+                ),
+            )
+        })
         .collect();
     // Every (host row, accel, guest MMU, kernel page size) of the Void summary has a booting cell.
     let summary: &[((Mmu, PageSize), bootmatrix::model::Accel, Mmu, PageSize)] = &[
@@ -673,20 +800,33 @@ fn void_compat_covers_every_summary_row_and_shows_the_three_errors_verbatim() {
         "Unable to create 2048MiB RMA (VRMA only allows 512MiB",
     ] {
         assert!(
-            predictions.iter().any(|(_, p)| matches!(&p.outcome, Outcome::Fails { message, .. } if message == text)),
+            predictions.iter().any(
+                |(_, p)| matches!(&p.outcome, Outcome::Fails { message, .. } if message == text)
+            ),
             "no cell predicts {text:?}"
         );
     }
     // Nested scenarios seen from L0: a nested-capable Radix L1, and the refusal on an HPT host.
-    assert!(predictions.iter().any(|(c, p)| c.guest.fixes.contains(&NESTED) && got(p) == Want::Boots(RADIX)));
-    assert!(predictions.iter().any(|(_, p)| got(p) == Want::Fails("nested-hv-unsupported")));
+    assert!(predictions
+        .iter()
+        .any(|(c, p)| c.guest.fixes.contains(&NESTED) && got(p) == Want::Boots(RADIX)));
+    assert!(predictions
+        .iter()
+        .any(|(_, p)| got(p) == Want::Fails("nested-hv-unsupported")));
 }
 
 #[test]
 fn a_nested_row_is_skipped_on_bare_metal_with_the_reason() {
     let m = void_compat();
-    let c = m.cells.iter().find(|c| c.host.nested == Some(true) && c.guest.accel == bootmatrix::model::Accel::KvmHv).expect("a nested HV row");
+    let c = m
+        .cells
+        .iter()
+        .find(|c| c.host.nested == Some(true) && c.guest.accel == bootmatrix::model::Accel::KvmHv)
+        .expect("a nested HV row");
     let p = predict(&power9(c.host.mmu.unwrap(), c.host.page_size.unwrap()), c);
     let reason = p.skip.expect("bare metal cannot run an L2 row");
-    assert!(reason.contains("nested scenario") && reason.contains("bare metal"), "{reason}");
+    assert!(
+        reason.contains("nested scenario") && reason.contains("bare metal"),
+        "{reason}"
+    );
 }

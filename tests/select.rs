@@ -5,14 +5,24 @@ use bootmatrix::select::{self, Partition};
 use rstest::rstest;
 
 fn names(n: usize) -> Vec<String> {
-    (0..n).map(|i| format!("{}/{}-guest/{}", ["tcg", "kvm-hv", "kvm-pr"][i % 3], if i % 2 == 0 { "radix" } else { "hpt" }, i)).collect()
+    (0..n)
+        .map(|i| {
+            format!(
+                "{}/{}-guest/{}",
+                ["tcg", "kvm-hv", "kvm-pr"][i % 3],
+                if i % 2 == 0 { "radix" } else { "hpt" },
+                i
+            )
+        })
+        .collect()
 }
 
 #[rstest]
 fn shards_cover_every_cell_exactly_once(
     #[values(1, 2, 3, 4, 7)] n: u32,
     #[values("hash", "slice")] kind: &str,
-    #[values(vec![], vec!["tcg".to_string()], vec!["*/hpt-guest/*".to_string(), "kvm-pr".to_string()])] filters: Vec<String>,
+    #[values(vec![], vec!["tcg".to_string()], vec!["*/hpt-guest/*".to_string(), "kvm-pr".to_string()])]
+    filters: Vec<String>,
 ) {
     let all = names(60);
     let refs: Vec<&str> = all.iter().map(String::as_str).collect();
@@ -40,7 +50,11 @@ fn a_hash_shard_keeps_its_cells_whatever_the_filter(#[values(2, 3, 5)] n: u32) {
         let unfiltered = select::select(&refs, &[], Some(p));
         let filtered = select::select(&refs, &["tcg".to_string()], Some(p));
         for i in filtered {
-            assert!(unfiltered.contains(&i), "{} moved shard under a filter", all[i]);
+            assert!(
+                unfiltered.contains(&i),
+                "{} moved shard under a filter",
+                all[i]
+            );
         }
     }
 }

@@ -73,7 +73,11 @@ struct Bench {
 
 impl Bench {
     fn new() -> Bench {
-        let runs = std::env::var("BOOTMATRIX_BENCH_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(3usize).max(1);
+        let runs = std::env::var("BOOTMATRIX_BENCH_RUNS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(3usize)
+            .max(1);
         let only = std::env::var("BOOTMATRIX_BENCH_ONLY")
             .ok()
             .filter(|s| !s.is_empty())
@@ -91,23 +95,39 @@ impl Bench {
     }
 
     fn wants(&self, section: &str) -> bool {
-        self.only.as_ref().is_none_or(|o| o.iter().any(|s| s == section))
+        self.only
+            .as_ref()
+            .is_none_or(|o| o.iter().any(|s| s == section))
     }
 
     fn header(&self) {
         let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
         let cpu = std::fs::read_to_string("/proc/cpuinfo")
             .ok()
-            .and_then(|t| t.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+            .and_then(|t| {
+                t.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+            })
             .unwrap_or_else(|| "unknown".into());
         let qemu = Command::new("qemu-system-ppc64")
             .arg("--version")
             .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").to_string())
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_string()
+            })
             .unwrap_or_else(|_| "qemu-system-ppc64 not found".into());
         println!("bootmatrix overhead benchmark");
         println!("machine: {nproc} cores, {cpu}; {qemu}");
-        println!("runs per figure: {} (BOOTMATRIX_BENCH_RUNS); load average at the start: {}", self.runs, loadavg());
+        println!(
+            "runs per figure: {} (BOOTMATRIX_BENCH_RUNS); load average at the start: {}",
+            self.runs,
+            loadavg()
+        );
     }
 
     /// `bootmatrix run` on the bench matrix with `extra` flags; returns the
@@ -115,12 +135,25 @@ impl Bench {
     /// benchmark, not a slow one, so it stops here.
     fn run_cli(&self, out: &Path, extra: &[&str]) -> (f64, serde_json::Value) {
         let mut cmd = Command::new(BIN);
-        cmd.arg("run").arg(&self.matrix).arg("--images").arg(&self.images).arg("--out").arg(out).arg("-q");
-        cmd.args(extra).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+        cmd.arg("run")
+            .arg(&self.matrix)
+            .arg("--images")
+            .arg(&self.images)
+            .arg("--out")
+            .arg(out)
+            .arg("-q");
+        cmd.args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
         let t = Instant::now();
         let o = cmd.output().expect("cannot run bootmatrix");
         let wall = t.elapsed().as_secs_f64();
-        assert!(o.status.success(), "bootmatrix run {extra:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "bootmatrix run {extra:?} failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         let json = std::fs::read_to_string(out.join("results.json")).expect("no results.json");
         (wall, serde_json::from_str(&json).expect("bad results.json"))
     }
@@ -131,12 +164,18 @@ impl Bench {
         section("cache hit: `bootmatrix fetch` of an already cached matrix (target <= 0.1 s)");
         let fetch = |offline: bool| {
             let mut c = Command::new(BIN);
-            c.arg("fetch").arg(&self.matrix).arg("--images").arg(&self.images);
+            c.arg("fetch")
+                .arg(&self.matrix)
+                .arg("--images")
+                .arg(&self.images);
             if offline {
                 c.arg("--offline");
             }
             let t = Instant::now();
-            let o = c.stderr(Stdio::null()).output().expect("cannot run bootmatrix fetch");
+            let o = c
+                .stderr(Stdio::null())
+                .output()
+                .expect("cannot run bootmatrix fetch");
             assert!(o.status.success(), "bootmatrix fetch failed");
             t.elapsed().as_secs_f64()
         };
@@ -157,11 +196,18 @@ impl Bench {
             let times: Vec<f64> = (0..self.runs)
                 .map(|_| {
                     let t = Instant::now();
-                    size = payload::build_initramfs(&busybox, c).expect("build_initramfs").len();
+                    size = payload::build_initramfs(&busybox, c)
+                        .expect("build_initramfs")
+                        .len();
                     t.elapsed().as_secs_f64() * 1000.0
                 })
                 .collect();
-            figure(&format!("build_initramfs {c:?} ({} KiB)", size / 1024), &times, "ms", None);
+            figure(
+                &format!("build_initramfs {c:?} ({} KiB)", size / 1024),
+                &times,
+                "ms",
+                None,
+            );
         }
         // The guest side: the same VOF cell booted with each compression,
         // interleaved so that drift hits all three alike. Cell seconds from
@@ -172,14 +218,24 @@ impl Bench {
         let mut secs = vec![Vec::new(); 3];
         for _ in 0..self.runs * 2 {
             for (i, n) in names.iter().enumerate() {
-                let (_, r) = self.run_cli(&self.work.join(format!("compression-{n}")), &["--filter", "vof/radix", "--compression", n]);
+                let (_, r) = self.run_cli(
+                    &self.work.join(format!("compression-{n}")),
+                    &["--filter", "vof/radix", "--compression", n],
+                );
                 secs[i].push(cell_seconds(&r, "vof/radix"));
             }
         }
         for (i, n) in names.iter().enumerate() {
-            figure(&format!("vof/radix cell with --compression {n}"), &secs[i], "s", None);
+            figure(
+                &format!("vof/radix cell with --compression {n}"),
+                &secs[i],
+                "s",
+                None,
+            );
         }
-        let best = (0..3).min_by(|&a, &b| median(&secs[a]).total_cmp(&median(&secs[b]))).unwrap();
+        let best = (0..3)
+            .min_by(|&a, &b| median(&secs[a]).total_cmp(&median(&secs[b])))
+            .unwrap();
         println!("  fastest boot by median: {}", names[best]);
     }
 
@@ -193,7 +249,10 @@ impl Bench {
             .output()
             .expect("cannot run bootmatrix fetch");
         let text = String::from_utf8_lossy(&o.stdout);
-        let line = text.lines().find(|l| l.contains(" debian-busybox: ")).expect("fetch did not list debian-busybox");
+        let line = text
+            .lines()
+            .find(|l| l.contains(" debian-busybox: "))
+            .expect("fetch did not list debian-busybox");
         let rest = line.split(" debian-busybox: ").nth(1).unwrap();
         PathBuf::from(rest.split(" (").next().unwrap())
     }
@@ -206,11 +265,18 @@ impl Bench {
     /// `pairs` A/B pairs: a VOF boot (~2 s) varies by ±0.2 s between runs,
     /// ten times the 2 % being looked for, so the short cell gets more.
     fn cell_overhead(&self, cell: &str, pairs: usize) {
-        section(&format!("cell overhead: {cell}, `bootmatrix run` vs its repro.sh run raw (target <= 1.02)"));
-        let out = self.work.join(format!("overhead-{}", cell.replace('/', "-")));
+        section(&format!(
+            "cell overhead: {cell}, `bootmatrix run` vs its repro.sh run raw (target <= 1.02)"
+        ));
+        let out = self
+            .work
+            .join(format!("overhead-{}", cell.replace('/', "-")));
         // One unmeasured run writes repro.sh and builds the payload.
         self.run_cli(&out, &["--filter", cell]);
-        let repro = out.join("cells").join(bootmatrix::run::cell_dir_name(cell)).join("repro.sh");
+        let repro = out
+            .join("cells")
+            .join(bootmatrix::run::cell_dir_name(cell))
+            .join("repro.sh");
         let (mut a_wall, mut a_cell, mut b_marker, mut b_exit) = (vec![], vec![], vec![], vec![]);
         for _ in 0..pairs {
             let (wall, r) = self.run_cli(&out, &["--filter", cell]);
@@ -221,12 +287,32 @@ impl Bench {
             b_exit.push(e);
         }
         figure("A  bootmatrix run (whole process)", &a_wall, "s", None);
-        figure("A' the cell alone (results.json seconds)", &a_cell, "s", None);
+        figure(
+            "A' the cell alone (results.json seconds)",
+            &a_cell,
+            "s",
+            None,
+        );
         figure("B  raw repro.sh, to the marker", &b_marker, "s", None);
         figure("B' raw repro.sh, to qemu's exit", &b_exit, "s", None);
-        figure("run start-up and reports (A - A')", &zip(&a_wall, &a_cell, |a, b| a - b), "s", None);
-        figure("ratio A/B (whole run vs raw to marker)", &zip(&a_wall, &b_marker, |a, b| a / b), "x", Some(1.02));
-        figure("ratio A'/B' (cell vs raw to exit)", &zip(&a_cell, &b_exit, |a, b| a / b), "x", Some(1.02));
+        figure(
+            "run start-up and reports (A - A')",
+            &zip(&a_wall, &a_cell, |a, b| a - b),
+            "s",
+            None,
+        );
+        figure(
+            "ratio A/B (whole run vs raw to marker)",
+            &zip(&a_wall, &b_marker, |a, b| a / b),
+            "x",
+            Some(1.02),
+        );
+        figure(
+            "ratio A'/B' (cell vs raw to exit)",
+            &zip(&a_cell, &b_exit, |a, b| a / b),
+            "x",
+            Some(1.02),
+        );
     }
 
     // -- marker latency -------------------------------------------------------
@@ -237,7 +323,10 @@ impl Bench {
         let out = self.work.join("marker");
         let (_, r) = self.run_cli(&out, &["--filter", cell_name]);
         let argv = cell_argv(&r, cell_name);
-        let real = QemuCommand { program: argv[0].clone(), args: argv[1..].to_vec() };
+        let real = QemuCommand {
+            program: argv[0].clone(),
+            args: argv[1..].to_vec(),
+        };
         let dir = out.join("latency");
         std::fs::create_dir_all(&dir).unwrap();
         let (cell, expected) = planned(&self.matrix, cell_name);
@@ -256,7 +345,12 @@ impl Bench {
             let seen = obs.marker_seen_at.expect("marker not seen");
             inproc.push(decided.duration_since(seen).as_secs_f64() * 1000.0);
         }
-        figure("real qemu: reader sees marker -> verdict", &inproc, "ms", Some(10.0));
+        figure(
+            "real qemu: reader sees marker -> verdict",
+            &inproc,
+            "ms",
+            Some(10.0),
+        );
 
         // 2. End to end through the PTY: a fake guest (this binary) takes a
         // CLOCK_MONOTONIC stamp right before its write(2) of the marker; the
@@ -265,7 +359,10 @@ impl Bench {
         let mut e2e = Vec::new();
         for i in 0..self.runs * 10 {
             let stamp = dir.join(format!("stamp-{i}"));
-            let fake = QemuCommand { program: me.display().to_string(), args: vec!["__fake-guest".into(), stamp.display().to_string()] };
+            let fake = QemuCommand {
+                program: me.display().to_string(),
+                args: vec!["__fake-guest".into(), stamp.display().to_string()],
+            };
             let mut g = RunningGuest::spawn(&fake, &dir).expect("spawn fake guest");
             let obs = g.watch(Duration::from_secs(30));
             let v = verdict::decide(&cell, &expected, &obs);
@@ -273,16 +370,27 @@ impl Bench {
             g.finish(Duration::from_secs(3));
             assert_eq!(obs.cause, EndCause::Marker);
             assert_eq!(v.status, Status::Passed, "{}", v.summary);
-            let sent: u64 = std::fs::read_to_string(&stamp).unwrap().trim().parse().unwrap();
+            let sent: u64 = std::fs::read_to_string(&stamp)
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap();
             e2e.push((decided - sent) as f64 / 1e6);
         }
-        figure("PTY end to end: write(marker) -> verdict", &e2e, "ms", Some(10.0));
+        figure(
+            "PTY end to end: write(marker) -> verdict",
+            &e2e,
+            "ms",
+            Some(10.0),
+        );
     }
 
     // -- error cell -----------------------------------------------------------
 
     fn error_latency(&self) {
-        section("error-cell latency: qemu exits with a documented error -> verdict (target <= 0.2 s)");
+        section(
+            "error-cell latency: qemu exits with a documented error -> verdict (target <= 0.2 s)",
+        );
         let cell_name = "error/pseries-2.11";
         let out = self.work.join("error");
         let (_, r) = self.run_cli(&out, &["--filter", cell_name]);
@@ -300,15 +408,26 @@ impl Bench {
             let stamp = dir.join(format!("exit-{i}"));
             let mut args = vec!["__exit-stamp".to_string(), stamp.display().to_string()];
             args.extend(argv.iter().cloned());
-            let cmd = QemuCommand { program: me.display().to_string(), args };
+            let cmd = QemuCommand {
+                program: me.display().to_string(),
+                args,
+            };
             let mut g = RunningGuest::spawn(&cmd, &dir).expect("spawn qemu");
             let obs = g.watch(cell.timeout);
             let v = verdict::decide(&cell, &expected, &obs);
             let decided = monotonic_ns();
             g.finish(Duration::from_secs(3));
-            assert!(matches!(obs.cause, EndCause::QemuExited(_)), "ended by {:?}", obs.cause);
+            assert!(
+                matches!(obs.cause, EndCause::QemuExited(_)),
+                "ended by {:?}",
+                obs.cause
+            );
             assert_eq!(v.status, Status::Passed, "{}", v.summary);
-            let exited: u64 = std::fs::read_to_string(&stamp).unwrap().trim().parse().unwrap();
+            let exited: u64 = std::fs::read_to_string(&stamp)
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap();
             lat.push((decided - exited) as f64 / 1e6);
         }
         figure("qemu exit -> verdict (in-process)", &lat, "ms", Some(200.0));
@@ -321,20 +440,32 @@ impl Bench {
             walls.push(wall);
             cells.push(cell_seconds(&r, cell_name));
         }
-        figure("cell seconds in results.json (qemu's run included)", &cells, "s", Some(0.2));
+        figure(
+            "cell seconds in results.json (qemu's run included)",
+            &cells,
+            "s",
+            Some(0.2),
+        );
         figure("bootmatrix run, whole process", &walls, "s", None);
     }
 
     // -- makespan -------------------------------------------------------------
 
     fn makespan(&self) {
-        section("matrix makespan: six TCG cells with -j 2 vs max(longest, total/2) (target <= 1.10)");
+        section(
+            "matrix makespan: six TCG cells with -j 2 vs max(longest, total/2) (target <= 1.10)",
+        );
         let out = self.work.join("makespan");
         let _ = std::fs::remove_file(out.join("results.json"));
         let (mut ratio, mut pool_ratio, mut walls) = (vec![], vec![], vec![]);
         for i in 0..self.runs {
             let (wall, r) = self.run_cli(&out, &["--filter", "makespan/*", "-j", "2"]);
-            let secs: Vec<f64> = r["cells"].as_array().unwrap().iter().map(|c| c["seconds"].as_f64().unwrap()).collect();
+            let secs: Vec<f64> = r["cells"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["seconds"].as_f64().unwrap())
+                .collect();
             assert_eq!(secs.len(), 6);
             let total: f64 = secs.iter().sum();
             let longest = secs.iter().cloned().fold(0.0, f64::max);
@@ -351,14 +482,21 @@ impl Bench {
             pool_ratio.push((wall - startup) / ideal);
         }
         figure("makespan / ideal (whole process)", &ratio, "x", Some(1.10));
-        figure("makespan / ideal (minus the fixed run cost)", &pool_ratio, "x", Some(1.10));
+        figure(
+            "makespan / ideal (minus the fixed run cost)",
+            &pool_ratio,
+            "x",
+            Some(1.10),
+        );
     }
 
     // -- memory ---------------------------------------------------------------
 
     fn memory(&self) {
         section("memory: peak RSS of `bootmatrix run -j 8` against a load generator (target <= 64 MiB, flat)");
-        println!("  (a fake qemu that prints N MiB of console text, a valid report and the marker:");
+        println!(
+            "  (a fake qemu that prints N MiB of console text, a valid report and the marker:"
+        );
         println!("   it loads the harness, it is not evidence that anything boots)");
         let fake = self.work.join("fake-qemu.sh");
         std::fs::write(&fake, FAKE_QEMU).unwrap();
@@ -370,16 +508,28 @@ impl Bench {
             for _ in 0..self.runs {
                 let _ = std::fs::remove_dir_all(&out);
                 let mut cmd = Command::new(BIN);
-                cmd.arg("run").arg(&self.matrix).arg("--images").arg(&self.images).arg("--out").arg(&out);
-                cmd.args(["-q", "-j", "8", "--filter", "mem/*", "--qemu"]).arg(&fake);
-                cmd.env("FAKE_QEMU_MIB", mib.to_string()).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+                cmd.arg("run")
+                    .arg(&self.matrix)
+                    .arg("--images")
+                    .arg(&self.images)
+                    .arg("--out")
+                    .arg(&out);
+                cmd.args(["-q", "-j", "8", "--filter", "mem/*", "--qemu"])
+                    .arg(&fake);
+                cmd.env("FAKE_QEMU_MIB", mib.to_string())
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped());
                 let t = Instant::now();
                 let mut child = cmd.spawn().expect("cannot run bootmatrix");
                 let (peak, status) = peak_rss_kib(&mut child);
                 walls.push(t.elapsed().as_secs_f64());
                 let mut err = String::new();
                 let _ = child.stderr.take().unwrap().read_to_string(&mut err);
-                assert!(status.success(), "bootmatrix run with the fake qemu failed: {err}");
+                assert!(
+                    status.success(),
+                    "bootmatrix run with the fake qemu failed: {err}"
+                );
                 hwm.push(peak as f64 / 1024.0);
             }
             let logs: u64 = std::fs::read_dir(out.join("cells"))
@@ -388,8 +538,21 @@ impl Bench {
                 .filter_map(|d| d.path().join("console.log").metadata().ok())
                 .map(|m| m.len())
                 .sum();
-            figure(&format!("peak RSS, 8 cells x {mib} MiB console ({} MiB of logs)", logs >> 20), &hwm, "MiB", Some(64.0));
-            figure(&format!("wall, 8 cells x {mib} MiB console"), &walls, "s", None);
+            figure(
+                &format!(
+                    "peak RSS, 8 cells x {mib} MiB console ({} MiB of logs)",
+                    logs >> 20
+                ),
+                &hwm,
+                "MiB",
+                Some(64.0),
+            );
+            figure(
+                &format!("wall, 8 cells x {mib} MiB console"),
+                &walls,
+                "s",
+                None,
+            );
             let _ = std::fs::remove_dir_all(out.join("cells"));
         }
     }
@@ -422,7 +585,10 @@ fn fake_guest(stamp: &str) {
     let body = "v=1|release=6.1.0-fake|mmu=Radix|page_kib=64|cpu=POWER9 (architected), altivec supported|platform=pSeries|hypervisor=none|cmdline=console=hvc0";
     let mut out = std::io::stdout().lock();
     for i in 0..50 {
-        let _ = writeln!(out, "[    0.{i:06}] fake guest: console text before the report");
+        let _ = writeln!(
+            out,
+            "[    0.{i:06}] fake guest: console text before the report"
+        );
     }
     let report = format!("{REPORT_TAG} {} {body}\n", payload::checksum(body));
     let _ = out.write_all(report.as_bytes());
@@ -438,7 +604,10 @@ fn fake_guest(stamp: &str) {
 /// stderr pipe), stamps CLOCK_MONOTONIC into `stamp` as soon as qemu is
 /// reaped, and exits with qemu's status.
 fn exit_stamp(stamp: &str, program: &str, args: &[String]) {
-    let status = Command::new(program).args(args).status().expect("cannot run qemu");
+    let status = Command::new(program)
+        .args(args)
+        .status()
+        .expect("cannot run qemu");
     let t = monotonic_ns();
     std::fs::write(stamp, t.to_string()).unwrap();
     std::process::exit(status.code().unwrap_or(1));
@@ -514,15 +683,24 @@ fn peak_rss_kib(child: &mut std::process::Child) -> (u64, std::process::ExitStat
 
 /// The cell and its expectation, planned as `bootmatrix run` would.
 fn planned(matrix: &Path, name: &str) -> (bootmatrix::model::Cell, verdict::Expected) {
-    let (_, cells) = bootmatrix::app::load_selected(matrix, &[name.to_string()], None).expect("load the bench matrix");
-    let cell = cells.into_iter().next().expect("cell not in the bench matrix");
+    let (_, cells) = bootmatrix::app::load_selected(matrix, &[name.to_string()], None)
+        .expect("load the bench matrix");
+    let cell = cells
+        .into_iter()
+        .next()
+        .expect("cell not in the bench matrix");
     let facts = bootmatrix::host::probe(bootmatrix::qemu::DEFAULT_QEMU);
     let prediction = bootmatrix::app::predict(&cell, &facts, std::slice::from_ref(&cell));
     (cell.clone(), verdict::expected(&cell, &prediction))
 }
 
 fn cell_entry<'a>(r: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    r["cells"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("{name} not in results.json"))
+    r["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("{name} not in results.json"))
 }
 
 fn cell_seconds(r: &serde_json::Value, name: &str) -> f64 {
@@ -532,7 +710,12 @@ fn cell_seconds(r: &serde_json::Value, name: &str) -> f64 {
 }
 
 fn cell_argv(r: &serde_json::Value, name: &str) -> Vec<String> {
-    cell_entry(r, name)["argv"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect()
+    cell_entry(r, name)["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect()
 }
 
 /// The fixed cost of a `bootmatrix run` around its cells (start-up: host
@@ -544,7 +727,10 @@ fn fixed_run_cost(b: &Bench) -> f64 {
 }
 
 fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: clock_gettime writes into the timespec it is given.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
@@ -556,7 +742,9 @@ fn set_executable(path: &Path) {
 }
 
 fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg").map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" ")).unwrap_or_default()
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 fn zip(a: &[f64], b: &[f64], f: impl Fn(f64, f64) -> f64) -> Vec<f64> {
@@ -567,7 +755,11 @@ fn median(xs: &[f64]) -> f64 {
     let mut v = xs.to_vec();
     v.sort_by(f64::total_cmp);
     let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
 }
 
 fn section(title: &str) {

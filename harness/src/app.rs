@@ -43,14 +43,25 @@ impl Sources {
     fn images_dir_for(&self, matrix: &Path) -> PathBuf {
         self.images_dir.clone().unwrap_or_else(|| {
             let dir = matrix.parent().unwrap_or(Path::new("."));
-            let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
             dir.join("..").join("images")
         })
     }
 
     fn store(&self) -> Result<Store> {
         let root = self.cache_dir.clone().unwrap_or_else(Store::default_root);
-        Store::open(root, StoreOptions { offline: self.offline, progress: self.progress, ..StoreOptions::default() })
+        Store::open(
+            root,
+            StoreOptions {
+                offline: self.offline,
+                progress: self.progress,
+                ..StoreOptions::default()
+            },
+        )
     }
 }
 
@@ -108,7 +119,8 @@ impl HostsMode {
             HostsMode::Native => false,
             HostsMode::Emulated => true,
             HostsMode::Auto => {
-                matrix.emulation.is_some() && !(probed.is_power() && probed.kvm.dev_kvm == crate::host::DevKvm::Usable)
+                matrix.emulation.is_some()
+                    && !(probed.is_power() && probed.kvm.dev_kvm == crate::host::DevKvm::Usable)
             }
         }
     }
@@ -132,7 +144,11 @@ pub fn exit_code(results: &[CellResult]) -> i32 {
 }
 
 /// Loads a matrix and keeps the selected cells.
-pub fn load_selected(path: &Path, filters: &[String], partition: Option<Partition>) -> Result<(Matrix, Vec<Cell>)> {
+pub fn load_selected(
+    path: &Path,
+    filters: &[String],
+    partition: Option<Partition>,
+) -> Result<(Matrix, Vec<Cell>)> {
     select::check_filters(filters)?;
     let m = matrix::load(path)?;
     let cells = selected(&m, filters, partition);
@@ -141,7 +157,10 @@ pub fn load_selected(path: &Path, filters: &[String], partition: Option<Partitio
 
 fn selected(m: &Matrix, filters: &[String], partition: Option<Partition>) -> Vec<Cell> {
     let names: Vec<&str> = m.cells.iter().map(|c| c.name.as_str()).collect();
-    select::select(&names, filters, partition).into_iter().map(|i| m.cells[i].clone()).collect()
+    select::select(&names, filters, partition)
+        .into_iter()
+        .map(|i| m.cells[i].clone())
+        .collect()
 }
 
 /// [`load_selected`], with the host rows placed as `hosts` says for the
@@ -166,10 +185,9 @@ pub fn load_selected_as(
 /// `[emulation]` table says.
 fn emulated_cells(m: &Matrix) -> Result<Vec<Cell>> {
     let bad = |msg: &str| Error::bad_input(format!("{}: {msg}", m.path.display()));
-    let e = m
-        .emulation
-        .as_ref()
-        .ok_or_else(|| bad("--hosts emulated needs an [emulation] table naming the host kernels (see README)"))?;
+    let e = m.emulation.as_ref().ok_or_else(|| {
+        bad("--hosts emulated needs an [emulation] table naming the host kernels (see README)")
+    })?;
     matrix::emulate(&m.cells, e).map_err(|msg| bad(&msg))
 }
 
@@ -241,15 +259,24 @@ pub fn facts_for(cell: &Cell, probed: &HostFacts, hugepages: u64) -> HostFacts {
 /// host kernel has no HugeTLB, see [`chain::host_limits`]).
 pub fn session_hugepages(cell: &Cell, cells: &[Cell]) -> u64 {
     let mmu = cell.host.mmu.unwrap_or(crate::model::Mmu::Radix);
-    let patched = cell.host.kernel.as_ref().is_some_and(|k| k.emulated_hugepages);
-    let hugetlb = mmu == crate::model::Mmu::Hpt || cell.host.kind == crate::model::HostKind::NestedPseries || patched;
+    let patched = cell
+        .host
+        .kernel
+        .as_ref()
+        .is_some_and(|k| k.emulated_hugepages);
+    let hugetlb = mmu == crate::model::Mmu::Hpt
+        || cell.host.kind == crate::model::HostKind::NestedPseries
+        || patched;
     if !cell.host.kind.is_emulated() || !hugetlb {
         return 0;
     }
     let key = chain::session_key(&cell.host);
     cells
         .iter()
-        .filter(|c| chain::session_key(&c.host) == key && c.guest.fixes.contains(&crate::model::Fix::Hugepages))
+        .filter(|c| {
+            chain::session_key(&c.host) == key
+                && c.guest.fixes.contains(&crate::model::Fix::Hugepages)
+        })
         .map(|c| chain::hugepages_for(c.guest.memory_mib, chain::l1_hugepage_kib(mmu)))
         .max()
         .unwrap_or(0)
@@ -269,7 +296,12 @@ pub fn predict(cell: &Cell, probed: &HostFacts, cells: &[Cell]) -> rules::Predic
 
 /// Plans one cell: prediction, expectation, and the command or the verdict
 /// reached without booting.
-pub fn plan_cell(cell: &Cell, prediction: rules::Prediction, qemu_bin: &str, files: std::result::Result<BootFiles, String>) -> PlannedCell {
+pub fn plan_cell(
+    cell: &Cell,
+    prediction: rules::Prediction,
+    qemu_bin: &str,
+    files: std::result::Result<BootFiles, String>,
+) -> PlannedCell {
     let expected = verdict::expected(cell, &prediction);
     let action = if let Some(reason) = &prediction.skip {
         Action::Settled(Verdict::skipped(reason))
@@ -279,18 +311,35 @@ pub fn plan_cell(cell: &Cell, prediction: rules::Prediction, qemu_bin: &str, fil
             Err(e) => Action::Settled(Verdict::error(&e)),
         }
     };
-    PlannedCell { cell: cell.clone(), prediction, expected, action }
+    PlannedCell {
+        cell: cell.clone(),
+        prediction,
+        expected,
+        action,
+    }
 }
 
 /// `bootmatrix run`.
 pub fn run(args: &RunArgs) -> Result<RunOutcome> {
     let started = Instant::now();
-    let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let started_unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let facts = host::probe(&args.sources.qemu);
-    let (matrix, mut cells) = load_selected_as(&args.matrix, &args.filters, args.partition, args.hosts, &facts)?;
+    let (matrix, mut cells) = load_selected_as(
+        &args.matrix,
+        &args.filters,
+        args.partition,
+        args.hosts,
+        &facts,
+    )?;
     if let Some(k) = &args.kernel_override {
         if !k.is_file() {
-            return Err(Error::bad_input(format!("--kernel {}: no such file", k.display())));
+            return Err(Error::bad_input(format!(
+                "--kernel {}: no such file",
+                k.display()
+            )));
         }
     }
     if args.timeout_scale != 1.0 {
@@ -298,23 +347,43 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
             c.timeout = c.timeout.mul_f64(args.timeout_scale);
         }
     }
-    teardown::install_signal_handlers().map_err(|e| Error::infra(format!("cannot install signal handlers: {e}")))?;
+    teardown::install_signal_handlers()
+        .map_err(|e| Error::infra(format!("cannot install signal handlers: {e}")))?;
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, "cannot create", e))?;
 
     // Images and payloads only for cells that will boot.
-    let predictions: Vec<rules::Prediction> = cells.iter().map(|c| predict(c, &facts, &cells)).collect();
-    let runnable: Vec<Cell> = cells.iter().zip(&predictions).filter(|(_, p)| p.skip.is_none()).map(|(c, _)| c.clone()).collect();
+    let predictions: Vec<rules::Prediction> =
+        cells.iter().map(|c| predict(c, &facts, &cells)).collect();
+    let runnable: Vec<Cell> = cells
+        .iter()
+        .zip(&predictions)
+        .filter(|(_, p)| p.skip.is_none())
+        .map(|(c, _)| c.clone())
+        .collect();
     let images_dir = args.sources.images_dir_for(&args.matrix);
-    let store = if runnable.is_empty() { None } else { Some(args.sources.store()?) };
+    let store = if runnable.is_empty() {
+        None
+    } else {
+        Some(args.sources.store()?)
+    };
     let images = match &store {
         None => BTreeMap::new(),
-        Some(store) => resolve_images(&needed_images_with(&runnable, args.kernel_override.is_none()), &images_dir, store)?,
+        Some(store) => resolve_images(
+            &needed_images_with(&runnable, args.kernel_override.is_none()),
+            &images_dir,
+            store,
+        )?,
     };
     // Absolute, so that every repro.sh runs from any directory.
-    let payload_dir = std::path::absolute(&args.out).unwrap_or_else(|_| args.out.clone()).join("payload");
+    let payload_dir = std::path::absolute(&args.out)
+        .unwrap_or_else(|_| args.out.clone())
+        .join("payload");
     let mut initrds: BTreeMap<String, std::result::Result<PathBuf, String>> = BTreeMap::new();
     for (name, img) in &images {
-        if runnable.iter().any(|c| &c.guest.busybox == name && !c.host.kind.is_emulated()) {
+        if runnable
+            .iter()
+            .any(|c| &c.guest.busybox == name && !c.host.kind.is_emulated())
+        {
             let built = match img {
                 Ok(img) => build_payload(img, &payload_dir, args.compression),
                 Err(e) => Err(e.message().to_string()),
@@ -323,8 +392,14 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
         }
     }
     let image_path = |name: &str| -> std::result::Result<PathBuf, String> {
-        let img = images.get(name).ok_or_else(|| format!("image `{name}` not resolved"))?;
-        Ok(img.as_ref().map_err(|e| e.message().to_string())?.path.clone())
+        let img = images
+            .get(name)
+            .ok_or_else(|| format!("image `{name}` not resolved"))?;
+        Ok(img
+            .as_ref()
+            .map_err(|e| e.message().to_string())?
+            .path
+            .clone())
     };
     let mut planned: Vec<PlannedCell> = Vec::new();
     let mut session_keys: Vec<String> = Vec::new();
@@ -332,15 +407,23 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
     for (c, p) in cells.iter().zip(predictions) {
         if c.host.kind.is_emulated() && p.skip.is_none() {
             let key = chain::session_key(&c.host);
-            let k = session_keys.iter().position(|s| s == &key).unwrap_or_else(|| {
-                session_keys.push(key);
-                session_cells.push(Vec::new());
-                session_keys.len() - 1
-            });
+            let k = session_keys
+                .iter()
+                .position(|s| s == &key)
+                .unwrap_or_else(|| {
+                    session_keys.push(key);
+                    session_cells.push(Vec::new());
+                    session_keys.len() - 1
+                });
             session_cells[k].push(planned.len());
             let argv = qemu::guest_command(chain::L1_QEMU, c, &p, &chain::l2_files(c)).argv();
             let expected = verdict::expected(c, &p);
-            planned.push(PlannedCell { cell: c.clone(), prediction: p, expected, action: Action::Inner { session: k, argv } });
+            planned.push(PlannedCell {
+                cell: c.clone(),
+                prediction: p,
+                expected,
+                action: Action::Inner { session: k, argv },
+            });
             continue;
         }
         let files = (|| -> std::result::Result<BootFiles, String> {
@@ -348,7 +431,10 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
                 Some(path) => std::path::absolute(path).unwrap_or_else(|_| path.clone()),
                 None => image_path(&c.guest.kernel.image)?,
             };
-            let initrd = initrds.get(&c.guest.busybox).ok_or("payload not built")?.clone()?;
+            let initrd = initrds
+                .get(&c.guest.busybox)
+                .ok_or("payload not built")?
+                .clone()?;
             Ok(BootFiles { kernel, initrd })
         })();
         planned.push(plan_cell(c, p, &args.sources.qemu, files));
@@ -357,19 +443,33 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
     for (k, members) in session_cells.iter().enumerate() {
         let first = planned[members[0]].cell.clone();
         let hugepages = session_hugepages(&first, &cells);
-        let prepared = prepare_session(&planned, members, hugepages, &image_path, &images_dir, store.as_ref(), &payload_dir)
-            .map(|l1| chain::host_command(&args.sources.qemu, &first.host, &l1.0, &l1.1, hugepages));
+        let prepared = prepare_session(
+            &planned,
+            members,
+            hugepages,
+            &image_path,
+            &images_dir,
+            store.as_ref(),
+            &payload_dir,
+        )
+        .map(|l1| chain::host_command(&args.sources.qemu, &first.host, &l1.0, &l1.1, hugepages));
         match prepared {
             Ok(command) => sessions.push(run::HostSession {
                 key: session_keys[k].clone(),
                 command,
                 cells: members.clone(),
-                memory_mib: first.host.memory_mib.unwrap_or(chain::default_host_memory(first.host.kind)),
+                memory_mib: first
+                    .host
+                    .memory_mib
+                    .unwrap_or(chain::default_host_memory(first.host.kind)),
                 boot_timeout: std::time::Duration::from_secs(300).mul_f64(args.timeout_scale),
             }),
             Err(e) => {
                 for &i in members {
-                    planned[i].action = Action::Settled(Verdict::error(&format!("cannot build the emulated host {}: {e}", session_keys[k])));
+                    planned[i].action = Action::Settled(Verdict::error(&format!(
+                        "cannot build the emulated host {}: {e}",
+                        session_keys[k]
+                    )));
                 }
             }
         }
@@ -408,7 +508,9 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
         suite: matrix.name.clone(),
         description: matrix.description.clone(),
         host: &facts,
-        host_kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease").ok().map(|s| s.trim().to_string()),
+        host_kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .ok()
+            .map(|s| s.trim().to_string()),
         started_unix,
         seconds: started.elapsed().as_secs_f64(),
         interrupted: teardown::interrupted(),
@@ -416,17 +518,31 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
         selection: report::results::Selection {
             filters: args.filters.clone(),
             partition: args.partition.map(report::results::partition_text),
-            cells: select::select(&names, &args.filters, None).into_iter().map(|i| names[i].to_string()).collect(),
+            cells: select::select(&names, &args.filters, None)
+                .into_iter()
+                .map(|i| names[i].to_string())
+                .collect(),
         },
-        image_sha256: images.iter().filter_map(|(n, i)| Some((n.clone(), i.as_ref().ok()?.sha256.clone()))).collect(),
+        image_sha256: images
+            .iter()
+            .filter_map(|(n, i)| Some((n.clone(), i.as_ref().ok()?.sha256.clone())))
+            .collect(),
         out: args.out.clone(),
     };
-    let junit = report::write_all(&args.out, &ResultsFile::from_run(&results, &facts_run), args.junit_flavor)?;
+    let junit = report::write_all(
+        &args.out,
+        &ResultsFile::from_run(&results, &facts_run),
+        args.junit_flavor,
+    )?;
     let mut code = exit_code(&results);
     if code == 0 && args.flaky_fails && results.iter().any(|r| r.flaky) {
         code = 1;
     }
-    Ok(RunOutcome { results, junit, exit_code: code })
+    Ok(RunOutcome {
+        results,
+        junit,
+        exit_code: code,
+    })
 }
 
 /// Builds the initramfs of an emulated host for the cells `members` of
@@ -444,10 +560,15 @@ fn prepare_session(
 ) -> std::result::Result<(PathBuf, PathBuf), String> {
     let store = store.ok_or("no image store")?;
     let first = &planned[members[0]].cell;
-    let host_kernel = first.host.kernel.as_ref().ok_or("the emulated host has no kernel")?;
+    let host_kernel = first
+        .host
+        .kernel
+        .as_ref()
+        .ok_or("the emulated host has no kernel")?;
     let host_kernel_path = image_path(&host_kernel.image)?;
     let busybox = std::fs::read(image_path(&first.guest.busybox)?).map_err(|e| e.to_string())?;
-    let kernel_spec = images::load(images_dir, &host_kernel.image).map_err(|e| e.message().to_string())?;
+    let kernel_spec =
+        images::load(images_dir, &host_kernel.image).map_err(|e| e.message().to_string())?;
     // A kernel the harness built has KVM built in; a packaged one has modules.
     let modules = if kernel_spec.kernel_build.is_some() {
         Vec::new()
@@ -455,7 +576,8 @@ fn prepare_session(
         images::bundle::kvm_modules(store, &kernel_spec).map_err(|e| e.message().to_string())?
     };
     let wanted = chain::inner_qemu(&first.host);
-    let userland = images::bundle::qemu_userland(store, &wanted.release).map_err(|e| e.message().to_string())?;
+    let userland = images::bundle::qemu_userland(store, &wanted.release)
+        .map_err(|e| e.message().to_string())?;
     let have = crate::host::parse_version(&userland.qemu_version);
     if have.map(|v| (v.0, v.1)) != Some((wanted.version.0, wanted.version.1)) {
         return Err(format!(
@@ -469,18 +591,28 @@ fn prepare_session(
     for &i in members {
         let c = &planned[i].cell;
         if !l2_kernels.iter().any(|(n, _)| n == &c.guest.kernel.name) {
-            let bytes = std::fs::read(image_path(&c.guest.kernel.image)?).map_err(|e| e.to_string())?;
+            let bytes =
+                std::fs::read(image_path(&c.guest.kernel.image)?).map_err(|e| e.to_string())?;
             l2_kernels.push((c.guest.kernel.name.clone(), bytes));
         }
         if let Action::Inner { argv, .. } = &planned[i].action {
-            runs.push(chain::InnerRun { argv: argv.clone(), timeout_secs: c.timeout.as_secs().max(1) });
+            runs.push(chain::InnerRun {
+                argv: argv.clone(),
+                timeout_secs: c.timeout.as_secs().max(1),
+            });
         }
     }
     let module_names: Vec<String> = modules.iter().map(|(n, _)| n.clone()).collect();
-    let hugepage_kib = (hugepages > 0).then(|| chain::l1_hugepage_kib(first.host.mmu.unwrap_or(crate::model::Mmu::Radix)));
+    let hugepage_kib = (hugepages > 0)
+        .then(|| chain::l1_hugepage_kib(first.host.mmu.unwrap_or(crate::model::Mmu::Radix)));
     let init = chain::l1_init(&module_names, &runs, hugepage_kib);
-    let l2_initrd = payload::build_initramfs(&busybox, Compression::None).map_err(|e| e.to_string())?;
-    let mut key_material = format!("{init}|{}|{}", payload::checksum(&String::from_utf8_lossy(&busybox)), userland.packages.join(","));
+    let l2_initrd =
+        payload::build_initramfs(&busybox, Compression::None).map_err(|e| e.to_string())?;
+    let mut key_material = format!(
+        "{init}|{}|{}",
+        payload::checksum(&String::from_utf8_lossy(&busybox)),
+        userland.packages.join(",")
+    );
     for (n, b) in modules.iter().chain(l2_kernels.iter()) {
         key_material.push_str(&format!("|{n}:{}", images::sha256_bytes(b)));
     }
@@ -491,33 +623,56 @@ fn prepare_session(
             .files
             .iter()
             .map(|f| match &f.content {
-                images::bundle::BundleContent::File(data) => chain::UserlandFile::File(&f.path, f.mode, data),
-                images::bundle::BundleContent::Symlink(t) => chain::UserlandFile::Symlink(&f.path, t),
+                images::bundle::BundleContent::File(data) => {
+                    chain::UserlandFile::File(&f.path, f.mode, data)
+                }
+                images::bundle::BundleContent::Symlink(t) => {
+                    chain::UserlandFile::Symlink(&f.path, t)
+                }
                 images::bundle::BundleContent::Dir => chain::UserlandFile::Dir(&f.path),
             })
             .collect();
-        let contents = chain::L1Contents { busybox: &busybox, init: &init, modules: &modules, userland: files, l2_kernels, l2_initrd: &l2_initrd };
-        chain::write_l1_initramfs(&path, &contents).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        let contents = chain::L1Contents {
+            busybox: &busybox,
+            init: &init,
+            modules: &modules,
+            userland: files,
+            l2_kernels,
+            l2_initrd: &l2_initrd,
+        };
+        chain::write_l1_initramfs(&path, &contents)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
     Ok((host_kernel_path, path))
 }
 
 /// Builds (or reuses) the initramfs for a busybox image; named by content so
 /// that concurrent runs and reruns share it safely.
-fn build_payload(busybox: &Image, dir: &Path, compression: Compression) -> std::result::Result<PathBuf, String> {
+fn build_payload(
+    busybox: &Image,
+    dir: &Path,
+    compression: Compression,
+) -> std::result::Result<PathBuf, String> {
     let ext = match compression {
         Compression::Gzip => "cpio.gz",
         Compression::Zstd => "cpio.zst",
         Compression::None => "cpio",
     };
-    let key = payload::checksum(&format!("{}|{}|{:?}", busybox.sha256, payload::INIT_SCRIPT, compression));
+    let key = payload::checksum(&format!(
+        "{}|{}|{:?}",
+        busybox.sha256,
+        payload::INIT_SCRIPT,
+        compression
+    ));
     let path = dir.join(format!("initramfs-{key}.{ext}"));
     if path.exists() {
         return Ok(path);
     }
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let bytes = std::fs::read(&busybox.path).map_err(|e| format!("cannot read {}: {e}", busybox.path.display()))?;
-    let img = payload::build_initramfs(&bytes, compression).map_err(|e| format!("cannot build the initramfs: {e}"))?;
+    let bytes = std::fs::read(&busybox.path)
+        .map_err(|e| format!("cannot read {}: {e}", busybox.path.display()))?;
+    let img = payload::build_initramfs(&bytes, compression)
+        .map_err(|e| format!("cannot build the initramfs: {e}"))?;
     let tmp = dir.join(format!(".initramfs-{key}.{}.tmp", std::process::id()));
     std::fs::write(&tmp, img).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
     std::fs::rename(&tmp, &path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -554,7 +709,11 @@ pub fn fetch(matrix_path: &Path, sources: &Sources) -> Result<Vec<String>> {
         // Emulated hosts also need Debian's ppc64el qemu inside them: the
         // default one, and the older one for old machine types.
         let mut releases = vec![chain::DEFAULT_INNER_QEMU.0.to_string()];
-        if let Some(q) = m.emulation.as_ref().and_then(|e| e.old_machine_qemu.as_ref()) {
+        if let Some(q) = m
+            .emulation
+            .as_ref()
+            .and_then(|e| e.old_machine_qemu.as_ref())
+        {
             releases.push(q.release.clone());
         }
         for release in releases {
@@ -573,14 +732,23 @@ pub fn fetch(matrix_path: &Path, sources: &Sources) -> Result<Vec<String>> {
 
 /// `bootmatrix plan`: every cell with its prediction and command. Images are
 /// not fetched, so the command names them symbolically (`<image:NAME>`).
-pub fn plan_entries(cells: &[Cell], facts: &HostFacts, qemu_bin: &str) -> Vec<crate::plan::PlanEntry> {
+pub fn plan_entries(
+    cells: &[Cell],
+    facts: &HostFacts,
+    qemu_bin: &str,
+) -> Vec<crate::plan::PlanEntry> {
     cells
         .iter()
         .map(|c| {
             let prediction = predict(c, facts, cells);
             if c.host.kind.is_emulated() {
-                let argv = qemu::guest_command(chain::L1_QEMU, c, &prediction, &chain::l2_files(c)).argv();
-                let kernel = c.host.kernel.as_ref().map_or(String::new(), |k| k.image.clone());
+                let argv =
+                    qemu::guest_command(chain::L1_QEMU, c, &prediction, &chain::l2_files(c)).argv();
+                let kernel = c
+                    .host
+                    .kernel
+                    .as_ref()
+                    .map_or(String::new(), |k| k.image.clone());
                 let host = chain::host_command(
                     qemu_bin,
                     &c.host,
@@ -591,7 +759,10 @@ pub fn plan_entries(cells: &[Cell], facts: &HostFacts, qemu_bin: &str) -> Vec<cr
                 let mut e = crate::plan::PlanEntry::new(c, prediction, argv);
                 e.host_argv = Some(host.argv());
                 let q = chain::inner_qemu(&c.host);
-                e.inner_qemu = Some(format!("qemu {}.{} from Debian {} (ppc64el)", q.version.0, q.version.1, q.release));
+                e.inner_qemu = Some(format!(
+                    "qemu {}.{} from Debian {} (ppc64el)",
+                    q.version.0, q.version.1, q.release
+                ));
                 return e;
             }
             let files = BootFiles {

@@ -86,7 +86,11 @@ pub fn emulated_facts(host: &HostSpec, hugepages: u64) -> HostFacts {
     let hv_loaded = !nested || mmu == Mmu::Radix;
     let pr_loaded = kernel_pr && mmu == Mmu::Hpt;
     let hugetlbfs = if hugepages > 0 {
-        vec![HugetlbfsMount { path: "/dev/hugepages".into(), page_size_kib: Some(l1_hugepage_kib(mmu)), writable: true }]
+        vec![HugetlbfsMount {
+            path: "/dev/hugepages".into(),
+            page_size_kib: Some(l1_hugepage_kib(mmu)),
+            writable: true,
+        }]
     } else {
         Vec::new()
     };
@@ -104,7 +108,12 @@ pub fn emulated_facts(host: &HostSpec, hugepages: u64) -> HostFacts {
         // TCG emulates no transactional memory, so the L1's KVM has none to
         // offer (measured: `KVM implementation does not support Transactional
         // Memory` from qemu 7.2 in the L1).
-        kvm: KvmFacts { dev_kvm: DevKvm::Usable, hv_loaded, pr_loaded, htm: Some(false) },
+        kvm: KvmFacts {
+            dev_kvm: DevKvm::Usable,
+            hv_loaded,
+            pr_loaded,
+            htm: Some(false),
+        },
         qemu: Some(QemuFacts {
             path: L1_QEMU.into(),
             version: inner_qemu(host).version,
@@ -125,12 +134,17 @@ pub fn host_limits(cell: &Cell, probed: &HostFacts) -> Option<String> {
     };
     if let Some(q) = &probed.qemu {
         if !q.machines.is_empty() && !q.machines.iter().any(|m| m == machine) {
-            return Some(format!("qemu {}.{}.{} has no `{machine}` machine to emulate the host", q.version.0, q.version.1, q.version.2));
+            return Some(format!(
+                "qemu {}.{}.{} has no `{machine}` machine to emulate the host",
+                q.version.0, q.version.1, q.version.2
+            ));
         }
     } else {
         return Some("qemu-system-ppc64 not found: run ci/setup-debian.sh".into());
     }
-    if cell.guest.accel == crate::model::Accel::KvmPr && !host.kernel.as_ref().is_some_and(|k| k.kvm_pr) {
+    if cell.guest.accel == crate::model::Accel::KvmPr
+        && !host.kernel.as_ref().is_some_and(|k| k.kvm_pr)
+    {
         return Some(format!(
             "the host kernel `{}` has no KVM-PR (CONFIG_KVM_BOOK3S_64_PR is unset in Debian's kernels): give the \
              emulated host a kernel built with it and mark it `kvm_pr = true` in [kernels]",
@@ -150,10 +164,15 @@ pub fn host_limits(cell: &Cell, probed: &HostFacts) -> Option<String> {
     let hash_4k = host.mmu == Some(Mmu::Hpt) && host.page_size == Some(crate::model::PageSize::K4);
     // The hang comes after QEMU's own checks: a cell that QEMU refuses
     // first (the default page-size cap, cap-nested-hv on HPT) still runs.
-    let passes_qemu_checks = cell.guest.caps.get("hpt-max-page-size").is_none_or(|v| v == "4096")
+    let passes_qemu_checks = cell
+        .guest
+        .caps
+        .get("hpt-max-page-size")
+        .is_none_or(|v| v == "4096")
         && cell.guest.fixes.contains(&Fix::HptMaxPageSize)
         && !cell.guest.fixes.contains(&Fix::NestedHv);
-    if hugepages && hash_4k && passes_qemu_checks && cell.guest.accel == crate::model::Accel::KvmPr {
+    if hugepages && hash_4k && passes_qemu_checks && cell.guest.accel == crate::model::Accel::KvmPr
+    {
         return Some(
             "a hugepage-backed KVM-PR guest on an emulated 4 KiB HPT host hangs in the 6.12 host kernel (after SLOF, \
              `KVM: Failed to create TCE64 table for liobn 0x80000000`, then silence until the timeout; measured.md), \
@@ -208,7 +227,13 @@ pub fn l2_files(cell: &Cell) -> BootFiles {
 }
 
 /// The level-0 command that boots the emulated host.
-pub fn host_command(qemu: &str, host: &HostSpec, kernel: &Path, initrd: &Path, hugepages: u64) -> QemuCommand {
+pub fn host_command(
+    qemu: &str,
+    host: &HostSpec,
+    kernel: &Path,
+    initrd: &Path,
+    hugepages: u64,
+) -> QemuCommand {
     let memory = host.memory_mib.unwrap_or(default_host_memory(host.kind));
     let mut machine = match host.kind {
         HostKind::PowerNv9 => "powernv9".to_string(),
@@ -221,7 +246,12 @@ pub fn host_command(qemu: &str, host: &HostSpec, kernel: &Path, initrd: &Path, h
         machine.push_str(",cap-hpt-max-page-size=16M");
     }
     // Quiet: the L1's kernel shares the console with the L2's report.
-    let mut append = vec!["console=hvc0".to_string(), "quiet".into(), "loglevel=1".into(), "panic=-1".into()];
+    let mut append = vec![
+        "console=hvc0".to_string(),
+        "quiet".into(),
+        "loglevel=1".into(),
+        "panic=-1".into(),
+    ];
     if host.mmu == Some(Mmu::Hpt) {
         append.push("disable_radix".into());
     }
@@ -232,13 +262,32 @@ pub fn host_command(qemu: &str, host: &HostSpec, kernel: &Path, initrd: &Path, h
         append.push(format!("hugepages={hugepages}"));
     }
     let args = [
-        "-machine", &machine, "-cpu", "POWER9", "-m", &memory.to_string(), "-smp", "1", "-nographic", "-nodefaults",
-        "-serial", "mon:stdio", "-kernel", &kernel.to_string_lossy(), "-initrd", &initrd.to_string_lossy(),
-        "-append", &append.join(" "), "-no-reboot",
+        "-machine",
+        &machine,
+        "-cpu",
+        "POWER9",
+        "-m",
+        &memory.to_string(),
+        "-smp",
+        "1",
+        "-nographic",
+        "-nodefaults",
+        "-serial",
+        "mon:stdio",
+        "-kernel",
+        &kernel.to_string_lossy(),
+        "-initrd",
+        &initrd.to_string_lossy(),
+        "-append",
+        &append.join(" "),
+        "-no-reboot",
     ]
     .map(str::to_string)
     .to_vec();
-    QemuCommand { program: qemu.to_string(), args }
+    QemuCommand {
+        program: qemu.to_string(),
+        args,
+    }
 }
 
 /// One L2 run inside the L1: its argv (inside the L1) and time limit.
@@ -282,7 +331,11 @@ pub fn l1_init(modules: &[String], runs: &[InnerRun], hugepage_kib: Option<u64>)
     }
     s.push_str(&format!("echo {L1_DONE}\npoweroff -f\n"));
     // fd 3 is the console for the whole script.
-    s.replacen("export PATH=/bin:/usr/bin\n", "export PATH=/bin:/usr/bin\nexec 3>/dev/console\n", 1)
+    s.replacen(
+        "export PATH=/bin:/usr/bin\n",
+        "export PATH=/bin:/usr/bin\nexec 3>/dev/console\n",
+        1,
+    )
 }
 
 /// A file of the L1 userland (qemu, its libraries and firmware).
@@ -316,24 +369,48 @@ pub struct L1Contents<'a> {
 /// 128 MiB of initrd and qemu with two guest kernels is more; zstd because
 /// it is the fastest of the kernel's decompressors inside a TCG guest.
 pub fn write_l1_initramfs(path: &Path, c: &L1Contents) -> std::io::Result<()> {
-    let module_paths: Vec<String> = c.modules.iter().map(|(n, _)| format!("lib/modules/{n}")).collect();
-    let kernel_paths: Vec<String> = c.l2_kernels.iter().map(|(n, _)| format!("l2/{n}.vmlinux")).collect();
+    let module_paths: Vec<String> = c
+        .modules
+        .iter()
+        .map(|(n, _)| format!("lib/modules/{n}"))
+        .collect();
+    let kernel_paths: Vec<String> = c
+        .l2_kernels
+        .iter()
+        .map(|(n, _)| format!("l2/{n}.vmlinux"))
+        .collect();
     let mut files: Vec<Member> = Vec::new();
     for ((_, data), p) in c.modules.iter().zip(&module_paths) {
-        files.push(Member::File { path: p, mode: 0o644, data });
+        files.push(Member::File {
+            path: p,
+            mode: 0o644,
+            data,
+        });
     }
     let mut extra_dirs: Vec<&str> = Vec::new();
     for f in &c.userland {
         match f {
             UserlandFile::Dir(p) => extra_dirs.push(p),
-            UserlandFile::File(p, mode, data) => files.push(Member::File { path: p, mode: *mode, data }),
+            UserlandFile::File(p, mode, data) => files.push(Member::File {
+                path: p,
+                mode: *mode,
+                data,
+            }),
             UserlandFile::Symlink(p, target) => files.push(Member::Symlink { path: p, target }),
         }
     }
     for ((_, data), p) in c.l2_kernels.iter().zip(&kernel_paths) {
-        files.push(Member::File { path: p, mode: 0o644, data });
+        files.push(Member::File {
+            path: p,
+            mode: 0o644,
+            data,
+        });
     }
-    files.push(Member::File { path: "l2/initrd.cpio", mode: 0o644, data: c.l2_initrd });
+    files.push(Member::File {
+        path: "l2/initrd.cpio",
+        mode: 0o644,
+        data: c.l2_initrd,
+    });
     // Every parent directory, once, before anything inside it.
     let base = ["bin", "dev", "proc", "sys", "tmp"];
     let mut dirs: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
@@ -356,7 +433,11 @@ pub fn write_l1_initramfs(path: &Path, c: &L1Contents) -> std::io::Result<()> {
         add_parents(d, true);
     }
     let mut members: Vec<Member> = payload::base_members(c.busybox);
-    members.push(Member::File { path: "init", mode: 0o755, data: c.init.as_bytes() });
+    members.push(Member::File {
+        path: "init",
+        mode: 0o755,
+        data: c.init.as_bytes(),
+    });
     // BTreeSet order puts a parent before its children.
     members.extend(dirs.iter().map(|d| Member::Dir(d.as_str())));
     members.extend(files);

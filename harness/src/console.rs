@@ -91,12 +91,19 @@ fn frame(line: &str) -> Option<Frame> {
         return Some(Frame::Done);
     }
     if let Some(at) = l.find(L2_BEGIN) {
-        return l[at + L2_BEGIN.len()..].trim().parse().ok().map(Frame::Begin);
+        return l[at + L2_BEGIN.len()..]
+            .trim()
+            .parse()
+            .ok()
+            .map(Frame::Begin);
     }
     if let Some(at) = l.find(L2_END) {
         let rest = l[at + L2_END.len()..].trim();
         let (n, rc) = rest.split_once(" rc=")?;
-        return Some(Frame::End(n.trim().parse().ok()?, rc.trim().parse().unwrap_or(-1)));
+        return Some(Frame::End(
+            n.trim().parse().ok()?,
+            rc.trim().parse().unwrap_or(-1),
+        ));
     }
     None
 }
@@ -112,7 +119,9 @@ pub fn classify(line: &str) -> Option<Sighting> {
     if let Some(found) = GuestReport::find(line) {
         return Some(match found {
             Ok(r) => Sighting::Report(r),
-            Err(ReportProblem::Damaged) | Err(ReportProblem::Malformed(_)) => Sighting::DamagedReport,
+            Err(ReportProblem::Damaged) | Err(ReportProblem::Malformed(_)) => {
+                Sighting::DamagedReport
+            }
         });
     }
     if line.contains(DONE_MARKER) {
@@ -168,7 +177,11 @@ impl Tail {
 
     /// The newest non-empty line, for progress displays.
     pub fn last(&self) -> Option<&str> {
-        self.lines.iter().rev().map(|s| s.as_str()).find(|s| !s.trim().is_empty())
+        self.lines
+            .iter()
+            .rev()
+            .map(|s| s.as_str())
+            .find(|s| !s.trim().is_empty())
     }
 }
 
@@ -287,14 +300,20 @@ impl RunningGuest {
         // never misses a qemu that is being born.
         let guard = teardown::spawn_lock();
         let mut process = PtyProcess::new(command).map_err(|e| {
-            Error::infra(format!("cannot start {}: {e} (is qemu installed? run ci/setup-debian.sh)", cmd.program))
+            Error::infra(format!(
+                "cannot start {}: {e} (is qemu installed? run ci/setup-debian.sh)",
+                cmd.program
+            ))
         })?;
         process.set_kill_timeout(Some(2000));
         let pty = process
             .get_file_handle()
             .map_err(|e| Error::infra(format!("cannot read qemu's console: {e}")))?;
         let (pgid, early_exit) = session_of(&pty, &process).ok_or_else(|| {
-            Error::infra(format!("{} could not be watched: it never opened its terminal", cmd.program))
+            Error::infra(format!(
+                "{} could not be watched: it never opened its terminal",
+                cmd.program
+            ))
         })?;
         teardown::register(pgid);
         drop(guard);
@@ -303,8 +322,20 @@ impl RunningGuest {
         let console_tail = Arc::new(Mutex::new(Tail::default()));
         let stderr_tail = Arc::new(Mutex::new(Tail::default()));
         let readers = vec![
-            reader(Stream::Console, pty, console_log, tx.clone(), console_tail.clone()),
-            reader(Stream::QemuStderr, File::from(err_read), stderr_log, tx, stderr_tail.clone()),
+            reader(
+                Stream::Console,
+                pty,
+                console_log,
+                tx.clone(),
+                console_tail.clone(),
+            ),
+            reader(
+                Stream::QemuStderr,
+                File::from(err_read),
+                stderr_log,
+                tx,
+                stderr_tail.clone(),
+            ),
         ];
         Ok(RunningGuest {
             process,
@@ -365,7 +396,11 @@ impl RunningGuest {
                     }
                     Sighting::Oops(line) => obs.oopses.push(line),
                     Sighting::Documented(id, line) => {
-                        obs.documented.push(SeenError { id: id.to_string(), line, stream });
+                        obs.documented.push(SeenError {
+                            id: id.to_string(),
+                            line,
+                            stream,
+                        });
                         stop_by.get_or_insert(Instant::now() + grace);
                     }
                     Sighting::QemuError(line) => {
@@ -386,7 +421,9 @@ impl RunningGuest {
                     }
                     // The other stream closes at qemu's exit too; give it a
                     // moment to deliver its last lines.
-                    stop_by = Some(stop_by.map_or(Instant::now() + grace, |s| s.min(Instant::now() + grace)));
+                    stop_by = Some(
+                        stop_by.map_or(Instant::now() + grace, |s| s.min(Instant::now() + grace)),
+                    );
                 }
                 Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => {
@@ -396,8 +433,16 @@ impl RunningGuest {
             }
         }
         obs.elapsed = self.started.elapsed();
-        obs.console_tail = self.console_tail.lock().map(|t| t.lines()).unwrap_or_default();
-        obs.stderr_tail = self.stderr_tail.lock().map(|t| t.lines()).unwrap_or_default();
+        obs.console_tail = self
+            .console_tail
+            .lock()
+            .map(|t| t.lines())
+            .unwrap_or_default();
+        obs.stderr_tail = self
+            .stderr_tail
+            .lock()
+            .map(|t| t.lines())
+            .unwrap_or_default();
         obs
     }
 
@@ -408,14 +453,23 @@ impl RunningGuest {
     /// session ended.
     pub fn watch_session(&mut self, timeouts: &[Duration], boot: Duration) -> SessionObservation {
         let slack = Duration::from_secs(60);
-        let mut out = SessionObservation { cells: vec![None; timeouts.len()], ready: false, ended: EndCause::Timeout, host_lines: Vec::new() };
+        let mut out = SessionObservation {
+            cells: vec![None; timeouts.len()],
+            ready: false,
+            ended: EndCause::Timeout,
+            host_lines: Vec::new(),
+        };
         let mut deadline = self.started + boot;
         let mut current: Option<(usize, Observation, Instant)> = None;
         let mut open = 2;
         loop {
             let now = Instant::now();
             if now >= deadline {
-                out.ended = if teardown::interrupted() { EndCause::Interrupted } else { EndCause::Timeout };
+                out.ended = if teardown::interrupted() {
+                    EndCause::Interrupted
+                } else {
+                    EndCause::Timeout
+                };
                 break;
             }
             match self.events.recv_timeout(deadline - now) {
@@ -433,14 +487,20 @@ impl RunningGuest {
                         obs.elapsed = began.elapsed();
                         obs.cause = if obs.marker_seen_at.is_some() {
                             EndCause::Marker
-                        } else if let Some(p) = obs.oopses.iter().find(|l| l.contains("Kernel panic")) {
+                        } else if let Some(p) =
+                            obs.oopses.iter().find(|l| l.contains("Kernel panic"))
+                        {
                             EndCause::Panic(p.clone())
                         } else if rc == 137 {
                             EndCause::Timeout
                         } else {
                             EndCause::QemuExited(Some(rc))
                         };
-                        obs.console_tail = self.console_tail.lock().map(|t| t.lines()).unwrap_or_default();
+                        obs.console_tail = self
+                            .console_tail
+                            .lock()
+                            .map(|t| t.lines())
+                            .unwrap_or_default();
                         out.cells[i] = Some(obs);
                         deadline = Instant::now() + slack;
                     }
@@ -458,7 +518,11 @@ impl RunningGuest {
                         // The inner kernel panics and its qemu exits; the
                         // frame's end says so. Kept with the oopses.
                         Sighting::Panic(line) | Sighting::Oops(line) => obs.oopses.push(line),
-                        Sighting::Documented(id, line) => obs.documented.push(SeenError { id: id.to_string(), line, stream }),
+                        Sighting::Documented(id, line) => obs.documented.push(SeenError {
+                            id: id.to_string(),
+                            line,
+                            stream,
+                        }),
                         Sighting::QemuError(line) => obs.qemu_errors.push(line),
                         Sighting::Frame(_) => unreachable!("matched above"),
                     },
@@ -469,16 +533,20 @@ impl RunningGuest {
                             out.ended = EndCause::Panic(line);
                             break;
                         }
-                        Sighting::Documented(_, line) | Sighting::QemuError(line) | Sighting::Oops(line) => {
-                            out.host_lines.push(line)
-                        }
+                        Sighting::Documented(_, line)
+                        | Sighting::QemuError(line)
+                        | Sighting::Oops(line) => out.host_lines.push(line),
                         _ => {}
                     },
                 },
                 Ok(Event::Closed) => {
                     open -= 1;
                     if open == 0 {
-                        out.ended = if teardown::interrupted() { EndCause::Interrupted } else { EndCause::QemuExited(self.reap()) };
+                        out.ended = if teardown::interrupted() {
+                            EndCause::Interrupted
+                        } else {
+                            EndCause::QemuExited(self.reap())
+                        };
                         break;
                     }
                 }
@@ -591,7 +659,9 @@ fn session_of(pty: &File, process: &PtyProcess) -> Option<(Pid, Option<Option<i3
         match process.status() {
             Some(WaitStatus::StillAlive) => {}
             Some(WaitStatus::Exited(pid, code)) => return Some((pid, Some(Some(code)))),
-            Some(WaitStatus::Signaled(pid, sig, _)) => return Some((pid, Some(Some(128 + sig as i32)))),
+            Some(WaitStatus::Signaled(pid, sig, _)) => {
+                return Some((pid, Some(Some(128 + sig as i32))))
+            }
             _ => return None,
         }
         if Instant::now() > until {
@@ -619,7 +689,10 @@ fn reader(
                 t.push(text);
             }
             let (stream, text) = match text.find(crate::chain::L2_STDERR) {
-                Some(at) => (Stream::InnerStderr, &text[at + crate::chain::L2_STDERR.len()..]),
+                Some(at) => (
+                    Stream::InnerStderr,
+                    &text[at + crate::chain::L2_STDERR.len()..],
+                ),
                 None => (stream, text),
             };
             if let Some(s) = classify(text) {
@@ -659,7 +732,10 @@ mod tests {
 
     #[test]
     fn the_marker_is_found_inside_interleaved_kernel_text() {
-        assert_eq!(classify("#1 SMP Debian 6.BOOTMATRIX-DONE"), Some(Sighting::Done));
+        assert_eq!(
+            classify("#1 SMP Debian 6.BOOTMATRIX-DONE"),
+            Some(Sighting::Done)
+        );
     }
 
     #[test]
@@ -675,21 +751,42 @@ mod tests {
 
     #[test]
     fn undocumented_qemu_errors_are_still_errors() {
-        assert!(matches!(classify("qemu-system-ppc64: -m 12x: Parameter 'size' expects a size"), Some(Sighting::QemuError(_))));
+        assert!(matches!(
+            classify("qemu-system-ppc64: -m 12x: Parameter 'size' expects a size"),
+            Some(Sighting::QemuError(_))
+        ));
     }
 
     #[test]
     fn panics_and_oopses_are_recognised() {
-        assert!(matches!(classify("[    1.0] Kernel panic - not syncing: VFS: Unable to mount root fs"), Some(Sighting::Panic(_))));
-        assert!(matches!(classify("[    2.0] Oops: Kernel access of bad area, sig: 11 [#1]"), Some(Sighting::Oops(_))));
+        assert!(matches!(
+            classify("[    1.0] Kernel panic - not syncing: VFS: Unable to mount root fs"),
+            Some(Sighting::Panic(_))
+        ));
+        assert!(matches!(
+            classify("[    2.0] Oops: Kernel access of bad area, sig: 11 [#1]"),
+            Some(Sighting::Oops(_))
+        ));
     }
 
     #[test]
     fn an_emulated_hosts_framing_is_recognised() {
-        assert_eq!(classify("BOOTMATRIX-L1-READY"), Some(Sighting::Frame(Frame::Ready)));
-        assert_eq!(classify("[ 3.1] x BOOTMATRIX-L2-BEGIN 3"), Some(Sighting::Frame(Frame::Begin(3))));
-        assert_eq!(classify("BOOTMATRIX-L2-END 3 rc=137"), Some(Sighting::Frame(Frame::End(3, 137))));
-        assert_eq!(classify("BOOTMATRIX-L1-DONE"), Some(Sighting::Frame(Frame::Done)));
+        assert_eq!(
+            classify("BOOTMATRIX-L1-READY"),
+            Some(Sighting::Frame(Frame::Ready))
+        );
+        assert_eq!(
+            classify("[ 3.1] x BOOTMATRIX-L2-BEGIN 3"),
+            Some(Sighting::Frame(Frame::Begin(3)))
+        );
+        assert_eq!(
+            classify("BOOTMATRIX-L2-END 3 rc=137"),
+            Some(Sighting::Frame(Frame::End(3, 137)))
+        );
+        assert_eq!(
+            classify("BOOTMATRIX-L1-DONE"),
+            Some(Sighting::Frame(Frame::Done))
+        );
         // The L1's own messages are not frames.
         assert_eq!(classify("BOOTMATRIX-L1: insmod kvm-hv.ko failed"), None);
     }

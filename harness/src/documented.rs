@@ -153,7 +153,12 @@ fn compiled() -> &'static [(usize, Regex)] {
     RES.get_or_init(|| {
         ALL.iter()
             .enumerate()
-            .map(|(i, e)| (i, Regex::new(e.pattern).expect("documented pattern compiles")))
+            .map(|(i, e)| {
+                (
+                    i,
+                    Regex::new(e.pattern).expect("documented pattern compiles"),
+                )
+            })
             .collect()
     })
 }
@@ -184,7 +189,12 @@ mod tests {
     fn every_documented_text_matches_its_own_pattern() {
         for e in ALL {
             assert!(e.matches(e.text), "{} does not match its text", e.id);
-            assert_eq!(find_in(e.text).map(|f| f.id), Some(e.id), "{} is shadowed", e.id);
+            assert_eq!(
+                find_in(e.text).map(|f| f.id),
+                Some(e.id),
+                "{} is shadowed",
+                e.id
+            );
         }
     }
 

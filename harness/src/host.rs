@@ -111,7 +111,16 @@ impl HostFacts {
             Mmu::Hpt => 16384,
         };
         let mut machines = vec!["pseries".to_string()];
-        for (major, minors) in [(3, 1), (4, 2), (5, 2), (6, 2), (7, 2), (8, 2), (9, 2), (10, 0)] {
+        for (major, minors) in [
+            (3, 1),
+            (4, 2),
+            (5, 2),
+            (6, 2),
+            (7, 2),
+            (8, 2),
+            (9, 2),
+            (10, 0),
+        ] {
             for minor in 0..=minors {
                 machines.push(format!("pseries-{major}.{minor}"));
             }
@@ -126,8 +135,17 @@ impl HostFacts {
             hugepage_size_kib: Some(hugepage_kib),
             hugepages_total: 1100,
             hugepages_free: 1100,
-            hugetlbfs: vec![HugetlbfsMount { path: "/dev/hugepages".into(), page_size_kib: None, writable: true }],
-            kvm: KvmFacts { dev_kvm: DevKvm::Usable, hv_loaded: true, pr_loaded: mmu == Mmu::Hpt, htm: None },
+            hugetlbfs: vec![HugetlbfsMount {
+                path: "/dev/hugepages".into(),
+                page_size_kib: None,
+                writable: true,
+            }],
+            kvm: KvmFacts {
+                dev_kvm: DevKvm::Usable,
+                hv_loaded: true,
+                pr_loaded: mmu == Mmu::Hpt,
+                htm: None,
+            },
             qemu: Some(QemuFacts {
                 path: "qemu-system-ppc64".into(),
                 version: (10, 0, 2),
@@ -157,7 +175,9 @@ pub struct CpuInfo {
 
 /// The `key : value` lines of a /proc file, keys and values trimmed.
 fn key_values(text: &str) -> impl Iterator<Item = (&str, &str)> {
-    text.lines().filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim(), v.trim()))
+    text.lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim(), v.trim()))
 }
 
 /// Parses /proc/cpuinfo. The first `cpu` / `model name` line wins (every
@@ -204,7 +224,11 @@ pub struct MemInfo {
 /// Parses /proc/meminfo (`Hugepagesize:  2048 kB`, `HugePages_Free:  0`).
 pub fn parse_meminfo(text: &str) -> MemInfo {
     let mut m = MemInfo::default();
-    let number = |v: &str| v.split_whitespace().next().and_then(|n| n.parse::<u64>().ok());
+    let number = |v: &str| {
+        v.split_whitespace()
+            .next()
+            .and_then(|n| n.parse::<u64>().ok())
+    };
     for (k, v) in key_values(text) {
         match k {
             "Hugepagesize" => m.hugepage_size_kib = number(v),
@@ -223,7 +247,12 @@ pub fn parse_hugetlbfs_mounts(text: &str) -> Vec<(String, Option<u64>)> {
     text.lines()
         .filter_map(|line| {
             let mut fields = line.split_whitespace();
-            let (_dev, path, fstype, opts) = (fields.next()?, fields.next()?, fields.next()?, fields.next()?);
+            let (_dev, path, fstype, opts) = (
+                fields.next()?,
+                fields.next()?,
+                fields.next()?,
+                fields.next()?,
+            );
             if fstype != "hugetlbfs" {
                 return None;
             }
@@ -243,8 +272,15 @@ fn unescape_mount_path(path: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'\\' && i + 3 < bytes.len() && bytes[i + 1..i + 4].iter().all(|b| (b'0'..=b'7').contains(b)) {
-            let v = bytes[i + 1..i + 4].iter().fold(0u32, |acc, b| acc * 8 + u32::from(b - b'0'));
+        if bytes[i] == b'\\'
+            && i + 3 < bytes.len()
+            && bytes[i + 1..i + 4]
+                .iter()
+                .all(|b| (b'0'..=b'7').contains(b))
+        {
+            let v = bytes[i + 1..i + 4]
+                .iter()
+                .fold(0u32, |acc, b| acc * 8 + u32::from(b - b'0'));
             out.push(v as u8);
             i += 4;
         } else {
@@ -258,7 +294,9 @@ fn unescape_mount_path(path: &str) -> String {
 /// Parses `qemu-system-ppc64 --version` (`QEMU emulator version 10.0.2
 /// (Debian ...)`) into `(major, minor, micro)`.
 pub fn parse_qemu_version(text: &str) -> Option<(u32, u32, u32)> {
-    let rest = text.lines().find_map(|l| l.split_once("version ").map(|(_, r)| r))?;
+    let rest = text
+        .lines()
+        .find_map(|l| l.split_once("version ").map(|(_, r)| r))?;
     parse_version(rest.split_whitespace().next()?)
 }
 
@@ -307,7 +345,11 @@ pub fn probe(qemu: &str) -> HostFacts {
         .into_iter()
         .map(|(path, page_size_kib)| {
             let writable = accessible(&path, libc::W_OK | libc::X_OK);
-            HugetlbfsMount { path, page_size_kib, writable }
+            HugetlbfsMount {
+                path,
+                page_size_kib,
+                writable,
+            }
         })
         .collect();
     let dev_kvm = if !std::path::Path::new("/dev/kvm").exists() {
@@ -347,7 +389,9 @@ fn machine_arch() -> String {
         if libc::uname(&mut u) != 0 {
             return std::env::consts::ARCH.to_string();
         }
-        std::ffi::CStr::from_ptr(u.machine.as_ptr()).to_string_lossy().into_owned()
+        std::ffi::CStr::from_ptr(u.machine.as_ptr())
+            .to_string_lossy()
+            .into_owned()
     }
 }
 
@@ -360,7 +404,9 @@ fn base_page_size() -> u64 {
 
 /// access(2) for this user: what the kernel will allow, groups included.
 fn accessible(path: &str, mode: libc::c_int) -> bool {
-    let Ok(c) = std::ffi::CString::new(path) else { return false };
+    let Ok(c) = std::ffi::CString::new(path) else {
+        return false;
+    };
     // SAFETY: `c` is a valid NUL-terminated string for the call's duration.
     unsafe { libc::access(c.as_ptr(), mode) == 0 }
 }
@@ -373,7 +419,9 @@ fn qemu_output(qemu: &str, args: &[&str]) -> Option<String> {
         .stderr(std::process::Stdio::null())
         .output()
         .ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Asks qemu its version, machine types and accelerators; `None` when it
@@ -383,8 +431,12 @@ fn probe_qemu(qemu: &str) -> Option<QemuFacts> {
     Some(QemuFacts {
         path: resolve_in_path(qemu),
         version,
-        machines: qemu_output(qemu, &["-machine", "help"]).map(|t| parse_machine_help(&t)).unwrap_or_default(),
-        accels: qemu_output(qemu, &["-accel", "help"]).map(|t| parse_accel_help(&t)).unwrap_or_default(),
+        machines: qemu_output(qemu, &["-machine", "help"])
+            .map(|t| parse_machine_help(&t))
+            .unwrap_or_default(),
+        accels: qemu_output(qemu, &["-accel", "help"])
+            .map(|t| parse_accel_help(&t))
+            .unwrap_or_default(),
     })
 }
 
@@ -395,7 +447,9 @@ fn resolve_in_path(name: &str) -> String {
     }
     std::env::var_os("PATH")
         .and_then(|paths| {
-            std::env::split_paths(&paths).map(|d| d.join(name)).find(|p| p.is_file())
+            std::env::split_paths(&paths)
+                .map(|d| d.join(name))
+                .find(|p| p.is_file())
         })
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| name.to_string())
@@ -445,7 +499,11 @@ pub fn remediation(facts: &HostFacts) -> Vec<Remediation> {
         });
         return out;
     }
-    if facts.qemu.as_ref().is_some_and(|q| !q.accels.is_empty() && !q.accels.iter().any(|a| a == "kvm")) {
+    if facts
+        .qemu
+        .as_ref()
+        .is_some_and(|q| !q.accels.is_empty() && !q.accels.iter().any(|a| a == "kvm"))
+    {
         out.push(Remediation {
             missing: "KVM support in qemu (every KVM row)".into(),
             fix: "install a qemu-system-ppc64 built with KVM (the distribution package on a POWER host)".into(),
@@ -461,7 +519,10 @@ pub fn remediation(facts: &HostFacts) -> Vec<Remediation> {
         } else {
             "`modprobe kvm_hv`"
         };
-        out.push(Remediation { missing: "kvm_hv module (KVM HV rows)".into(), fix: fix.into() });
+        out.push(Remediation {
+            missing: "kvm_hv module (KVM HV rows)".into(),
+            fix: fix.into(),
+        });
     }
     if !facts.kvm.pr_loaded {
         let fix = if facts.mmu == Some(Mmu::Radix) {
@@ -470,16 +531,21 @@ pub fn remediation(facts: &HostFacts) -> Vec<Remediation> {
         } else {
             "`modprobe kvm_pr`"
         };
-        out.push(Remediation { missing: "kvm_pr module (KVM PR rows)".into(), fix: fix.into() });
+        out.push(Remediation {
+            missing: "kvm_pr module (KVM PR rows)".into(),
+            fix: fix.into(),
+        });
     }
     match facts.kvm.dev_kvm {
         DevKvm::Missing => out.push(Remediation {
             missing: "/dev/kvm (every KVM row)".into(),
-            fix: "load the KVM modules: `modprobe kvm_hv` (or `modprobe kvm_pr` on an HPT host)".into(),
+            fix: "load the KVM modules: `modprobe kvm_hv` (or `modprobe kvm_pr` on an HPT host)"
+                .into(),
         }),
         DevKvm::NoAccess => out.push(Remediation {
             missing: "access to /dev/kvm for this user (every KVM row)".into(),
-            fix: "add your user to the kvm group (`usermod -aG kvm $USER`), then log out and in".into(),
+            fix: "add your user to the kvm group (`usermod -aG kvm $USER`), then log out and in"
+                .into(),
         }),
         DevKvm::Usable => {}
     }
@@ -503,7 +569,10 @@ pub fn remediation(facts: &HostFacts) -> Vec<Remediation> {
             "a hugetlbfs mount (HPT guest rows on 4 KiB hosts)".to_string()
         } else {
             let paths: Vec<_> = facts.hugetlbfs.iter().map(|m| m.path.as_str()).collect();
-            format!("write access to hugetlbfs ({}) for this user", paths.join(", "))
+            format!(
+                "write access to hugetlbfs ({}) for this user",
+                paths.join(", ")
+            )
         };
         out.push(Remediation {
             missing,
@@ -524,10 +593,19 @@ pub fn render_text(facts: &HostFacts, remediations: &[Remediation]) -> String {
     s.push_str(&format!("arch:       {}\n", facts.arch));
     s.push_str(&format!("cpu:        {}\n", or_unknown(facts.cpu.clone())));
     if facts.is_power() {
-        s.push_str(&format!("platform:   {}\n", or_unknown(facts.platform.clone())));
-        s.push_str(&format!("MMU:        {}\n", or_unknown(facts.mmu.map(|m| m.cpuinfo_word().to_string()))));
+        s.push_str(&format!(
+            "platform:   {}\n",
+            or_unknown(facts.platform.clone())
+        ));
+        s.push_str(&format!(
+            "MMU:        {}\n",
+            or_unknown(facts.mmu.map(|m| m.cpuinfo_word().to_string()))
+        ));
     }
-    s.push_str(&format!("page size:  {}\n", or_unknown(facts.page_size.map(|p| format!("{} KiB", p.kib())))));
+    s.push_str(&format!(
+        "page size:  {}\n",
+        or_unknown(facts.page_size.map(|p| format!("{} KiB", p.kib())))
+    ));
     s.push_str(&format!(
         "hugepages:  {} free of {} ({} KiB each)\n",
         facts.hugepages_free,
@@ -541,8 +619,14 @@ pub fn render_text(facts: &HostFacts, remediations: &[Remediation]) -> String {
         s.push_str(&format!(
             "hugetlbfs:  {}{} ({})\n",
             m.path,
-            m.page_size_kib.map(|k| format!(" pagesize={k}K")).unwrap_or_default(),
-            if m.writable { "writable" } else { "not writable" }
+            m.page_size_kib
+                .map(|k| format!(" pagesize={k}K"))
+                .unwrap_or_default(),
+            if m.writable {
+                "writable"
+            } else {
+                "not writable"
+            }
         ));
     }
     let kvm = match facts.kvm.dev_kvm {
@@ -553,17 +637,43 @@ pub fn render_text(facts: &HostFacts, remediations: &[Remediation]) -> String {
     if facts.is_power() {
         s.push_str(&format!(
             "KVM:        /dev/kvm {kvm}; kvm_hv {}; kvm_pr {}\n",
-            if facts.kvm.hv_loaded { "loaded" } else { "not loaded" },
-            if facts.kvm.pr_loaded { "loaded" } else { "not loaded" }
+            if facts.kvm.hv_loaded {
+                "loaded"
+            } else {
+                "not loaded"
+            },
+            if facts.kvm.pr_loaded {
+                "loaded"
+            } else {
+                "not loaded"
+            }
         ));
     } else {
-        s.push_str(&format!("KVM:        no POWER KVM on {} (/dev/kvm {kvm}, for this architecture only)\n", facts.arch));
+        s.push_str(&format!(
+            "KVM:        no POWER KVM on {} (/dev/kvm {kvm}, for this architecture only)\n",
+            facts.arch
+        ));
     }
     match &facts.qemu {
         Some(q) => {
-            let pseries: Vec<_> = q.machines.iter().filter(|m| m.starts_with("pseries")).cloned().collect();
-            s.push_str(&format!("qemu:       {} {}.{}.{}\n", q.path, q.version.0, q.version.1, q.version.2));
-            s.push_str(&format!("  machines: {}\n", if pseries.is_empty() { "no pseries".into() } else { pseries.join(" ") }));
+            let pseries: Vec<_> = q
+                .machines
+                .iter()
+                .filter(|m| m.starts_with("pseries"))
+                .cloned()
+                .collect();
+            s.push_str(&format!(
+                "qemu:       {} {}.{}.{}\n",
+                q.path, q.version.0, q.version.1, q.version.2
+            ));
+            s.push_str(&format!(
+                "  machines: {}\n",
+                if pseries.is_empty() {
+                    "no pseries".into()
+                } else {
+                    pseries.join(" ")
+                }
+            ));
             s.push_str(&format!("  accels:   {}\n", q.accels.join(" ")));
         }
         None => s.push_str("qemu:       not found\n"),
@@ -586,5 +696,9 @@ pub fn render_json(facts: &HostFacts, remediations: &[Remediation]) -> String {
         facts: &'a HostFacts,
         remediation: &'a [Remediation],
     }
-    serde_json::to_string_pretty(&Report { facts, remediation: remediations }).expect("host facts serialize")
+    serde_json::to_string_pretty(&Report {
+        facts,
+        remediation: remediations,
+    })
+    .expect("host facts serialize")
 }

@@ -6,16 +6,16 @@
 //! [`payload`] (what to boot) → [`qemu`] (the command) → [`console`] and
 //! [`run`] (how it ran) → [`verdict`] → [`report`] (how it is told).
 
-pub mod diff;
-pub mod merge;
-pub mod documented;
 pub mod app;
 pub mod chain;
 pub mod console;
+pub mod diff;
+pub mod documented;
 pub mod error;
 pub mod host;
 pub mod images;
 pub mod matrix;
+pub mod merge;
 pub mod model;
 pub mod payload;
 pub mod plan;

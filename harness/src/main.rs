@@ -9,10 +9,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use bootmatrix::app::{self, RunArgs, Sources};
 use bootmatrix::payload::Compression;
 use bootmatrix::progress::Mode;
+use bootmatrix::report::JunitFlavor;
+use bootmatrix::report::ResultsFile;
 use bootmatrix::select::Partition;
 use bootmatrix::verdict::Status;
-use bootmatrix::report::ResultsFile;
-use bootmatrix::report::JunitFlavor;
 use bootmatrix::{diff, host, merge, plan, qemu, Error};
 
 const AFTER_HELP: &str = "\
@@ -332,10 +332,19 @@ fn bisect(c: BisectCmd) -> i32 {
         }
     };
     let Some(r) = outcome.results.iter().find(|r| r.name == c.cell) else {
-        eprintln!("bootmatrix: no cell named `{}` in {} (see `bootmatrix plan`)", c.cell, args.matrix.display());
+        eprintln!(
+            "bootmatrix: no cell named `{}` in {} (see `bootmatrix plan`)",
+            c.cell,
+            args.matrix.display()
+        );
         return 128;
     };
-    eprintln!("bootmatrix: {} {}: {}", r.verdict.status.word(), r.name, r.verdict.summary);
+    eprintln!(
+        "bootmatrix: {} {}: {}",
+        r.verdict.status.word(),
+        r.name,
+        r.verdict.summary
+    );
     match r.verdict.status {
         Status::Passed => 0,
         Status::Failed => 1,
@@ -369,7 +378,11 @@ fn main() -> ExitCode {
 fn dispatch(command: Command) -> bootmatrix::Result<i32> {
     match command {
         Command::Run(c) => {
-            let partition = c.partition.as_deref().map(str::parse::<Partition>).transpose()?;
+            let partition = c
+                .partition
+                .as_deref()
+                .map(str::parse::<Partition>)
+                .transpose()?;
             if c.timeout_scale.is_nan() || c.timeout_scale <= 0.0 {
                 return Err(Error::bad_input("--timeout-scale must be greater than 0"));
             }
@@ -398,7 +411,13 @@ fn dispatch(command: Command) -> bootmatrix::Result<i32> {
                 junit_flavor: c.junit_flavor.into(),
             };
             let outcome = app::run(&args)?;
-            let count = |s| outcome.results.iter().filter(|r| r.verdict.status == s).count();
+            let count = |s| {
+                outcome
+                    .results
+                    .iter()
+                    .filter(|r| r.verdict.status == s)
+                    .count()
+            };
             eprintln!(
                 "bootmatrix: {} passed, {} failed, {} skipped, {} errors, {} interrupted; JUnit: {}",
                 count(Status::Passed),
@@ -412,7 +431,8 @@ fn dispatch(command: Command) -> bootmatrix::Result<i32> {
         }
         Command::Plan(c) => {
             let facts = host::probe(&c.qemu);
-            let (_, cells) = app::load_selected_as(&c.matrix, &c.filter, None, c.hosts.into(), &facts)?;
+            let (_, cells) =
+                app::load_selected_as(&c.matrix, &c.filter, None, c.hosts.into(), &facts)?;
             let entries = app::plan_entries(&cells, &facts, &c.qemu);
             match c.format {
                 Format::Text => print!("{}", plan::render_text(&entries)),
@@ -452,7 +472,11 @@ fn dispatch(command: Command) -> bootmatrix::Result<i32> {
                 );
             }
             if !r.missing.is_empty() {
-                eprintln!("bootmatrix: {} cells of the matrix are in no run: {}", r.missing.len(), r.missing.join(", "));
+                eprintln!(
+                    "bootmatrix: {} cells of the matrix are in no run: {}",
+                    r.missing.len(),
+                    r.missing.join(", ")
+                );
             }
             eprintln!(
                 "bootmatrix: merged {} runs: {} passed, {} failed, {} skipped, {} errors, {} interrupted, {} missing; JUnit: {}",
@@ -465,7 +489,9 @@ fn dispatch(command: Command) -> bootmatrix::Result<i32> {
                 r.missing.len(),
                 outcome.junit.display()
             );
-            Ok(bootmatrix::report::results::exit_status(r.cells.iter().map(|c| c.status)))
+            Ok(bootmatrix::report::results::exit_status(
+                r.cells.iter().map(|c| c.status),
+            ))
         }
         Command::Fetch(c) => {
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());

@@ -84,12 +84,29 @@ pub fn emulate(cells: &[Cell], emulation: &Emulation) -> std::result::Result<Vec
             let page = c.host.page_size.unwrap_or(PageSize::K64);
             let pr = c.guest.accel == crate::model::Accel::KvmPr;
             let kernel = match page {
-                PageSize::K4 => emulation.pr_kernel_4k.clone().filter(|_| pr).or_else(|| emulation.kernel_4k.clone()),
-                PageSize::K64 => emulation.pr_kernel_64k.clone().filter(|_| pr).or_else(|| emulation.kernel_64k.clone()),
+                PageSize::K4 => emulation
+                    .pr_kernel_4k
+                    .clone()
+                    .filter(|_| pr)
+                    .or_else(|| emulation.kernel_4k.clone()),
+                PageSize::K64 => emulation
+                    .pr_kernel_64k
+                    .clone()
+                    .filter(|_| pr)
+                    .or_else(|| emulation.kernel_64k.clone()),
             }
-            .ok_or_else(|| format!("cell {}: [emulation] names no kernel for {page} host rows", c.name))?;
+            .ok_or_else(|| {
+                format!(
+                    "cell {}: [emulation] names no kernel for {page} host rows",
+                    c.name
+                )
+            })?;
             let native_default = default_timeout(c.guest.accel, HostKind::Native);
-            c.host.kind = if c.host.nested == Some(true) { HostKind::NestedPseries } else { HostKind::PowerNv9 };
+            c.host.kind = if c.host.nested == Some(true) {
+                HostKind::NestedPseries
+            } else {
+                HostKind::PowerNv9
+            };
             // A timeout the matrix left at the native default grows with the
             // extra level; one the matrix set stays as written.
             if c.timeout == native_default {
@@ -102,7 +119,9 @@ pub fn emulate(cells: &[Cell], emulation: &Emulation) -> std::result::Result<Vec
             let default_qemu = crate::chain::DEFAULT_INNER_QEMU.1;
             if let Some(old) = &emulation.old_machine_qemu {
                 let machine = c.guest.machine.pseries_version();
-                if crate::rules::machine_removed(machine, default_qemu) && !crate::rules::machine_removed(machine, old.version) {
+                if crate::rules::machine_removed(machine, default_qemu)
+                    && !crate::rules::machine_removed(machine, old.version)
+                {
                     c.host.inner_qemu = Some(old.clone());
                 }
             }
@@ -113,9 +132,8 @@ pub fn emulate(cells: &[Cell], emulation: &Emulation) -> std::result::Result<Vec
 
 /// Reads and expands a matrix file.
 pub fn load(path: &Path) -> Result<Matrix> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Error::bad_input(format!("{}: cannot read matrix: {e}", path.display()))
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::bad_input(format!("{}: cannot read matrix: {e}", path.display())))?;
     parse(path, &text)
 }
 
@@ -146,7 +164,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Matrix> {
     let defaults = raw.defaults.as_ref().map(|d| d.get_ref()).unwrap_or(&empty);
     if let Some(d) = &raw.defaults {
         if let Some(n) = &d.get_ref().name {
-            return Err(file.error(n.span().start, "name", "`name` belongs in [[cells]], not [defaults]"));
+            return Err(file.error(
+                n.span().start,
+                "name",
+                "`name` belongs in [[cells]], not [defaults]",
+            ));
         }
     }
     if raw.cells.is_empty() {
@@ -175,13 +197,24 @@ pub fn parse(path: &Path, text: &str) -> Result<Matrix> {
     let emulation = match &raw.emulation {
         None => None,
         Some(e) => {
-            let pick = |key: &str, v: &Option<Spanned<String>>, want: PageSize| -> Result<Option<Kernel>> {
+            let pick = |key: &str,
+                        v: &Option<Spanned<String>>,
+                        want: PageSize|
+             -> Result<Option<Kernel>> {
                 let Some(v) = v else { return Ok(None) };
                 let k = kernels.get(v.get_ref()).cloned().ok_or_else(|| {
-                    file.error(v.span().start, key, &format!("no kernel `{}` in [kernels]", v.get_ref()))
+                    file.error(
+                        v.span().start,
+                        key,
+                        &format!("no kernel `{}` in [kernels]", v.get_ref()),
+                    )
                 })?;
                 if k.page_size != want {
-                    return Err(file.error(v.span().start, key, &format!("kernel `{}` has {} pages", k.name, k.page_size)));
+                    return Err(file.error(
+                        v.span().start,
+                        key,
+                        &format!("kernel `{}` has {} pages", k.name, k.page_size),
+                    ));
                 }
                 Ok(Some(k))
             };
@@ -196,15 +229,27 @@ pub fn parse(path: &Path, text: &str) -> Result<Matrix> {
                     None => None,
                     Some(q) => {
                         let at = q.span().start;
-                        let version = crate::host::parse_version(&q.get_ref().version)
-                            .ok_or_else(|| file.error(at, "old_machine_qemu", "`version` must read like 7.2 or 7.2.1"))?;
-                        Some(crate::model::InnerQemu { release: q.get_ref().release.clone(), version })
+                        let version =
+                            crate::host::parse_version(&q.get_ref().version).ok_or_else(|| {
+                                file.error(
+                                    at,
+                                    "old_machine_qemu",
+                                    "`version` must read like 7.2 or 7.2.1",
+                                )
+                            })?;
+                        Some(crate::model::InnerQemu {
+                            release: q.get_ref().release.clone(),
+                            version,
+                        })
                     }
                 },
             })
         }
     };
-    let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     Ok(Matrix {
         emulation,
         path: path.to_path_buf(),
@@ -294,8 +339,21 @@ struct RawCells {
 /// The keys a list turns into an axis, in the order axes vary (leftmost
 /// slowest). `fixes` is an axis only as a list of lists.
 const AXES: &[&str] = &[
-    "host", "host_kernel", "host_mmu", "host_page_size", "host_nested", "host_memory", "accel", "kernel", "mmu", "machine", "fixes", "memory",
-    "firmware", "cpu", "expect",
+    "host",
+    "host_kernel",
+    "host_mmu",
+    "host_page_size",
+    "host_nested",
+    "host_memory",
+    "accel",
+    "kernel",
+    "mmu",
+    "machine",
+    "fixes",
+    "memory",
+    "firmware",
+    "cpu",
+    "expect",
 ];
 
 impl RawCells {
@@ -335,7 +393,11 @@ struct Source<'a> {
 
 impl Source<'_> {
     fn line_of(&self, offset: usize) -> usize {
-        self.text[..offset.min(self.text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+        self.text[..offset.min(self.text.len())]
+            .bytes()
+            .filter(|&b| b == b'\n')
+            .count()
+            + 1
     }
 
     fn error(&self, offset: usize, key: &str, msg: &str) -> Error {
@@ -392,7 +454,9 @@ fn expand(
         let Some(sp) = lookup(key) else { continue };
         let offset = sp.span().start;
         let choices: Vec<Picked> = match (key, sp.get_ref()) {
-            ("fixes", Value::Array(items)) if items.iter().all(|v| v.is_array()) && !items.is_empty() => {
+            ("fixes", Value::Array(items))
+                if items.iter().all(|v| v.is_array()) && !items.is_empty() =>
+            {
                 items.iter().map(|v| Picked { value: v, offset }).collect()
             }
             ("fixes", v) => vec![Picked { value: v, offset }],
@@ -431,19 +495,33 @@ fn expand(
 }
 
 fn string<'a>(file: &Source, key: &str, p: &Picked<'a>) -> Result<&'a str> {
-    p.value
-        .as_str()
-        .ok_or_else(|| file.error(p.offset, key, &format!("expected a string, found {}", p.value.type_str())))
+    p.value.as_str().ok_or_else(|| {
+        file.error(
+            p.offset,
+            key,
+            &format!("expected a string, found {}", p.value.type_str()),
+        )
+    })
 }
 
-fn parse_str<T: std::str::FromStr<Err = String>>(file: &Source, key: &str, p: &Picked) -> Result<T> {
-    string(file, key, p)?.parse::<T>().map_err(|m| file.error(p.offset, key, &m))
+fn parse_str<T: std::str::FromStr<Err = String>>(
+    file: &Source,
+    key: &str,
+    p: &Picked,
+) -> Result<T> {
+    string(file, key, p)?
+        .parse::<T>()
+        .map_err(|m| file.error(p.offset, key, &m))
 }
 
 fn integer(file: &Source, key: &str, p: &Picked, min: i64, max: i64) -> Result<u32> {
     match p.value.as_integer() {
         Some(n) if (min..=max).contains(&n) => Ok(n as u32),
-        Some(n) => Err(file.error(p.offset, key, &format!("{n} is out of range ({min} to {max})"))),
+        Some(n) => Err(file.error(
+            p.offset,
+            key,
+            &format!("{n} is out of range ({min} to {max})"),
+        )),
         None => Err(file.error(
             p.offset,
             key,
@@ -465,7 +543,10 @@ fn build_cell(
             table
                 .get(key)
                 .or_else(|| defaults.get(key))
-                .map(|sp| Picked { value: sp.get_ref(), offset: sp.span().start })
+                .map(|sp| Picked {
+                    value: sp.get_ref(),
+                    offset: sp.span().start,
+                })
         })
     };
     let missing = |key: &str, hint: &str| {
@@ -479,7 +560,9 @@ fn build_cell(
         Some(p) => parse_str::<HostKind>(file, "host", &p)?,
         None => HostKind::Native,
     };
-    let host_mmu = scalar("host_mmu").map(|p| parse_str::<Mmu>(file, "host_mmu", &p)).transpose()?;
+    let host_mmu = scalar("host_mmu")
+        .map(|p| parse_str::<Mmu>(file, "host_mmu", &p))
+        .transpose()?;
     let host_page = scalar("host_page_size")
         .map(|p| parse_str::<PageSize>(file, "host_page_size", &p))
         .transpose()?;
@@ -492,15 +575,26 @@ fn build_cell(
                 key,
                 &format!(
                     "no kernel `{name}` in [kernels] (defined: {})",
-                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
                 ),
             )
         })
     };
-    let host_kernel = scalar("host_kernel").map(|p| lookup_kernel("host_kernel", &p)).transpose()?;
-    let host_memory = scalar("host_memory").map(|p| integer(file, "host_memory", &p, 1024, 1 << 20)).transpose()?;
+    let host_kernel = scalar("host_kernel")
+        .map(|p| lookup_kernel("host_kernel", &p))
+        .transpose()?;
+    let host_memory = scalar("host_memory")
+        .map(|p| integer(file, "host_memory", &p, 1024, 1 << 20))
+        .transpose()?;
     if kind.is_emulated() && host_kernel.is_none() {
-        return Err(missing("host_kernel", "an emulated host boots a host kernel: name one of the [kernels] tables"));
+        return Err(missing(
+            "host_kernel",
+            "an emulated host boots a host kernel: name one of the [kernels] tables",
+        ));
     }
     if !kind.is_emulated() {
         for key in ["host_kernel", "host_memory"] {
@@ -516,7 +610,10 @@ fn build_cell(
             return Err(file.error(
                 at.offset,
                 "host_page_size",
-                &format!("the host kernel `{}` has {} pages, not {p}", k.name, k.page_size),
+                &format!(
+                    "the host kernel `{}` has {} pages, not {p}",
+                    k.name, k.page_size
+                ),
             ));
         }
         (Some(k), _) => Some(k.page_size),
@@ -524,7 +621,11 @@ fn build_cell(
     };
     let host_nested = match scalar("host_nested") {
         Some(p) => Some(p.value.as_bool().ok_or_else(|| {
-            file.error(p.offset, "host_nested", &format!("expected true or false, found {}", p.value.type_str()))
+            file.error(
+                p.offset,
+                "host_nested",
+                &format!("expected true or false, found {}", p.value.type_str()),
+            )
         })?),
         None => None,
     };
@@ -538,7 +639,12 @@ fn build_cell(
     };
     let busybox = match scalar("busybox") {
         Some(p) => string(file, "busybox", &p)?.to_string(),
-        None => return Err(missing("busybox", "the image holding a static ppc64le busybox, e.g. \"debian-busybox\"")),
+        None => {
+            return Err(missing(
+                "busybox",
+                "the image holding a static ppc64le busybox, e.g. \"debian-busybox\"",
+            ))
+        }
     };
     let mmu = match scalar("mmu") {
         Some(p) => parse_str::<Mmu>(file, "mmu", &p)?,
@@ -550,15 +656,24 @@ fn build_cell(
     };
     let mut fixes = Vec::new();
     if let Some(p) = scalar("fixes") {
-        let items = p
-            .value
-            .as_array()
-            .ok_or_else(|| file.error(p.offset, "fixes", "expected a list of fix names, or a list of such lists"))?;
+        let items = p.value.as_array().ok_or_else(|| {
+            file.error(
+                p.offset,
+                "fixes",
+                "expected a list of fix names, or a list of such lists",
+            )
+        })?;
         for v in items {
             let name = v.as_str().ok_or_else(|| {
-                file.error(p.offset, "fixes", "expected fix names (strings), e.g. [\"hpt-max-page-size\"]")
+                file.error(
+                    p.offset,
+                    "fixes",
+                    "expected fix names (strings), e.g. [\"hpt-max-page-size\"]",
+                )
             })?;
-            let fix = name.parse::<Fix>().map_err(|m| file.error(p.offset, "fixes", &m))?;
+            let fix = name
+                .parse::<Fix>()
+                .map_err(|m| file.error(p.offset, "fixes", &m))?;
             if !fixes.contains(&fix) {
                 fixes.push(fix);
             }
@@ -566,10 +681,13 @@ fn build_cell(
     }
     let mut caps = BTreeMap::new();
     if let Some(p) = scalar("caps") {
-        let t = p
-            .value
-            .as_table()
-            .ok_or_else(|| file.error(p.offset, "caps", "expected a table such as { hpt-max-page-size = \"4096\" }"))?;
+        let t = p.value.as_table().ok_or_else(|| {
+            file.error(
+                p.offset,
+                "caps",
+                "expected a table such as { hpt-max-page-size = \"4096\" }",
+            )
+        })?;
         for (k, v) in t {
             let k = k.strip_prefix("cap-").unwrap_or(k);
             let v = match v {
@@ -577,7 +695,14 @@ fn build_cell(
                 Value::Integer(n) => n.to_string(),
                 Value::Boolean(b) => if *b { "on" } else { "off" }.to_string(),
                 other => {
-                    return Err(file.error(p.offset, "caps", &format!("cap `{k}`: expected a string, number or boolean, found {}", other.type_str())))
+                    return Err(file.error(
+                        p.offset,
+                        "caps",
+                        &format!(
+                            "cap `{k}`: expected a string, number or boolean, found {}",
+                            other.type_str()
+                        ),
+                    ))
                 }
             };
             caps.insert(k.to_string(), v);
@@ -591,7 +716,9 @@ fn build_cell(
         Some(p) => integer(file, "smp", &p, 1, 1024)?,
         None => 1,
     };
-    let cpu = scalar("cpu").map(|p| string(file, "cpu", &p).map(str::to_string)).transpose()?;
+    let cpu = scalar("cpu")
+        .map(|p| string(file, "cpu", &p).map(str::to_string))
+        .transpose()?;
     let timeout = match scalar("timeout") {
         Some(p) => Duration::from_secs(integer(file, "timeout", &p, 1, 86_400)? as u64),
         None => default_timeout(accel, kind),
@@ -606,16 +733,27 @@ fn build_cell(
             Value::String(s) => append.extend(s.split_whitespace().map(str::to_string)),
             Value::Array(items) => {
                 for v in items {
-                    let s = v.as_str().ok_or_else(|| file.error(p.offset, "append", "expected strings"))?;
+                    let s = v
+                        .as_str()
+                        .ok_or_else(|| file.error(p.offset, "append", "expected strings"))?;
                     append.push(s.to_string());
                 }
             }
             other => {
-                return Err(file.error(p.offset, "append", &format!("expected a string or a list of strings, found {}", other.type_str())))
+                return Err(file.error(
+                    p.offset,
+                    "append",
+                    &format!(
+                        "expected a string or a list of strings, found {}",
+                        other.type_str()
+                    ),
+                ))
             }
         }
     }
-    let expect_mmu = scalar("expect_mmu").map(|p| parse_str::<Mmu>(file, "expect_mmu", &p)).transpose()?;
+    let expect_mmu = scalar("expect_mmu")
+        .map(|p| parse_str::<Mmu>(file, "expect_mmu", &p))
+        .transpose()?;
     let expect = match scalar("expect") {
         None => Expectation::Predicted,
         Some(p) => {
@@ -645,7 +783,11 @@ fn build_cell(
     };
     if expect_mmu.is_some() && !matches!(expect, Expectation::Boots { .. }) {
         let p = scalar("expect_mmu").expect("present");
-        return Err(file.error(p.offset, "expect_mmu", "only meaningful with expect = \"boots\""));
+        return Err(file.error(
+            p.offset,
+            "expect_mmu",
+            "only meaningful with expect = \"boots\"",
+        ));
     }
 
     let host_nested = match kind {
@@ -665,7 +807,11 @@ fn build_cell(
     let fixes_word = if fixes.is_empty() {
         "no-fix".to_string()
     } else {
-        fixes.iter().map(|f| f.as_str()).collect::<Vec<_>>().join("+")
+        fixes
+            .iter()
+            .map(|f| f.as_str())
+            .collect::<Vec<_>>()
+            .join("+")
     };
     let expect_word = match &expect {
         Expectation::Predicted => "predicted".to_string(),
@@ -673,15 +819,33 @@ fn build_cell(
         Expectation::Error(id) => id.clone(),
     };
     let vars: [(&str, String); 13] = [
-        ("host_kernel", host.kernel.as_ref().map_or("none".to_string(), |k| k.name.clone())),
-        ("host_level", match host_nested {
-            Some(true) => "l1".to_string(),
-            Some(false) => "l0".to_string(),
-            None => "any".to_string(),
-        }),
+        (
+            "host_kernel",
+            host.kernel
+                .as_ref()
+                .map_or("none".to_string(), |k| k.name.clone()),
+        ),
+        (
+            "host_level",
+            match host_nested {
+                Some(true) => "l1".to_string(),
+                Some(false) => "l0".to_string(),
+                None => "any".to_string(),
+            },
+        ),
         ("host", kind.as_str().to_string()),
-        ("host_mmu", host_mmu.map(|m| m.to_string()).unwrap_or_else(|| "any".into())),
-        ("host_page_size", host_page.map(|p| p.to_string()).unwrap_or_else(|| "any".into())),
+        (
+            "host_mmu",
+            host_mmu
+                .map(|m| m.to_string())
+                .unwrap_or_else(|| "any".into()),
+        ),
+        (
+            "host_page_size",
+            host_page
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "any".into()),
+        ),
         ("accel", accel.to_string()),
         ("kernel", kernel.name.clone()),
         ("mmu", mmu.to_string()),
@@ -697,7 +861,9 @@ fn build_cell(
     };
     let name = render(template, &vars).map_err(|m| file.error(template_offset, "name", &m))?;
     let row = match scalar("row") {
-        Some(p) => Some(render(string(file, "row", &p)?, &vars).map_err(|m| file.error(p.offset, "row", &m))?),
+        Some(p) => Some(
+            render(string(file, "row", &p)?, &vars).map_err(|m| file.error(p.offset, "row", &m))?,
+        ),
         None => None,
     };
     Ok(Cell {
@@ -746,12 +912,21 @@ fn render(template: &str, vars: &[(&str, String)]) -> std::result::Result<String
     while let Some(start) = rest.find('{') {
         out.push_str(&rest[..start]);
         let after = &rest[start + 1..];
-        let end = after.find('}').ok_or_else(|| format!("unclosed `{{` in `{template}`"))?;
+        let end = after
+            .find('}')
+            .ok_or_else(|| format!("unclosed `{{` in `{template}`"))?;
         let key = &after[..end];
-        let value = vars.iter().find(|(k, _)| *k == key).map(|(_, v)| v).ok_or_else(|| {
-            let known: Vec<_> = vars.iter().map(|(k, _)| format!("{{{k}}}")).collect();
-            format!("unknown placeholder `{{{key}}}` (known: {})", known.join(", "))
-        })?;
+        let value = vars
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v)
+            .ok_or_else(|| {
+                let known: Vec<_> = vars.iter().map(|(k, _)| format!("{{{k}}}")).collect();
+                format!(
+                    "unknown placeholder `{{{key}}}` (known: {})",
+                    known.join(", ")
+                )
+            })?;
         out.push_str(value);
         rest = &after[end + 1..];
     }

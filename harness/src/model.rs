@@ -172,7 +172,9 @@ impl FromStr for Accel {
             "tcg" => Ok(Accel::Tcg),
             "kvm-hv" => Ok(Accel::KvmHv),
             "kvm-pr" => Ok(Accel::KvmPr),
-            _ => Err(format!("unknown accelerator `{s}` (expected `tcg`, `kvm-hv` or `kvm-pr`)")),
+            _ => Err(format!(
+                "unknown accelerator `{s}` (expected `tcg`, `kvm-hv` or `kvm-pr`)"
+            )),
         }
     }
 }
@@ -210,7 +212,9 @@ pub struct Machine {
 impl Machine {
     /// `pseries` with no version: the newest one QEMU knows.
     pub fn pseries() -> Machine {
-        Machine { name: "pseries".into() }
+        Machine {
+            name: "pseries".into(),
+        }
     }
 
     /// The `(major, minor)` version of a versioned pseries machine, `None`
@@ -240,7 +244,9 @@ impl FromStr for Machine {
                 })
             });
         if ok {
-            Ok(Machine { name: s.to_string() })
+            Ok(Machine {
+                name: s.to_string(),
+            })
         } else {
             Err(format!(
                 "unknown machine `{s}` (expected `pseries` or `pseries-MAJOR.MINOR`)"
@@ -302,10 +308,13 @@ impl fmt::Display for Fix {
 impl FromStr for Fix {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Fix::ALL.into_iter().find(|f| f.as_str() == s).ok_or_else(|| {
-            let names: Vec<_> = Fix::ALL.iter().map(|f| format!("`{f}`")).collect();
-            format!("unknown fix `{s}` (expected one of {})", names.join(", "))
-        })
+        Fix::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Fix::ALL.iter().map(|f| format!("`{f}`")).collect();
+                format!("unknown fix `{s}` (expected one of {})", names.join(", "))
+            })
     }
 }
 
@@ -404,7 +413,9 @@ impl FromStr for HostKind {
             "native" => Ok(HostKind::Native),
             "powernv9" => Ok(HostKind::PowerNv9),
             "nested-pseries" => Ok(HostKind::NestedPseries),
-            _ => Err(format!("unknown host `{s}` (expected `native`, `powernv9` or `nested-pseries`)")),
+            _ => Err(format!(
+                "unknown host `{s}` (expected `native`, `powernv9` or `nested-pseries`)"
+            )),
         }
     }
 }

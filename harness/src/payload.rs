@@ -49,7 +49,9 @@ impl std::str::FromStr for Compression {
             "gzip" => Ok(Compression::Gzip),
             "zstd" => Ok(Compression::Zstd),
             "none" => Ok(Compression::None),
-            _ => Err(format!("unknown compression `{s}` (expected gzip, zstd or none)")),
+            _ => Err(format!(
+                "unknown compression `{s}` (expected gzip, zstd or none)"
+            )),
         }
     }
 }
@@ -144,9 +146,17 @@ impl GuestReport {
         if fields.get("v") != Some(&"1") {
             return Err(ReportProblem::Malformed("unknown report version".into()));
         }
-        let get = |k: &str| fields.get(k).map(|s| s.trim().to_string()).unwrap_or_default();
+        let get = |k: &str| {
+            fields
+                .get(k)
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default()
+        };
         let mmu_word = get("mmu");
-        let page_size = get("page_kib").parse::<u64>().ok().and_then(|k| PageSize::from_bytes(k * 1024));
+        let page_size = get("page_kib")
+            .parse::<u64>()
+            .ok()
+            .and_then(|k| PageSize::from_bytes(k * 1024));
         Ok(GuestReport {
             release: get("release"),
             mmu: Mmu::from_cpuinfo(&mmu_word),
@@ -163,7 +173,11 @@ impl GuestReport {
 /// The report checksum: first 16 hex digits of SHA-256, as the init's
 /// `sha256sum | cut -c1-16` computes it.
 pub fn checksum(body: &str) -> String {
-    Sha256::digest(body.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(body.as_bytes())
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// One member of an initramfs ("newc" cpio).
@@ -231,18 +245,30 @@ pub fn base_members(busybox: &[u8]) -> Vec<Member<'_>> {
     vec![
         Member::Dir("bin"),
         Member::Dir("dev"),
-        Member::CharDev { path: "dev/console", major: 5, minor: 1 },
+        Member::CharDev {
+            path: "dev/console",
+            major: 5,
+            minor: 1,
+        },
         Member::Dir("proc"),
         Member::Dir("sys"),
         Member::Dir("tmp"),
-        Member::File { path: "bin/busybox", mode: 0o755, data: busybox },
+        Member::File {
+            path: "bin/busybox",
+            mode: 0o755,
+            data: busybox,
+        },
     ]
 }
 
 /// Builds the guest initramfs: the base members and the reporting `/init`.
 pub fn build_initramfs(busybox: &[u8], compression: Compression) -> std::io::Result<Vec<u8>> {
     let mut members = base_members(busybox);
-    members.push(Member::File { path: "init", mode: 0o755, data: INIT_SCRIPT.as_bytes() });
+    members.push(Member::File {
+        path: "init",
+        mode: 0o755,
+        data: INIT_SCRIPT.as_bytes(),
+    });
     let archive = write_archive(Vec::with_capacity(busybox.len() + 4096), &members)?;
     compress(&archive, compression)
 }
@@ -306,7 +332,11 @@ mod tests {
             if r.entry().is_trailer() {
                 break;
             }
-            names.push((r.entry().name().to_string(), r.entry().mode(), r.entry().rdev_major()));
+            names.push((
+                r.entry().name().to_string(),
+                r.entry().mode(),
+                r.entry().rdev_major(),
+            ));
             rest = r.finish().unwrap();
         }
         assert!(names.contains(&("init".into(), 0o100755, 0)));

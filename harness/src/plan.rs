@@ -120,7 +120,9 @@ pub fn render_text(entries: &[PlanEntry]) -> String {
         entries.len()
     ));
     if disagree > 0 {
-        s.push_str(&format!("; {disagree} matrix expectations disagree with the rules"));
+        s.push_str(&format!(
+            "; {disagree} matrix expectations disagree with the rules"
+        ));
     }
     s.push('\n');
     s
@@ -142,9 +144,23 @@ mod tests {
     fn cell(expect: Expectation) -> Cell {
         Cell {
             name: "radix-4k/kvm-hv/hpt/4k/no-fix".into(),
-            host: HostSpec { kind: HostKind::Native, mmu: Some(Mmu::Radix), page_size: Some(PageSize::K4), nested: None, kernel: None, memory_mib: None, inner_qemu: None },
+            host: HostSpec {
+                kind: HostKind::Native,
+                mmu: Some(Mmu::Radix),
+                page_size: Some(PageSize::K4),
+                nested: None,
+                kernel: None,
+                memory_mib: None,
+                inner_qemu: None,
+            },
             guest: Guest {
-                kernel: Kernel { name: "k4".into(), image: "k4".into(), page_size: PageSize::K4, kvm_pr: false, emulated_hugepages: false },
+                kernel: Kernel {
+                    name: "k4".into(),
+                    image: "k4".into(),
+                    page_size: PageSize::K4,
+                    kvm_pr: false,
+                    emulated_hugepages: false,
+                },
                 busybox: "bb".into(),
                 mmu: Mmu::Hpt,
                 accel: Accel::KvmHv,
@@ -168,11 +184,25 @@ mod tests {
     fn text_shows_the_error_verbatim_and_the_command() {
         let c = cell(Expectation::Error("hpt-page-size".into()));
         let p = rules::predict(&HostFacts::ready_power9(Mmu::Radix, PageSize::K4), &c);
-        let e = PlanEntry::new(&c, p, vec!["qemu-system-ppc64".into(), "-machine".into(), "pseries,accel=kvm".into()]);
+        let e = PlanEntry::new(
+            &c,
+            p,
+            vec![
+                "qemu-system-ppc64".into(),
+                "-machine".into(),
+                "pseries,accel=kvm".into(),
+            ],
+        );
         let t = render_text(&[e]);
         assert!(t.contains("Can't support 64 kiB guest pages with 4 kiB host pages with this KVM implementation"), "{t}");
-        assert!(t.contains("command:  qemu-system-ppc64 -machine pseries,accel=kvm"), "{t}");
-        assert!(t.contains("row:      Radix host, 4 KiB pages / HPT guest, 4 KiB pages (HV)"), "{t}");
+        assert!(
+            t.contains("command:  qemu-system-ppc64 -machine pseries,accel=kvm"),
+            "{t}"
+        );
+        assert!(
+            t.contains("row:      Radix host, 4 KiB pages / HPT guest, 4 KiB pages (HV)"),
+            "{t}"
+        );
         assert!(!t.contains("DISAGREES"), "{t}");
     }
 

@@ -80,9 +80,19 @@ impl Progress {
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     for r in running.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-                        let last = r.tail.lock().ok().and_then(|t| t.last().map(str::to_string)).unwrap_or_default();
+                        let last = r
+                            .tail
+                            .lock()
+                            .ok()
+                            .and_then(|t| t.last().map(str::to_string))
+                            .unwrap_or_default();
                         let last: String = last.chars().take(70).collect();
-                        r.bar.set_message(format!("{:>5.0}s {}  {}", r.since.elapsed().as_secs_f64(), r.name, last));
+                        r.bar.set_message(format!(
+                            "{:>5.0}s {}  {}",
+                            r.since.elapsed().as_secs_f64(),
+                            r.name,
+                            last
+                        ));
                     }
                     std::thread::sleep(Duration::from_millis(250));
                 }
@@ -109,13 +119,16 @@ impl Progress {
                 let bar = self.multi.add(ProgressBar::new_spinner());
                 bar.set_style(ProgressStyle::with_template("  {spinner} {msg}").expect("template"));
                 bar.enable_steady_tick(Duration::from_millis(200));
-                self.running.lock().unwrap_or_else(|p| p.into_inner()).push(Running {
-                    id,
-                    name: name.to_string(),
-                    bar,
-                    tail,
-                    since: Instant::now(),
-                });
+                self.running
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(Running {
+                        id,
+                        name: name.to_string(),
+                        bar,
+                        tail,
+                        since: Instant::now(),
+                    });
             }
             Mode::Quiet => {}
         }
@@ -142,7 +155,11 @@ impl Progress {
             r.name,
             r.seconds,
             r.verdict.summary,
-            if r.flaky { " [flaky: passed on retry]" } else { "" }
+            if r.flaky {
+                " [flaky: passed on retry]"
+            } else {
+                ""
+            }
         );
         match self.mode {
             Mode::Lines => eprintln!("bootmatrix: {line}"),

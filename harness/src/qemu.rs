@@ -33,12 +33,18 @@ pub struct QemuCommand {
 impl QemuCommand {
     /// The argv, program first.
     pub fn argv(&self) -> Vec<String> {
-        std::iter::once(self.program.clone()).chain(self.args.iter().cloned()).collect()
+        std::iter::once(self.program.clone())
+            .chain(self.args.iter().cloned())
+            .collect()
     }
 
     /// A POSIX shell rendering, for `repro.sh` and logs.
     pub fn shell_line(&self) -> String {
-        self.argv().iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")
+        self.argv()
+            .iter()
+            .map(|a| shell_quote(a))
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     /// A runnable script that boots the cell by hand, exactly as the harness
@@ -70,7 +76,8 @@ impl QemuCommand {
 /// Quotes `s` for a POSIX shell when it needs it.
 pub fn shell_quote(s: &str) -> String {
     let plain = !s.is_empty()
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));
     if plain {
         s.to_string()
     } else {
@@ -92,7 +99,12 @@ pub fn kernel_append(cell: &Cell) -> String {
 }
 
 /// The qemu command that boots `cell` as the rules want it.
-pub fn guest_command(qemu: &str, cell: &Cell, prediction: &Prediction, files: &BootFiles) -> QemuCommand {
+pub fn guest_command(
+    qemu: &str,
+    cell: &Cell,
+    prediction: &Prediction,
+    files: &BootFiles,
+) -> QemuCommand {
     let g = &cell.guest;
     let mut machine = g.machine.name.clone();
     for (k, v) in &prediction.machine_props {
@@ -128,7 +140,10 @@ pub fn guest_command(qemu: &str, cell: &Cell, prediction: &Prediction, files: &B
         ]
         .map(str::to_string),
     );
-    QemuCommand { program: qemu.to_string(), args }
+    QemuCommand {
+        program: qemu.to_string(),
+        args,
+    }
 }
 
 fn path_arg(p: &Path) -> String {

@@ -101,7 +101,11 @@ pub const ASSUMED_QEMU: (u32, u32, u32) = (10, 0, 2);
 /// 4 KiB pages, "Void default on POWER9 and newer") when neither knows.
 pub fn host_row(host: &HostFacts, cell: &Cell) -> HostRow {
     let probed_mmu = if host.is_power() { host.mmu } else { None };
-    let probed_page = if host.is_power() { host.page_size } else { None };
+    let probed_page = if host.is_power() {
+        host.page_size
+    } else {
+        None
+    };
     let mmu = cell.host.mmu.or(probed_mmu);
     let page_size = cell.host.page_size.or(probed_page);
     HostRow {
@@ -150,8 +154,16 @@ pub fn documented_row(cell: &Cell) -> String {
     };
     let guest = match g.accel {
         Accel::KvmPr => "KVM PR".to_string(),
-        Accel::KvmHv => format!("{} guest, {} (HV)", mmu_word(g.mmu), pages_word(g.kernel.page_size)),
-        Accel::Tcg => format!("{} guest, {} (TCG)", mmu_word(g.mmu), pages_word(g.kernel.page_size)),
+        Accel::KvmHv => format!(
+            "{} guest, {} (HV)",
+            mmu_word(g.mmu),
+            pages_word(g.kernel.page_size)
+        ),
+        Accel::Tcg => format!(
+            "{} guest, {} (TCG)",
+            mmu_word(g.mmu),
+            pages_word(g.kernel.page_size)
+        ),
     };
     format!("{host} / {guest}")
 }
@@ -210,13 +222,19 @@ pub fn machine_removed(machine_version: Option<(u32, u32)>, qemu: (u32, u32, u32
 /// The machine version a cell runs: the unversioned `pseries` is an alias of
 /// the newest one the qemu has, whose version is qemu's own.
 fn machine_version(cell: &Cell, qemu: (u32, u32, u32)) -> (u32, u32) {
-    cell.guest.machine.pseries_version().unwrap_or((qemu.0, qemu.1))
+    cell.guest
+        .machine
+        .pseries_version()
+        .unwrap_or((qemu.0, qemu.1))
 }
 
 /// The qemu version the rules reason about: the probed one, else
 /// [`ASSUMED_QEMU`].
 fn qemu_version(host: &HostFacts) -> (u32, u32, u32) {
-    host.qemu.as_ref().map(|q| q.version).unwrap_or(ASSUMED_QEMU)
+    host.qemu
+        .as_ref()
+        .map(|q| q.version)
+        .unwrap_or(ASSUMED_QEMU)
 }
 
 /// The POWER generation a `-cpu` model names (`POWER9`, `power8e`,
@@ -264,21 +282,32 @@ struct Flags {
 
 impl Flags {
     fn prop(&mut self, key: &str, value: &str, why: &str) {
-        self.machine_props.push((key.to_string(), value.to_string()));
-        self.additions.push(Addition { flag: format!("{key}={value}"), why: why.to_string() });
+        self.machine_props
+            .push((key.to_string(), value.to_string()));
+        self.additions.push(Addition {
+            flag: format!("{key}={value}"),
+            why: why.to_string(),
+        });
     }
 
     /// The value in effect for `cap-<name>` (the last one given wins, as in
     /// QEMU).
     fn cap(&self, name: &str) -> Option<&str> {
         let key = format!("cap-{name}");
-        self.machine_props.iter().rev().find(|(k, _)| *k == key).map(|(_, v)| v.as_str())
+        self.machine_props
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Whether `cap-<name>` is on, given the machine's default.
     fn cap_on(&self, name: &str, default: bool) -> bool {
         match self.cap(name) {
-            Some(v) => matches!(v.to_ascii_lowercase().as_str(), "on" | "true" | "yes" | "workaround"),
+            Some(v) => matches!(
+                v.to_ascii_lowercase().as_str(),
+                "on" | "true" | "yes" | "workaround"
+            ),
             None => default,
         }
     }
@@ -339,14 +368,26 @@ fn flags(host: &HostFacts, cell: &Cell) -> Flags {
         mem_path: None,
     };
     match g.accel {
-        Accel::Tcg => f.prop("accel", "tcg", "cell accel tcg: QEMU's software emulation, no KVM"),
+        Accel::Tcg => f.prop(
+            "accel",
+            "tcg",
+            "cell accel tcg: QEMU's software emulation, no KVM",
+        ),
         Accel::KvmHv => {
             f.prop("accel", "kvm", "cell accel kvm-hv: void \"KVM HV\"");
-            f.prop("kvm-type", "HV", "void: `-machine pseries,accel=kvm,kvm-type=HV` makes KVM HV explicit");
+            f.prop(
+                "kvm-type",
+                "HV",
+                "void: `-machine pseries,accel=kvm,kvm-type=HV` makes KVM HV explicit",
+            );
         }
         Accel::KvmPr => {
             f.prop("accel", "kvm", "cell accel kvm-pr: void \"KVM PR\"");
-            f.prop("kvm-type", "PR", "void: `-machine pseries,accel=kvm,kvm-type=PR` enables KVM PR");
+            f.prop(
+                "kvm-type",
+                "PR",
+                "void: `-machine pseries,accel=kvm,kvm-type=PR` enables KVM PR",
+            );
         }
     }
     let fix_start = f.machine_props.len();
@@ -413,7 +454,9 @@ fn flags(host: &HostFacts, cell: &Cell) -> Flags {
             let (_, old) = f.machine_props.remove(i);
             let flag = format!("{key}={old}");
             f.additions.retain(|a| a.flag != flag);
-            f.notes.push(format!("cell cap {key}={v} overrides the fix's {key}={old}"));
+            f.notes.push(format!(
+                "cell cap {key}={v} overrides the fix's {key}={old}"
+            ));
         }
         f.machine_props.push((key, v.clone()));
     }
@@ -422,19 +465,32 @@ fn flags(host: &HostFacts, cell: &Cell) -> Flags {
 
 /// A failure outcome for documented error `id` with `message`.
 fn fails(id: &str, message: String) -> Outcome {
-    debug_assert!(crate::documented::by_id(id).is_some(), "unknown documented error {id}");
-    Outcome::Fails { error: id.to_string(), message }
+    debug_assert!(
+        crate::documented::by_id(id).is_some(),
+        "unknown documented error {id}"
+    );
+    Outcome::Fails {
+        error: id.to_string(),
+        message,
+    }
 }
 
 /// The documented text of error `id`, for messages that never vary.
 fn text(id: &str) -> String {
-    crate::documented::by_id(id).map(|e| e.text.to_string()).unwrap_or_default()
+    crate::documented::by_id(id)
+        .map(|e| e.text.to_string())
+        .unwrap_or_default()
 }
 
 /// What happens under TCG: no page, hugepage or RMA checks; the guest gets
 /// the MMU it asks for (qemu-rules §4, 5b#1). Old machines still turn HTM
 /// on, which TCG cannot emulate (5b#2).
-fn tcg_outcome(host: &HostFacts, cell: &Cell, f: &Flags, notes: &mut Vec<String>) -> (Outcome, String) {
+fn tcg_outcome(
+    host: &HostFacts,
+    cell: &Cell,
+    f: &Flags,
+    notes: &mut Vec<String>,
+) -> (Outcome, String) {
     let g = &cell.guest;
     let version = machine_version(cell, qemu_version(host));
     if f.cap_on("htm", version <= (2, 11)) {
@@ -446,9 +502,15 @@ fn tcg_outcome(host: &HostFacts, cell: &Cell, f: &Flags, notes: &mut Vec<String>
         );
     }
     if f.cap_on("nested-hv", false) {
-        notes.push("nested KVM-HV under TCG needs QEMU 7.0+ and a POWER9 or newer CPU (qemu-rules 5b#23)".into());
+        notes.push(
+            "nested KVM-HV under TCG needs QEMU 7.0+ and a POWER9 or newer CPU (qemu-rules 5b#23)"
+                .into(),
+        );
         return (
-            Outcome::Boots { mmu: g.mmu, page_size: g.kernel.page_size },
+            Outcome::Boots {
+                mmu: g.mmu,
+                page_size: g.kernel.page_size,
+            },
             "qemu-rules 5b#23: TCG L0 with cap-nested-hv=on, L1 boots".into(),
         );
     }
@@ -460,7 +522,13 @@ fn tcg_outcome(host: &HostFacts, cell: &Cell, f: &Flags, notes: &mut Vec<String>
 
 /// What happens under KVM (HV or PR) on `row`, check by check in QEMU's
 /// order; the first failure wins.
-fn kvm_outcome(host: &HostFacts, cell: &Cell, row: &HostRow, f: &Flags, notes: &mut Vec<String>) -> (Outcome, String) {
+fn kvm_outcome(
+    host: &HostFacts,
+    cell: &Cell,
+    row: &HostRow,
+    f: &Flags,
+    notes: &mut Vec<String>,
+) -> (Outcome, String) {
     let g = &cell.guest;
     let hv = g.accel == Accel::KvmHv;
     let qemu = qemu_version(host);
@@ -499,7 +567,11 @@ fn kvm_outcome(host: &HostFacts, cell: &Cell, row: &HostRow, f: &Flags, notes: &
                     .into(),
             );
             let wanted = cpu_generation(model);
-            let have = if host.is_power() { host.power_generation } else { None };
+            let have = if host.is_power() {
+                host.power_generation
+            } else {
+                None
+            };
             let matches = match (wanted, have) {
                 (Some(w), Some(h)) => w == h,
                 (None, _) => false,
@@ -545,7 +617,9 @@ fn kvm_outcome(host: &HostFacts, cell: &Cell, row: &HostRow, f: &Flags, notes: &
     }
     let cap_max_page = match f.cap("hpt-max-page-size") {
         Some(v) => parse_size(v).unwrap_or_else(|| {
-            notes.push(format!("cap-hpt-max-page-size={v} is not a size QEMU accepts; QEMU stops on it"));
+            notes.push(format!(
+                "cap-hpt-max-page-size={v} is not a size QEMU accepts; QEMU stops on it"
+            ));
             0
         }),
         None if version >= (3, 0) => 64 << 10,
@@ -562,7 +636,8 @@ fn kvm_outcome(host: &HostFacts, cell: &Cell, row: &HostRow, f: &Flags, notes: &
                     .into(),
             );
         } else {
-            notes.push("QEMU's page-size check ignores the guest MMU mode (qemu-rules §6.3)".into());
+            notes
+                .push("QEMU's page-size check ignores the guest MMU mode (qemu-rules §6.3)".into());
         }
         return (
             fails(
@@ -595,7 +670,11 @@ fn kvm_outcome(host: &HostFacts, cell: &Cell, row: &HostRow, f: &Flags, notes: &
              cap-fwnmi=off,cap-ail-mode-3=off,cap-large-decr=off (qemu-rules 5b#17)"
                 .into(),
         );
-        let old_cpu = g.cpu.as_deref().and_then(cpu_generation).is_some_and(|gen| gen < 9);
+        let old_cpu = g
+            .cpu
+            .as_deref()
+            .and_then(cpu_generation)
+            .is_some_and(|gen| gen < 9);
         for (cap, id, since) in PR_CAPS {
             if cap == "ail-mode-3" && (qemu.0, qemu.1) < (8, 1) {
                 continue; // no such cap before 8.1: nothing to refuse
@@ -621,7 +700,9 @@ fn kvm_outcome(host: &HostFacts, cell: &Cell, row: &HostRow, f: &Flags, notes: &
     let pr_rma_first = !hv && f.mem_path.is_none();
     if row.page_size == PageSize::K4 && cap_max_page >= 64 << 10 && !pr_rma_first {
         if f.mem_path.is_some() {
-            notes.push("hugepage backing does not avoid the 64 KiB CI-page check (qemu-rules §1)".into());
+            notes.push(
+                "hugepage backing does not avoid the 64 KiB CI-page check (qemu-rules §1)".into(),
+            );
         }
         return (
             fails("ci-pages", text("ci-pages")),
@@ -664,7 +745,11 @@ fn kvm_outcome(host: &HostFacts, cell: &Cell, row: &HostRow, f: &Flags, notes: &
                         .into(),
                 );
             }
-            let when = if row.mmu == Mmu::Radix { "at CAS, after the guest started" } else { "at startup" };
+            let when = if row.mmu == Mmu::Radix {
+                "at CAS, after the guest started"
+            } else {
+                "at startup"
+            };
             return (
                 fails(
                     "rma-limit",
@@ -680,7 +765,13 @@ fn kvm_outcome(host: &HostFacts, cell: &Cell, row: &HostRow, f: &Flags, notes: &
     }
 
     let rule = boot_rule(cell, row, mmu, f, notes);
-    (Outcome::Boots { mmu, page_size: g.kernel.page_size }, rule)
+    (
+        Outcome::Boots {
+            mmu,
+            page_size: g.kernel.page_size,
+        },
+        rule,
+    )
 }
 
 /// The row that lets a KVM guest boot, with its citation.
@@ -701,7 +792,9 @@ fn boot_rule(cell: &Cell, row: &HostRow, mmu: Mmu, f: &Flags, notes: &mut Vec<St
                 pages_word(row.page_size)
             );
         }
-        return format!("void: {host} / KVM PR (with the caps KVM PR lacks turned off); qemu-rules 5b#17");
+        return format!(
+            "void: {host} / KVM PR (with the caps KVM PR lacks turned off); qemu-rules 5b#17"
+        );
     }
     if row.nested {
         return format!(
@@ -710,7 +803,9 @@ fn boot_rule(cell: &Cell, row: &HostRow, mmu: Mmu, f: &Flags, notes: &mut Vec<St
         );
     }
     if g.mmu == Mmu::Radix && mmu == Mmu::Hpt {
-        notes.push("a Radix-capable kernel on an HPT host falls back to HPT (qemu-rules 5b#5)".into());
+        notes.push(
+            "a Radix-capable kernel on an HPT host falls back to HPT (qemu-rules 5b#5)".into(),
+        );
     }
     let not_in_summary = mmu == Mmu::Hpt && g.kernel.page_size > row.page_size;
     if not_in_summary {
@@ -722,9 +817,15 @@ fn boot_rule(cell: &Cell, row: &HostRow, mmu: Mmu, f: &Flags, notes: &mut Vec<St
         );
     }
     if f.cap_on("nested-hv", false) {
-        return format!("void: Nested virtualization with KVM HV ({host}, cap-nested-hv=on); qemu-rules 5b#19");
+        return format!(
+            "void: Nested virtualization with KVM HV ({host}, cap-nested-hv=on); qemu-rules 5b#19"
+        );
     }
-    let guest = format!("{} guest, {} (HV)", mmu_word(mmu), pages_word(g.kernel.page_size));
+    let guest = format!(
+        "{} guest, {} (HV)",
+        mmu_word(mmu),
+        pages_word(g.kernel.page_size)
+    );
     if not_in_summary {
         return format!(
             "not in the void summary ({host} / {guest}: \"no existing workaround\"); qemu-rules 5b#11 and §6.4 \
@@ -752,7 +853,8 @@ fn skip_reason(host: &HostFacts, cell: &Cell, outcome: &Outcome, f: &Flags) -> O
                 .into(),
         );
     };
-    let machine_error = matches!(outcome, Outcome::Fails { error, .. } if error == "unsupported-machine");
+    let machine_error =
+        matches!(outcome, Outcome::Fails { error, .. } if error == "unsupported-machine");
     if !machine_error && !qemu.machines.is_empty() && !qemu.machines.contains(&g.machine.name) {
         reasons.push(format!(
             "qemu {}.{}.{} has no machine `{}` (see `{} -machine help`)",
@@ -763,7 +865,11 @@ fn skip_reason(host: &HostFacts, cell: &Cell, outcome: &Outcome, f: &Flags) -> O
         return join(reasons);
     }
 
-    let module = if g.accel == Accel::KvmHv { "kvm_hv" } else { "kvm_pr" };
+    let module = if g.accel == Accel::KvmHv {
+        "kvm_hv"
+    } else {
+        "kvm_pr"
+    };
     if !host.is_power() {
         let runner = if g.accel == Accel::KvmHv {
             "a POWER9 runner"
@@ -813,10 +919,15 @@ fn skip_reason(host: &HostFacts, cell: &Cell, outcome: &Outcome, f: &Flags) -> O
         }
     }
     if !qemu.accels.is_empty() && !qemu.accels.iter().any(|a| a == "kvm") {
-        reasons.push(format!("{} was built without KVM (`-accel help` lists no kvm)", qemu.path));
+        reasons.push(format!(
+            "{} was built without KVM (`-accel help` lists no kvm)",
+            qemu.path
+        ));
     }
     match host.kvm.dev_kvm {
-        crate::host::DevKvm::Missing => reasons.push(format!("/dev/kvm is missing: modprobe {module}")),
+        crate::host::DevKvm::Missing => {
+            reasons.push(format!("/dev/kvm is missing: modprobe {module}"))
+        }
         crate::host::DevKvm::NoAccess => reasons.push(
             "/dev/kvm is not accessible to this user: add the user to the kvm group \
              (usermod -aG kvm $USER), then log out and in"
@@ -826,8 +937,13 @@ fn skip_reason(host: &HostFacts, cell: &Cell, outcome: &Outcome, f: &Flags) -> O
     }
     // A module that is not loaded only matters when the cell must boot: the
     // row that predicts `PPC KVM module is not loaded` needs it absent.
-    let expects_module_error = matches!(outcome, Outcome::Fails { error, .. } if error == "kvm-module-not-loaded");
-    let loaded = if g.accel == Accel::KvmHv { host.kvm.hv_loaded } else { host.kvm.pr_loaded };
+    let expects_module_error =
+        matches!(outcome, Outcome::Fails { error, .. } if error == "kvm-module-not-loaded");
+    let loaded = if g.accel == Accel::KvmHv {
+        host.kvm.hv_loaded
+    } else {
+        host.kvm.pr_loaded
+    };
     if !loaded && !expects_module_error {
         reasons.push(format!("{module} is not loaded: modprobe {module}"));
     }

@@ -152,7 +152,13 @@ pub struct RunOptions {
 /// A cell's directory name: its name with path separators made safe.
 pub fn cell_dir_name(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.+".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.+".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -170,7 +176,11 @@ pub fn schedule_order(cells: &[PlannedCell], previous: &BTreeMap<String, f64>) -
                 .unwrap_or(p.cell.timeout.as_secs_f64() / 10.0),
         }
     };
-    order.sort_by(|&a, &b| guess(&cells[b]).total_cmp(&guess(&cells[a])).then(a.cmp(&b)));
+    order.sort_by(|&a, &b| {
+        guess(&cells[b])
+            .total_cmp(&guess(&cells[a]))
+            .then(a.cmp(&b))
+    });
     order
 }
 
@@ -215,8 +225,10 @@ pub fn execute(
 ) -> Vec<CellResult> {
     // Verdicts reached without booting are told at once; then emulated
     // hosts, which take longest; then cells, longest first.
-    let mut work: VecDeque<Work> =
-        (0..cells.len()).filter(|&i| matches!(cells[i].action, Action::Settled(_))).map(Work::Cell).collect();
+    let mut work: VecDeque<Work> = (0..cells.len())
+        .filter(|&i| matches!(cells[i].action, Action::Settled(_)))
+        .map(Work::Cell)
+        .collect();
     work.extend((0..sessions.len()).map(Work::Session));
     work.extend(
         schedule_order(&cells, &opts.previous_seconds)
@@ -242,12 +254,19 @@ pub fn execute(
         for worker in 0..opts.jobs.max(1) {
             let (queue, budget, finish) = (&queue, &budget, &finish);
             s.spawn(move || loop {
-                let Some(w) = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front() else { break };
+                let Some(w) = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front() else {
+                    break;
+                };
                 match w {
                     Work::Cell(i) => {
                         let start = since_epoch();
                         let mut r = run_one(&cells[i], opts, budget, progress);
-                        r.timing = Timing { start, end: since_epoch(), worker, session: None };
+                        r.timing = Timing {
+                            start,
+                            end: since_epoch(),
+                            worker,
+                            session: None,
+                        };
                         finish(r, i)
                     }
                     Work::Session(k) => {
@@ -260,7 +279,12 @@ pub fn execute(
             });
         }
     });
-    results.into_inner().unwrap_or_else(|p| p.into_inner()).into_iter().flatten().collect()
+    results
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 fn blank_result(planned: &PlannedCell, dir: PathBuf) -> CellResult {
@@ -289,9 +313,18 @@ fn run_session(
 ) -> Vec<(usize, CellResult)> {
     let host_dir = opts.out_dir.join("hosts").join(cell_dir_name(&session.key));
     let _ = std::fs::create_dir_all(&host_dir);
-    let _ = std::fs::write(host_dir.join("repro.sh"), session.command.repro_script(&format!("emulated host {}", session.key)));
+    let _ = std::fs::write(
+        host_dir.join("repro.sh"),
+        session
+            .command
+            .repro_script(&format!("emulated host {}", session.key)),
+    );
     set_executable(&host_dir.join("repro.sh"));
-    let timeouts: Vec<Duration> = session.cells.iter().map(|&i| cells[i].cell.timeout).collect();
+    let timeouts: Vec<Duration> = session
+        .cells
+        .iter()
+        .map(|&i| cells[i].cell.timeout)
+        .collect();
     let held = budget.take(session.memory_mib as u64);
     let started = Instant::now();
     let mut watch_end = started;
@@ -307,9 +340,17 @@ fn run_session(
     budget.give(held);
     let host_seconds = started.elapsed().as_secs_f64();
     let offset = |at: Instant| at.saturating_duration_since(opts.epoch).as_secs_f64();
-    let span = SessionTiming { key: session.key.clone(), start: offset(started), end: offset(watch_end) };
+    let span = SessionTiming {
+        key: session.key.clone(),
+        start: offset(started),
+        end: offset(watch_end),
+    };
     let elapsed: Vec<Option<f64>> = match &watched {
-        Ok(seen) => seen.cells.iter().map(|o| o.as_ref().map(|o| o.elapsed.as_secs_f64())).collect(),
+        Ok(seen) => seen
+            .cells
+            .iter()
+            .map(|o| o.as_ref().map(|o| o.elapsed.as_secs_f64()))
+            .collect(),
         Err(_) => vec![None; session.cells.len()],
     };
     let spans = inner_spans(&elapsed, span.end);
@@ -317,20 +358,34 @@ fn run_session(
     let mut out = Vec::new();
     for (n, &i) in session.cells.iter().enumerate() {
         let planned = &cells[i];
-        let dir = opts.out_dir.join("cells").join(cell_dir_name(&planned.cell.name));
+        let dir = opts
+            .out_dir
+            .join("cells")
+            .join(cell_dir_name(&planned.cell.name));
         let _ = std::fs::create_dir_all(&dir);
         let mut r = blank_result(planned, dir.clone());
-        let Action::Inner { argv, .. } = &planned.action else { continue };
+        let Action::Inner { argv, .. } = &planned.action else {
+            continue;
+        };
         r.argv = argv.clone();
-        let _ = std::fs::write(dir.join("repro.sh"), crate::chain::repro_script(&planned.cell.name, &session.command, argv));
+        let _ = std::fs::write(
+            dir.join("repro.sh"),
+            crate::chain::repro_script(&planned.cell.name, &session.command, argv),
+        );
         set_executable(&dir.join("repro.sh"));
         let own = segment(&host_log, n);
         let _ = std::fs::write(dir.join("console.log"), &own);
         // The cell's own last lines, without the host's framing (the shared
         // tail may already hold the next cell's first lines).
         let own_tail: Vec<String> = {
-            let lines: Vec<&str> = own.lines().filter(|l| !l.contains("BOOTMATRIX-L2-")).collect();
-            lines[lines.len().saturating_sub(40)..].iter().map(|l| l.to_string()).collect()
+            let lines: Vec<&str> = own
+                .lines()
+                .filter(|l| !l.contains("BOOTMATRIX-L2-"))
+                .collect();
+            lines[lines.len().saturating_sub(40)..]
+                .iter()
+                .map(|l| l.to_string())
+                .collect()
         };
         let (verdict, obs, seconds) = match &watched {
             Err(e) => (Verdict::error(e.message()), None, 0.0),
@@ -338,10 +393,18 @@ fn run_session(
                 Some(obs) => {
                     let mut obs = obs.clone();
                     obs.console_tail = own_tail;
-                    (verdict::decide(&planned.cell, &planned.expected, &obs), Some(obs.clone()), obs.elapsed.as_secs_f64())
+                    (
+                        verdict::decide(&planned.cell, &planned.expected, &obs),
+                        Some(obs.clone()),
+                        obs.elapsed.as_secs_f64(),
+                    )
                 }
                 None if teardown::interrupted() => (
-                    Verdict { status: Status::Interrupted, summary: "the run was interrupted before this cell finished".into(), details: vec![] },
+                    Verdict {
+                        status: Status::Interrupted,
+                        summary: "the run was interrupted before this cell finished".into(),
+                        details: vec![],
+                    },
                     None,
                     0.0,
                 ),
@@ -354,15 +417,28 @@ fn run_session(
                             seen.host_lines.first().map(|l| format!(": {l}")).unwrap_or_default()
                         )
                     } else {
-                        format!("the emulated host {} stopped before this cell finished ({:?})", session.key, seen.ended)
+                        format!(
+                            "the emulated host {} stopped before this cell finished ({:?})",
+                            session.key, seen.ended
+                        )
                     };
                     (Verdict::error(&why), None, 0.0)
                 }
             },
         };
         r.seconds = seconds;
-        r.timing = Timing { start: spans[n].0, end: spans[n].1, worker: 0, session: Some(span.clone()) };
-        r.attempts.push(Attempt { verdict: verdict.clone(), seconds, observation: obs, exit_status: None });
+        r.timing = Timing {
+            start: spans[n].0,
+            end: spans[n].1,
+            worker: 0,
+            session: Some(span.clone()),
+        };
+        r.attempts.push(Attempt {
+            verdict: verdict.clone(),
+            seconds,
+            observation: obs,
+            exit_status: None,
+        });
         r.verdict = verdict;
         write_cell_files(&r);
         out.push((i, r));
@@ -408,7 +484,12 @@ fn segment(log: &str, n: usize) -> String {
     out
 }
 
-fn run_one(planned: &PlannedCell, opts: &RunOptions, budget: &Budget, progress: &Progress) -> CellResult {
+fn run_one(
+    planned: &PlannedCell,
+    opts: &RunOptions,
+    budget: &Budget,
+    progress: &Progress,
+) -> CellResult {
     let cell = &planned.cell;
     let dir = opts.out_dir.join("cells").join(cell_dir_name(&cell.name));
     let mut result = CellResult {
@@ -442,7 +523,11 @@ fn run_one(planned: &PlannedCell, opts: &RunOptions, budget: &Budget, progress: 
     set_executable(&dir.join("repro.sh"));
     for attempt in 0..=opts.retries {
         if teardown::interrupted() {
-            result.verdict = Verdict { status: Status::Interrupted, summary: "the run was interrupted before this cell started".into(), details: vec![] };
+            result.verdict = Verdict {
+                status: Status::Interrupted,
+                summary: "the run was interrupted before this cell started".into(),
+                details: vec![],
+            };
             break;
         }
         let held = budget.take(cell.guest.memory_mib as u64);
@@ -466,14 +551,29 @@ fn run_one(planned: &PlannedCell, opts: &RunOptions, budget: &Budget, progress: 
     result
 }
 
-fn boot_once(planned: &PlannedCell, cmd: &QemuCommand, dir: &Path, progress: &Progress, attempt: u32) -> Attempt {
+fn boot_once(
+    planned: &PlannedCell,
+    cmd: &QemuCommand,
+    dir: &Path,
+    progress: &Progress,
+    attempt: u32,
+) -> Attempt {
     let cell = &planned.cell;
-    let log_dir = if attempt == 0 { dir.to_path_buf() } else { dir.join(format!("attempt-{}", attempt + 1)) };
+    let log_dir = if attempt == 0 {
+        dir.to_path_buf()
+    } else {
+        dir.join(format!("attempt-{}", attempt + 1))
+    };
     let _ = std::fs::create_dir_all(&log_dir);
     let mut guest = match RunningGuest::spawn(cmd, &log_dir) {
         Ok(g) => g,
         Err(e) => {
-            return Attempt { verdict: Verdict::error(e.message()), seconds: 0.0, observation: None, exit_status: None }
+            return Attempt {
+                verdict: Verdict::error(e.message()),
+                seconds: 0.0,
+                observation: None,
+                exit_status: None,
+            }
         }
     };
     let ticket = progress.cell_started(&cell.name, guest.console_tail());
@@ -483,7 +583,12 @@ fn boot_once(planned: &PlannedCell, cmd: &QemuCommand, dir: &Path, progress: &Pr
     // end by itself, which is cheaper than a kill and leaves clean logs.
     let exit_status = guest.finish(Duration::from_secs(3));
     progress.cell_stopped(ticket);
-    Attempt { verdict, seconds: 0.0, observation: Some(obs), exit_status }
+    Attempt {
+        verdict,
+        seconds: 0.0,
+        observation: Some(obs),
+        exit_status,
+    }
 }
 
 fn set_executable(path: &Path) {
@@ -493,11 +598,19 @@ fn set_executable(path: &Path) {
 
 /// Writes `verdict.txt` and `result.json` into the cell's directory.
 fn write_cell_files(r: &CellResult) {
-    let mut text = format!("{} {}\n{}\n", r.verdict.status.word(), r.name, r.verdict.summary);
+    let mut text = format!(
+        "{} {}\n{}\n",
+        r.verdict.status.word(),
+        r.name,
+        r.verdict.summary
+    );
     for d in &r.verdict.details {
         text.push_str(&format!("  {d}\n"));
     }
-    text.push_str(&format!("expected: {}\nrule: {}\n", r.expected, r.prediction.rule));
+    text.push_str(&format!(
+        "expected: {}\nrule: {}\n",
+        r.expected, r.prediction.rule
+    ));
     if let Some(row) = &r.cell.row {
         text.push_str(&format!("row: {row}\n"));
     }

@@ -63,7 +63,9 @@ pub fn hash_shard(name: &str, count: u32) -> u32 {
 /// if the pattern has glob characters, else a substring.
 pub fn matches_filter(name: &str, pattern: &str) -> bool {
     if pattern.contains(['*', '?', '[']) {
-        glob::Pattern::new(pattern).map(|p| p.matches(name)).unwrap_or(false)
+        glob::Pattern::new(pattern)
+            .map(|p| p.matches(name))
+            .unwrap_or(false)
     } else {
         name.contains(pattern)
     }
@@ -87,9 +89,10 @@ pub fn select(names: &[&str], filters: &[String], partition: Option<Partition>) 
         .collect();
     match partition {
         None => filtered,
-        Some(Partition::Hash { index, count }) => {
-            filtered.into_iter().filter(|&i| hash_shard(names[i], count) == index - 1).collect()
-        }
+        Some(Partition::Hash { index, count }) => filtered
+            .into_iter()
+            .filter(|&i| hash_shard(names[i], count) == index - 1)
+            .collect(),
         Some(Partition::Slice { index, count }) => filtered
             .into_iter()
             .enumerate()

@@ -27,7 +27,9 @@ pub fn spawn_lock() -> MutexGuard<'static, ()> {
 
 /// Records a running process group.
 pub fn register(pgid: Pid) {
-    LIVE.lock().unwrap_or_else(|p| p.into_inner()).insert(pgid.as_raw());
+    LIVE.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(pgid.as_raw());
     if interrupted() {
         let _ = killpg(pgid, Signal::SIGTERM);
     }
@@ -35,7 +37,9 @@ pub fn register(pgid: Pid) {
 
 /// Forgets a process group that has been reaped.
 pub fn unregister(pgid: Pid) {
-    LIVE.lock().unwrap_or_else(|p| p.into_inner()).remove(&pgid.as_raw());
+    LIVE.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&pgid.as_raw());
 }
 
 /// True once the run was asked to stop.
@@ -48,14 +52,23 @@ pub fn interrupt() {
     INTERRUPTED.store(true, Ordering::SeqCst);
     let groups: Vec<i32> = {
         let _g = spawn_lock();
-        LIVE.lock().unwrap_or_else(|p| p.into_inner()).iter().copied().collect()
+        LIVE.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .copied()
+            .collect()
     };
     for g in &groups {
         let _ = killpg(Pid::from_raw(*g), Signal::SIGTERM);
     }
     std::thread::spawn(move || {
         std::thread::sleep(Duration::from_secs(1));
-        let left: Vec<i32> = LIVE.lock().unwrap_or_else(|p| p.into_inner()).iter().copied().collect();
+        let left: Vec<i32> = LIVE
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .copied()
+            .collect();
         for g in left {
             let _ = killpg(Pid::from_raw(g), Signal::SIGKILL);
         }

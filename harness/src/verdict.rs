@@ -97,8 +97,14 @@ impl std::fmt::Display for Expected {
 pub fn expected(cell: &Cell, prediction: &Prediction) -> Expected {
     match &cell.expect {
         Expectation::Predicted => match &prediction.outcome {
-            Outcome::Boots { mmu, page_size } => Expected::Boots { mmu: *mmu, page_size: *page_size },
-            Outcome::Fails { error, message } => Expected::Error { id: error.clone(), message: message.clone() },
+            Outcome::Boots { mmu, page_size } => Expected::Boots {
+                mmu: *mmu,
+                page_size: *page_size,
+            },
+            Outcome::Fails { error, message } => Expected::Error {
+                id: error.clone(),
+                message: message.clone(),
+            },
         },
         Expectation::Boots { mmu } => Expected::Boots {
             mmu: mmu.unwrap_or(match &prediction.outcome {
@@ -111,7 +117,9 @@ pub fn expected(cell: &Cell, prediction: &Prediction) -> Expected {
             id: id.clone(),
             message: match &prediction.outcome {
                 Outcome::Fails { error, message } if error == id => message.clone(),
-                _ => documented::by_id(id).map(|e| e.text.to_string()).unwrap_or_default(),
+                _ => documented::by_id(id)
+                    .map(|e| e.text.to_string())
+                    .unwrap_or_default(),
             },
         },
     }
@@ -131,7 +139,11 @@ pub struct Verdict {
 
 impl Verdict {
     fn new(status: Status, summary: impl Into<String>) -> Verdict {
-        Verdict { status, summary: summary.into(), details: Vec::new() }
+        Verdict {
+            status,
+            summary: summary.into(),
+            details: Vec::new(),
+        }
     }
 
     /// A cell this host cannot run.
@@ -151,7 +163,9 @@ impl Verdict {
 }
 
 fn row_of(cell: &Cell) -> String {
-    cell.row.clone().unwrap_or_else(|| format!("cell {} (matrix line {})", cell.name, cell.line))
+    cell.row
+        .clone()
+        .unwrap_or_else(|| format!("cell {} (matrix line {})", cell.name, cell.line))
 }
 
 /// Decides a cell from what its watch observed.
@@ -159,7 +173,10 @@ pub fn decide(cell: &Cell, expected: &Expected, obs: &Observation) -> Verdict {
     let secs = obs.elapsed.as_secs_f64();
     let first_error = obs.documented.first();
     match (&obs.cause, expected) {
-        (EndCause::Interrupted, _) => Verdict::new(Status::Interrupted, "the run was interrupted before this cell finished"),
+        (EndCause::Interrupted, _) => Verdict::new(
+            Status::Interrupted,
+            "the run was interrupted before this cell finished",
+        ),
         (EndCause::Marker, Expected::Boots { mmu, page_size }) => match &obs.report {
             None => Verdict::new(
                 Status::Failed,
@@ -172,7 +189,11 @@ pub fn decide(cell: &Cell, expected: &Expected, obs: &Observation) -> Verdict {
             Some(r) => {
                 let mut wrong = Vec::new();
                 if r.mmu != Some(*mmu) {
-                    wrong.push(format!("MMU: guest reports `{}`, cell expects `{}`", r.mmu_word, mmu.cpuinfo_word()));
+                    wrong.push(format!(
+                        "MMU: guest reports `{}`, cell expects `{}`",
+                        r.mmu_word,
+                        mmu.cpuinfo_word()
+                    ));
                 }
                 if r.page_size != Some(*page_size) {
                     wrong.push(format!(
@@ -184,37 +205,63 @@ pub fn decide(cell: &Cell, expected: &Expected, obs: &Observation) -> Verdict {
                 if wrong.is_empty() {
                     Verdict::new(
                         Status::Passed,
-                        format!("booted in {secs:.1} s: {} MMU, {} pages, kernel {}", r.mmu_word, page_size, r.release),
+                        format!(
+                            "booted in {secs:.1} s: {} MMU, {} pages, kernel {}",
+                            r.mmu_word, page_size, r.release
+                        ),
                     )
                 } else {
-                    let mut v = Verdict::new(Status::Failed, format!("booted, but {}", wrong.join("; ")));
+                    let mut v =
+                        Verdict::new(Status::Failed, format!("booted, but {}", wrong.join("; ")));
                     v.details = wrong;
                     v.with(format!("guest command line: {}", r.cmdline))
                 }
             }
         },
         (EndCause::Marker, Expected::Error { id, message }) => {
-            let booted = obs.report.as_ref().map_or("the guest booted".to_string(), |r| {
-                format!("the guest booted ({} MMU, kernel {})", r.mmu_word, r.release)
-            });
+            let booted = obs
+                .report
+                .as_ref()
+                .map_or("the guest booted".to_string(), |r| {
+                    format!(
+                        "the guest booted ({} MMU, kernel {})",
+                        r.mmu_word, r.release
+                    )
+                });
             Verdict::new(
                 Status::Failed,
-                format!("documentation drift: {} says qemu fails with `{message}` ({id}), but {booted}", row_of(cell)),
+                format!(
+                    "documentation drift: {} says qemu fails with `{message}` ({id}), but {booted}",
+                    row_of(cell)
+                ),
             )
         }
         (_, Expected::Error { id, message }) if obs.documented.iter().any(|e| &e.id == id) => {
-            let seen = obs.documented.iter().find(|e| &e.id == id).expect("present");
-            Verdict::new(Status::Passed, format!("failed as documented: {}", seen.line))
-                .with(format!("expected: {message}"))
+            let seen = obs
+                .documented
+                .iter()
+                .find(|e| &e.id == id)
+                .expect("present");
+            Verdict::new(
+                Status::Passed,
+                format!("failed as documented: {}", seen.line),
+            )
+            .with(format!("expected: {message}"))
         }
         (cause, expected) => {
             let what = match (cause, first_error) {
-                (_, Some(e)) => format!("qemu failed with the documented error {}: {}", e.id, e.line),
+                (_, Some(e)) => {
+                    format!("qemu failed with the documented error {}: {}", e.id, e.line)
+                }
                 (EndCause::Panic(line), None) => format!("the guest kernel panicked: {line}"),
                 (EndCause::Timeout, None) => format!(
                     "timed out after {:.0} s without the marker; last console line: {}",
                     cell.timeout.as_secs_f64(),
-                    obs.console_tail.iter().rev().find(|l| !l.trim().is_empty()).map_or("(none)", |s| s.as_str())
+                    obs.console_tail
+                        .iter()
+                        .rev()
+                        .find(|l| !l.trim().is_empty())
+                        .map_or("(none)", |s| s.as_str())
                 ),
                 (EndCause::QemuExited(code), None) => match obs.qemu_errors.first() {
                     Some(line) => format!("qemu exited ({}) with: {line}", code_word(*code)),

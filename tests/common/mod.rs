@@ -61,11 +61,15 @@ pub fn run_args<'a>(matrix: &'a Path, out: &'a Path) -> Vec<String> {
 pub fn processes_mentioning(needle: &str) -> Vec<(u32, String)> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
         if pid == std::process::id() {
             continue;
         }
-        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
         let cmd = String::from_utf8_lossy(&raw).replace('\0', " ");
         if cmd.contains(needle) && cmd.contains("qemu") {
             // Zombies still have a /proc entry but no command line.
@@ -82,9 +86,15 @@ pub fn junit(out: &Path) -> String {
 
 /// The `<testcase ...>...</testcase>` element of a cell.
 pub fn testcase<'a>(junit: &'a str, cell: &str) -> &'a str {
-    let start = junit.find(&format!("<testcase name=\"{cell}\"")).unwrap_or_else(|| panic!("no testcase {cell} in:\n{junit}"));
+    let start = junit
+        .find(&format!("<testcase name=\"{cell}\""))
+        .unwrap_or_else(|| panic!("no testcase {cell} in:\n{junit}"));
     let rest = &junit[start..];
-    let end = rest.find("</testcase>").map(|e| e + "</testcase>".len()).or_else(|| rest.find("/>").map(|e| e + 2)).unwrap();
+    let end = rest
+        .find("</testcase>")
+        .map(|e| e + "</testcase>".len())
+        .or_else(|| rest.find("/>").map(|e| e + 2))
+        .unwrap();
     &rest[..end]
 }
 
@@ -102,7 +112,12 @@ pub fn x86_host() -> HostFacts {
         hugepages_total: 0,
         hugepages_free: 0,
         hugetlbfs: vec![],
-        kvm: KvmFacts { dev_kvm: DevKvm::Missing, hv_loaded: false, pr_loaded: false, htm: None },
+        kvm: KvmFacts {
+            dev_kvm: DevKvm::Missing,
+            hv_loaded: false,
+            pr_loaded: false,
+            htm: None,
+        },
         qemu: None,
     }
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use bootmatrix::host::{DevKvm, HostFacts, KvmFacts, QemuFacts};
 use bootmatrix::model::{
-    Accel, Cell, Expectation, Firmware, Fix, Guest, HostKind, HostSpec, Kernel, Machine, Mmu, PageSize,
+    Accel, Cell, Expectation, Firmware, Fix, Guest, HostKind, HostSpec, Kernel, Machine, Mmu,
+    PageSize,
 };
 use bootmatrix::rules::{self, Outcome, Prediction};
 
@@ -45,11 +46,19 @@ pub fn x86() -> HostFacts {
         hugepages_total: 0,
         hugepages_free: 0,
         hugetlbfs: vec![],
-        kvm: KvmFacts { dev_kvm: DevKvm::Usable, hv_loaded: false, pr_loaded: false, htm: None },
+        kvm: KvmFacts {
+            dev_kvm: DevKvm::Usable,
+            hv_loaded: false,
+            pr_loaded: false,
+            htm: None,
+        },
         qemu: Some(QemuFacts {
             path: "/usr/bin/qemu-system-ppc64".into(),
             version: (10, 0, 2),
-            machines: HostFacts::ready_power9(Mmu::Radix, PageSize::K4).qemu.unwrap().machines,
+            machines: HostFacts::ready_power9(Mmu::Radix, PageSize::K4)
+                .qemu
+                .unwrap()
+                .machines,
             accels: vec!["tcg".into()],
         }),
     }
@@ -69,7 +78,13 @@ pub fn with_qemu(mut host: HostFacts, version: (u32, u32, u32)) -> HostFacts {
 
 /// A cell for `accel`, guest `mmu` and kernel `page`, on the host row
 /// `host_row` (None: any), with `fixes`; pseries, 2048 MiB, expect predicted.
-pub fn cell(host_row: Option<(Mmu, PageSize)>, accel: Accel, mmu: Mmu, page: PageSize, fixes: &[Fix]) -> Cell {
+pub fn cell(
+    host_row: Option<(Mmu, PageSize)>,
+    accel: Accel,
+    mmu: Mmu,
+    page: PageSize,
+    fixes: &[Fix],
+) -> Cell {
     Cell {
         name: format!("{accel}/{mmu}/{page}"),
         host: HostSpec {
@@ -126,7 +141,9 @@ pub enum Want {
 pub fn got(p: &Prediction) -> Want {
     match &p.outcome {
         Outcome::Boots { mmu, .. } => Want::Boots(*mmu),
-        Outcome::Fails { error, .. } => Want::Fails(bootmatrix::documented::by_id(error).expect("known id").id),
+        Outcome::Fails { error, .. } => {
+            Want::Fails(bootmatrix::documented::by_id(error).expect("known id").id)
+        }
     }
 }
 
@@ -140,7 +157,10 @@ pub fn message(p: &Prediction) -> String {
 
 /// The `-machine` properties as `key=value` words.
 pub fn props(p: &Prediction) -> Vec<String> {
-    p.machine_props.iter().map(|(k, v)| format!("{k}={v}")).collect()
+    p.machine_props
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect()
 }
 
 /// Predicts `cell` on `host` and checks the documented error's text is
@@ -150,7 +170,10 @@ pub fn predict(host: &HostFacts, cell: &Cell) -> Prediction {
     let p = rules::predict(host, cell);
     if let Outcome::Fails { error, message } = &p.outcome {
         let e = bootmatrix::documented::by_id(error).expect("known id");
-        assert!(e.matches(message), "{error}: pattern does not match the predicted message {message:?}");
+        assert!(
+            e.matches(message),
+            "{error}: pattern does not match the predicted message {message:?}"
+        );
     }
     p
 }

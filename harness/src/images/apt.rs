@@ -230,14 +230,16 @@ pub(crate) fn resolve(apt: &AptConfig, src: &AptSource, spec_file: &Path) -> Res
         let deps = parse_depends(depends);
         let dep = match deps.as_slice() {
             [one] => one.clone(),
-            _ => return Err(Error::bad_input(format!(
+            _ => {
+                return Err(Error::bad_input(format!(
                 "{}: key `resolve_depends`: `{}` depends on {} packages ({}), not a single one; \
                      name the package that holds the files in `apt` instead",
                 spec_file.display(),
                 src.package,
                 deps.len(),
                 if depends.is_empty() { "none" } else { depends }
-            ))),
+            )))
+            }
         };
         via = Some(format!(
             "{}:{}={}",
@@ -303,7 +305,11 @@ pub(crate) fn depends_recursive(
             "`apt-cache depends --recurse {query}`{} failed: {}; check `apt-cache policy {query}` \
              (ci/setup-debian.sh adds the ppc64el architecture and bookworm-backports)",
             release.map(|r| format!(" -t {r}")).unwrap_or_default(),
-            if answer.errors.is_empty() { answer.stderr.trim().to_owned() } else { answer.errors.join(" ") }
+            if answer.errors.is_empty() {
+                answer.stderr.trim().to_owned()
+            } else {
+                answer.errors.join(" ")
+            }
         )));
     }
     Ok(answer.stdout)

@@ -318,7 +318,11 @@ struct Found<'a> {
 
 /// Unpacks the packages and collects the binary, its loader, its library
 /// closure and the firmware.
-fn build(pkgs: &[AptPackage], debs: &[std::path::PathBuf], release: &str) -> Result<Vec<BundleFile>> {
+fn build(
+    pkgs: &[AptPackage],
+    debs: &[std::path::PathBuf],
+    release: &str,
+) -> Result<Vec<BundleFile>> {
     let mut members: Vec<(String, Vec<DebMember>)> = Vec::new();
     for (pkg, deb) in pkgs.iter().zip(debs) {
         // The data package holds firmware for every target; take only qemu's
@@ -557,7 +561,6 @@ fn check_qemu_binary(out: &BTreeMap<String, BundleFile>) -> Result<()> {
         )))
     }
 }
-
 
 /// The cached bundle for `key`, if one was recorded and its blob is whole.
 fn read_cached(store: &Store, key: &str) -> Result<Option<Vec<BundleFile>>> {

@@ -41,14 +41,24 @@ pub fn missing_lines(fragment: &[String], dot_config: &str) -> Vec<String> {
 pub fn build_key(tarball_sha: &str, build: &KernelBuild) -> String {
     let mut text = format!("bootmatrix kernel build 1\n{tarball_sha}\n{}", build.config);
     for p in &build.patches {
-        text.push_str(&format!("\npatch {}\n{}", sha256_bytes(p.text.as_bytes()), p.text.len()));
+        text.push_str(&format!(
+            "\npatch {}\n{}",
+            sha256_bytes(p.text.as_bytes()),
+            p.text.len()
+        ));
     }
     sha256_bytes(text.as_bytes())
 }
 
 /// Returns the cached vmlinux built from `tarball` with `build`'s fragment,
 /// building it first when needed; the flag is true for a cache hit.
-pub(crate) fn vmlinux(cache: &Cache, name: &str, tarball: &Path, tarball_sha: &str, build: &KernelBuild) -> Result<(String, PathBuf, bool)> {
+pub(crate) fn vmlinux(
+    cache: &Cache,
+    name: &str,
+    tarball: &Path,
+    tarball_sha: &str,
+    build: &KernelBuild,
+) -> Result<(String, PathBuf, bool)> {
     let key = build_key(tarball_sha, build);
     let cached = |cache: &Cache| -> Result<Option<(String, PathBuf)>> {
         match cache.read_record(&key) {
@@ -72,13 +82,26 @@ pub(crate) fn vmlinux(cache: &Cache, name: &str, tarball: &Path, tarball_sha: &s
         )));
     }
     let work = cache.temp_dir()?;
-    let log_path = cache.root().join("logs").join(format!("kernel-{}.log", &key[..16]));
-    std::fs::create_dir_all(log_path.parent().expect("parent")).map_err(|e| Error::io(&log_path, "cannot create", e))?;
-    let log = std::fs::File::create(&log_path).map_err(|e| Error::io(&log_path, "cannot create", e))?;
+    let log_path = cache
+        .root()
+        .join("logs")
+        .join(format!("kernel-{}.log", &key[..16]));
+    std::fs::create_dir_all(log_path.parent().expect("parent"))
+        .map_err(|e| Error::io(&log_path, "cannot create", e))?;
+    let log =
+        std::fs::File::create(&log_path).map_err(|e| Error::io(&log_path, "cannot create", e))?;
     let run = |what: &str, cmd: &mut Command| -> Result<()> {
-        let out = log.try_clone().map_err(|e| Error::io(&log_path, "cannot write", e))?;
-        let err = log.try_clone().map_err(|e| Error::io(&log_path, "cannot write", e))?;
-        let status = cmd.stdout(out).stderr(err).status().map_err(|e| Error::infra(format!("cannot run {what}: {e}")))?;
+        let out = log
+            .try_clone()
+            .map_err(|e| Error::io(&log_path, "cannot write", e))?;
+        let err = log
+            .try_clone()
+            .map_err(|e| Error::io(&log_path, "cannot write", e))?;
+        let status = cmd
+            .stdout(out)
+            .stderr(err)
+            .status()
+            .map_err(|e| Error::infra(format!("cannot run {what}: {e}")))?;
         if status.success() {
             Ok(())
         } else {
@@ -88,13 +111,24 @@ pub(crate) fn vmlinux(cache: &Cache, name: &str, tarball: &Path, tarball_sha: &s
             )))
         }
     };
-    run("tar", Command::new("tar").arg("-xf").arg(tarball).arg("-C").arg(work.path()))?;
+    run(
+        "tar",
+        Command::new("tar")
+            .arg("-xf")
+            .arg(tarball)
+            .arg("-C")
+            .arg(work.path()),
+    )?;
     let tree = std::fs::read_dir(work.path())
         .map_err(|e| Error::io(work.path(), "cannot read", e))?
         .flatten()
         .map(|e| e.path())
         .find(|p| p.join("Makefile").is_file())
-        .ok_or_else(|| Error::infra(format!("building image `{name}`: the source tarball has no kernel tree")))?;
+        .ok_or_else(|| {
+            Error::infra(format!(
+                "building image `{name}`: the source tarball has no kernel tree"
+            ))
+        })?;
     // Applied from the text the key was computed from, not re-read.
     for (i, patch) in build.patches.iter().enumerate() {
         let copy = work.path().join(format!("patch-{i}.diff"));
@@ -102,12 +136,16 @@ pub(crate) fn vmlinux(cache: &Cache, name: &str, tarball: &Path, tarball_sha: &s
         let file = std::fs::File::open(&copy).map_err(|e| Error::io(&copy, "cannot read", e))?;
         run(
             &format!("patch -p1 < {}", patch.path.display()),
-            Command::new("patch").args(["-p1", "--forward", "--batch"]).current_dir(&tree).stdin(file),
+            Command::new("patch")
+                .args(["-p1", "--forward", "--batch"])
+                .current_dir(&tree)
+                .stdin(file),
         )?;
     }
     let lines = fragment_lines(&build.config);
     let fragment = work.path().join("fragment.config");
-    std::fs::write(&fragment, lines.join("\n") + "\n").map_err(|e| Error::io(&fragment, "cannot write", e))?;
+    std::fs::write(&fragment, lines.join("\n") + "\n")
+        .map_err(|e| Error::io(&fragment, "cannot write", e))?;
     let make = |targets: &[&str]| {
         let mut c = Command::new("make");
         c.current_dir(&tree)
@@ -120,7 +158,8 @@ pub(crate) fn vmlinux(cache: &Cache, name: &str, tarball: &Path, tarball_sha: &s
     // allnoconfig + fragment, not olddefconfig: the latter turns on about 90
     // options the fragment did not ask for (measured.md).
     run("make allnoconfig", &mut make(&["allnoconfig"]))?;
-    let dot_config = std::fs::read_to_string(tree.join(".config")).map_err(|e| Error::io(&tree.join(".config"), "cannot read", e))?;
+    let dot_config = std::fs::read_to_string(tree.join(".config"))
+        .map_err(|e| Error::io(&tree.join(".config"), "cannot read", e))?;
     let missing = missing_lines(&lines, &dot_config);
     if !missing.is_empty() {
         return Err(Error::bad_input(format!(
@@ -130,11 +169,20 @@ pub(crate) fn vmlinux(cache: &Cache, name: &str, tarball: &Path, tarball_sha: &s
         )));
     }
     let jobs = std::thread::available_parallelism().map_or(2, |n| n.get());
-    run("make vmlinux", &mut make(&[&format!("-j{jobs}"), "vmlinux"]))?;
+    run(
+        "make vmlinux",
+        &mut make(&[&format!("-j{jobs}"), "vmlinux"]),
+    )?;
     let vmlinux = tree.join("vmlinux");
     let sha = sha256_file(&vmlinux).map_err(|e| Error::io(&vmlinux, "cannot read", e))?;
     let path = cache.commit(&vmlinux, &sha)?;
-    cache.write_record(&key, &Record { sha256: sha.clone(), member: Some("vmlinux".into()) })?;
+    cache.write_record(
+        &key,
+        &Record {
+            sha256: sha.clone(),
+            member: Some("vmlinux".into()),
+        },
+    )?;
     Ok((sha, path, false))
 }
 
@@ -161,7 +209,10 @@ mod tests {
             config: "CONFIG_A=y\n".into(),
             patches: patches
                 .iter()
-                .map(|t| super::super::spec::KernelPatch { path: "p.diff".into(), text: t.to_string() })
+                .map(|t| super::super::spec::KernelPatch {
+                    path: "p.diff".into(),
+                    text: t.to_string(),
+                })
                 .collect(),
         }
     }
@@ -176,6 +227,9 @@ mod tests {
         assert_ne!(one, two);
         assert_ne!(two, swapped);
         // A build without patches keeps the key it had before patches existed.
-        assert_eq!(plain, sha256_bytes(b"bootmatrix kernel build 1\nabc\nCONFIG_A=y\n"));
+        assert_eq!(
+            plain,
+            sha256_bytes(b"bootmatrix kernel build 1\nabc\nCONFIG_A=y\n")
+        );
     }
 }

@@ -16,16 +16,18 @@
 
 mod apt;
 pub mod bundle;
-mod kernel;
 mod cache;
 mod deb;
 mod download;
+mod kernel;
 pub mod spec;
 mod store;
 
 pub use bundle::{kvm_modules, qemu_userland, BundleContent, BundleFile, Userland};
 pub use cache::{sha256_bytes, sha256_file};
-pub use deb::{deb_extract, normalize as normalize_archive_path, resolve_link, DebMember, MemberKind};
+pub use deb::{
+    deb_extract, normalize as normalize_archive_path, resolve_link, DebMember, MemberKind,
+};
 pub use kernel::{fragment_lines, missing_lines};
 pub use spec::{load, AptSource, ArchiveKind, Compression, ImageSpec, KernelBuild, Source};
 pub use store::{Image, Store, StoreOptions};

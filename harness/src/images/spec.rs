@@ -614,29 +614,51 @@ pub(crate) fn parse(path: &Path, name: &str, text: &str) -> Result<ImageSpec> {
             }
             let config_path = path.parent().unwrap_or(Path::new(".")).join(c.get_ref());
             let config = std::fs::read_to_string(&config_path).map_err(|e| {
-                loc.at(c.span(), "kernel_config", format!("cannot read {}: {e}", config_path.display()))
+                loc.at(
+                    c.span(),
+                    "kernel_config",
+                    format!("cannot read {}: {e}", config_path.display()),
+                )
             })?;
             let mut patches = Vec::new();
             for name in raw.kernel_patches.iter().flat_map(|p| p.get_ref()) {
                 let patch_path = path.parent().unwrap_or(Path::new(".")).join(name);
                 let span = raw.kernel_patches.as_ref().expect("iterating it").span();
                 let text = std::fs::read_to_string(&patch_path).map_err(|e| {
-                    loc.at(span.clone(), "kernel_patches", format!("cannot read {}: {e}", patch_path.display()))
+                    loc.at(
+                        span.clone(),
+                        "kernel_patches",
+                        format!("cannot read {}: {e}", patch_path.display()),
+                    )
                 })?;
                 if !text.lines().any(|l| l.starts_with("+++ ")) {
                     return Err(loc.at(
                         span,
                         "kernel_patches",
-                        format!("{} is not a unified diff (no `+++` line)", patch_path.display()),
+                        format!(
+                            "{} is not a unified diff (no `+++` line)",
+                            patch_path.display()
+                        ),
                     ));
                 }
-                patches.push(KernelPatch { path: patch_path, text });
+                patches.push(KernelPatch {
+                    path: patch_path,
+                    text,
+                });
             }
-            Some(KernelBuild { config_path, config, patches })
+            Some(KernelBuild {
+                config_path,
+                config,
+                patches,
+            })
         }
     };
     if let (Some(p), None) = (&raw.kernel_patches, &raw.kernel_config) {
-        return Err(loc.at(p.span(), "kernel_patches", "patches a kernel the harness builds: add `kernel_config`"));
+        return Err(loc.at(
+            p.span(),
+            "kernel_patches",
+            "patches a kernel the harness builds: add `kernel_config`",
+        ));
     }
     Ok(ImageSpec {
         kernel_build,

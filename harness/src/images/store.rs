@@ -145,8 +145,19 @@ impl Store {
                 if let Some(build) = &spec.kernel_build {
                     // The member is the source tarball; the image is the
                     // kernel built from it.
-                    let (sha256, path, cached) = super::kernel::vmlinux(&self.cache, &spec.name, &out.path, &out.sha256, build)?;
-                    out = Produced { path, sha256, member: Some("vmlinux".into()), cached: out.cached && cached };
+                    let (sha256, path, cached) = super::kernel::vmlinux(
+                        &self.cache,
+                        &spec.name,
+                        &out.path,
+                        &out.sha256,
+                        build,
+                    )?;
+                    out = Produced {
+                        path,
+                        sha256,
+                        member: Some("vmlinux".into()),
+                        cached: out.cached && cached,
+                    };
                 }
                 Ok(out.into_image(
                     spec,
@@ -270,7 +281,11 @@ impl Store {
     /// pay: the answer is remembered in the cache, stamped with the
     /// modification times of apt's lists and sources, and asked again only
     /// when they changed. Offline, the remembered answer stands.
-    fn resolve_apt(&self, src: &super::spec::AptSource, spec_file: &Path) -> Result<apt::AptPackage> {
+    fn resolve_apt(
+        &self,
+        src: &super::spec::AptSource,
+        spec_file: &Path,
+    ) -> Result<apt::AptPackage> {
         #[derive(serde::Serialize, serde::Deserialize)]
         struct Memo {
             stamp: String,
@@ -283,16 +298,27 @@ impl Store {
             )
             .as_bytes(),
         );
-        let path = self.cache.root().join("refs").join(format!("apt-{key}.json"));
+        let path = self
+            .cache
+            .root()
+            .join("refs")
+            .join(format!("apt-{key}.json"));
         let stamp = apt_stamp();
-        if let Some(memo) = std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str::<Memo>(&t).ok()) {
+        if let Some(memo) = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Memo>(&t).ok())
+        {
             if memo.stamp == stamp || self.options.offline {
                 return Ok(memo.package);
             }
         }
         let package = apt::resolve(self.apt(), src, spec_file)?;
         let tmp = self.cache.temp_file()?;
-        let json = serde_json::to_vec(&Memo { stamp, package: package.clone() }).expect("a memo serializes");
+        let json = serde_json::to_vec(&Memo {
+            stamp,
+            package: package.clone(),
+        })
+        .expect("a memo serializes");
         if std::fs::write(tmp.path(), json).is_ok() {
             // Losing the memo only costs the next run an apt query.
             let _ = tmp.persist(&path);
