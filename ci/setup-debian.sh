@@ -5,7 +5,9 @@
 #    can fetch Debian's POWER kernels and busybox for the guest images,
 #  - a ppc64le cross toolchain, for the kernels the harness builds itself.
 # With --test-tools, also what the test suite's linters need: check-jsonschema
-# (PyPI) for the CI templates, and shellcheck.
+# (PyPI) for the CI templates, and shellcheck; xmllint (libxml2-utils) for the
+# strict JUnit's schema check; and Debian's chromium, in which the real-boot
+# tests render report.html headless.
 # Idempotent: a second run only refreshes the package lists.
 set -euo pipefail
 
@@ -44,8 +46,9 @@ as_root apt-get install -y --no-install-recommends gcc-powerpc64le-linux-gnu bin
 qemu-system-ppc64 --version | head -n1
 if $test_tools; then
     as_root apt-get install -y --no-install-recommends shellcheck || true
-    # The xbps tests sign their test repository with openssl(1).
-    as_root apt-get install -y --no-install-recommends openssl
+    # The xbps tests sign their test repository with openssl(1); the report
+    # tests validate JUnit with xmllint and render report.html in Chromium.
+    as_root apt-get install -y --no-install-recommends openssl libxml2-utils chromium
     python3 -m pip install --quiet check-jsonschema 2>/dev/null ||
         python3 -m pip install --quiet --break-system-packages check-jsonschema
     check-jsonschema --version

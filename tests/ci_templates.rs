@@ -6,7 +6,8 @@
 //! - The GitLab file goes through GitLab CI's schema, also vendored by
 //!   check-jsonschema, so neither check needs the network.
 //! - Every `bootmatrix ...` command in a template must use a subcommand and
-//!   flags that the CLI has, and the reports must survive failing cells.
+//!   flags that the CLI has, the reports must survive failing cells, and
+//!   sharded templates must merge their shards into one report.
 //!
 //! A missing linter fails the test with the command that installs it: a lint
 //! that silently did not run would look the same as a lint that passed.
@@ -38,8 +39,10 @@ const CLI: &[(&str, Option<&[&str]>)] = &[
             "--cache-dir",
             "--offline",
             "--quiet",
+            "--junit-flavor",
         ]),
     ),
+    ("merge", Some(&["--out", "--prefer", "--junit-flavor"])),
     ("fetch", Some(&["--cache-dir", "--offline"])),
     ("host", Some(&["--format"])),
     ("plan", Some(&["--format"])),
@@ -404,6 +407,50 @@ fn github_reports_survive_failing_cells(#[case] file: &str) {
     }
 }
 
+/// The value of `flag` in a command's words.
+fn flag_value<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
+    args.iter()
+        .position(|w| w == flag)
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str)
+}
+
+/// The `bootmatrix SUB ...` commands of a job (or a document).
+fn invocations_of(v: &Value, sub: &str) -> Vec<Vec<String>> {
+    bootmatrix_invocations(v)
+        .into_iter()
+        .filter(|a| a.first().is_some_and(|s| s == sub))
+        .collect()
+}
+
+/// The strings of a YAML list (or a lone string).
+fn string_list(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::Sequence(items)) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(str::to_string))
+            .collect(),
+        Some(Value::String(s)) => vec![s.clone()],
+        _ => Vec::new(),
+    }
+}
+
+/// The job names a GitLab or GitHub job `needs` (plain names or `job:` maps).
+fn needs_of(job: &Value) -> Vec<String> {
+    match job.get("needs") {
+        Some(Value::Sequence(items)) => items
+            .iter()
+            .filter_map(|i| {
+                i.as_str()
+                    .or_else(|| i.get("job").and_then(Value::as_str))
+                    .map(str::to_string)
+            })
+            .collect(),
+        Some(Value::String(s)) => vec![s.clone()],
+        _ => Vec::new(),
+    }
+}
+
 #[test]
 fn gitlab_reports_survive_failing_cells() {
     let doc = read_yaml("ci/gitlab-ci.yml");
@@ -411,40 +458,223 @@ fn gitlab_reports_survive_failing_cells() {
     let mut runners = 0;
     for (name, job) in jobs {
         let name = name.as_str().unwrap_or("?");
-        let runs_matrix = bootmatrix_invocations(job)
-            .iter()
-            .any(|a| a.first().is_some_and(|s| s == "run"));
-        if !runs_matrix {
+        let runs = invocations_of(job, "run");
+        if runs.is_empty() {
             continue;
         }
         runners += 1;
-        assert_eq!(
-            get(job, &["artifacts", "reports", "junit"]).and_then(Value::as_str),
-            Some("target/bootmatrix/junit.xml"),
-            "job {name}: artifacts:reports:junit"
-        );
         assert_eq!(
             get(job, &["artifacts", "when"]).and_then(Value::as_str),
             Some("always"),
             "job {name}: artifacts:when must be always, or failed shards lose their logs"
         );
-        if job.get("parallel").is_some() {
-            let partitions: Vec<_> = bootmatrix_invocations(job)
-                .into_iter()
-                .filter_map(|a| {
-                    a.iter()
-                        .position(|w| w == "--partition")
-                        .and_then(|i| a.get(i + 1).cloned())
-                })
-                .collect();
+        let paths = string_list(get(job, &["artifacts", "paths"]));
+        for args in &runs {
+            let out = flag_value(args, "--out").unwrap_or("target/bootmatrix");
+            let dir = out.split("$CI_NODE_INDEX").next().unwrap_or(out);
             assert!(
-                !partitions.is_empty()
-                    && partitions.iter().all(|p| p.ends_with(":$CI_NODE_INDEX/$CI_NODE_TOTAL")),
-                "job {name}: a parallel job must partition by $CI_NODE_INDEX/$CI_NODE_TOTAL, got {partitions:?}"
+                paths
+                    .iter()
+                    .any(|p| dir.starts_with(p.trim_end_matches('/'))),
+                "job {name}: artifacts:paths {paths:?} leave out the output {out}"
+            );
+        }
+        if job.get("parallel").is_none() {
+            let out = flag_value(&runs[0], "--out").unwrap_or("target/bootmatrix");
+            assert_eq!(
+                get(job, &["artifacts", "reports", "junit"]).and_then(Value::as_str),
+                Some(format!("{out}/junit.xml").as_str()),
+                "job {name}: artifacts:reports:junit"
+            );
+            continue;
+        }
+        let partitions: Vec<&str> = runs
+            .iter()
+            .filter_map(|a| flag_value(a, "--partition"))
+            .collect();
+        assert!(
+            !partitions.is_empty()
+                && partitions
+                    .iter()
+                    .all(|p| p.ends_with(":$CI_NODE_INDEX/$CI_NODE_TOTAL")),
+            "job {name}: a parallel job must partition by $CI_NODE_INDEX/$CI_NODE_TOTAL, got {partitions:?}"
+        );
+        // All shards' artifacts land in one checkout of a later job: each
+        // shard needs a directory of its own.
+        assert!(
+            runs.iter()
+                .all(|a| flag_value(a, "--out").is_some_and(|o| o.contains("$CI_NODE_INDEX"))),
+            "job {name}: parallel shards must write --out directories named by $CI_NODE_INDEX"
+        );
+    }
+    assert!(runners > 0, "no GitLab job runs `bootmatrix run`");
+}
+
+#[test]
+fn gitlab_merges_its_shards_into_one_report() {
+    let doc = read_yaml("ci/gitlab-ci.yml");
+    let jobs = doc.as_mapping().expect("a mapping of jobs");
+    let shards: Vec<&str> = jobs
+        .iter()
+        .filter(|(_, j)| j.get("parallel").is_some() && !invocations_of(j, "run").is_empty())
+        .filter_map(|(n, _)| n.as_str())
+        .collect();
+    assert!(!shards.is_empty(), "no sharded job");
+    for shard in shards {
+        assert!(
+            get(&jobs[shard], &["artifacts", "reports", "junit"]).is_none(),
+            "job {shard}: each shard publishing JUnit would count the merged cells twice"
+        );
+        let (name, job) = jobs
+            .iter()
+            .find(|(_, j)| {
+                needs_of(j).iter().any(|n| n == shard) && !invocations_of(j, "merge").is_empty()
+            })
+            .unwrap_or_else(|| panic!("no job needs {shard} and runs `bootmatrix merge`"));
+        let name = name.as_str().unwrap_or("?");
+        let merge = &invocations_of(job, "merge")[0];
+        let out = flag_value(merge, "--out").expect("merge --out");
+        let inputs: Vec<&String> = merge[1..]
+            .iter()
+            .enumerate()
+            .filter(|(i, w)| !w.starts_with('-') && (*i == 0 || merge[*i] != "--out"))
+            .map(|(_, w)| w)
+            .collect();
+        let shard_runs = invocations_of(&jobs[shard], "run");
+        let shard_out = flag_value(&shard_runs[0], "--out").unwrap();
+        let shard_dir = shard_out.split("$CI_NODE_INDEX").next().unwrap();
+        assert!(
+            !inputs.is_empty() && inputs.iter().all(|i| i.starts_with(shard_dir)),
+            "job {name}: merge reads {inputs:?}, the shards write {shard_out}"
+        );
+        assert_eq!(
+            job.get("when").and_then(Value::as_str),
+            Some("always"),
+            "job {name}: must run when a shard failed"
+        );
+        assert_eq!(
+            get(job, &["artifacts", "when"]).and_then(Value::as_str),
+            Some("always"),
+            "job {name}"
+        );
+        assert_eq!(
+            get(job, &["artifacts", "reports", "junit"]).and_then(Value::as_str),
+            Some(format!("{out}/junit.xml").as_str()),
+            "job {name}: artifacts:reports:junit"
+        );
+        let paths = string_list(get(job, &["artifacts", "paths"]));
+        for wanted in ["report.html", "results.json", "cells"] {
+            assert!(
+                paths
+                    .iter()
+                    .any(|p| p.starts_with(out) && p.contains(wanted)),
+                "job {name}: artifacts:paths {paths:?} leave out {wanted}"
             );
         }
     }
-    assert!(runners > 0, "no GitLab job runs `bootmatrix run`");
+}
+
+#[test]
+fn github_power9_merges_its_shards_into_one_report() {
+    let doc = read_yaml("ci/github-power9.yml");
+    let jobs = get(&doc, &["jobs"])
+        .and_then(Value::as_mapping)
+        .expect("jobs");
+    let shard = &jobs["shard"];
+    let shard_steps: Vec<&Value> = shard
+        .get("steps")
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+        .collect();
+    let uses = |s: &Value, prefix: &str| {
+        s.get("uses")
+            .and_then(Value::as_str)
+            .is_some_and(|u| u.starts_with(prefix))
+    };
+    assert!(
+        !shard_steps
+            .iter()
+            .any(|s| uses(s, "mikepenz/action-junit-report")),
+        "each shard publishing JUnit would count the merged cells twice"
+    );
+    let upload = shard_steps
+        .iter()
+        .find(|s| uses(s, "actions/upload-artifact"))
+        .expect("the shard uploads its output");
+    let shard_artifact = get(upload, &["with", "name"])
+        .and_then(Value::as_str)
+        .unwrap();
+    let shard_paths = get(upload, &["with", "path"])
+        .and_then(Value::as_str)
+        .unwrap();
+    assert!(
+        shard_paths.contains("results.json") && shard_paths.contains("hosts"),
+        "{shard_paths}"
+    );
+
+    let (name, job) = jobs
+        .iter()
+        .find(|(_, j)| {
+            needs_of(j).iter().any(|n| n == "shard") && !invocations_of(j, "merge").is_empty()
+        })
+        .expect("a job that needs the shards and runs `bootmatrix merge`");
+    let name = name.as_str().unwrap_or("?");
+    let cond = job.get("if").and_then(Value::as_str).unwrap_or("");
+    assert!(
+        cond.contains("!cancelled()") || cond.contains("always()"),
+        "job {name}: must run when a shard failed (if: `{cond}`)"
+    );
+    assert!(
+        cond.contains("needs.shard.result != 'skipped'"),
+        "job {name}: must stay off the runners when the shards did not run (if: `{cond}`)"
+    );
+    let steps: Vec<&Value> = job
+        .get("steps")
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+        .collect();
+    let pattern = steps
+        .iter()
+        .filter(|s| uses(s, "actions/download-artifact"))
+        .filter_map(|s| get(s, &["with", "pattern"]).and_then(Value::as_str))
+        .next()
+        .unwrap_or_else(|| panic!("job {name}: no download of the shards' artifacts"));
+    let prefix = pattern.trim_end_matches('*');
+    assert!(
+        shard_artifact.starts_with(prefix),
+        "job {name}: downloads {pattern}, the shards upload {shard_artifact}"
+    );
+    let merge = &invocations_of(job, "merge")[0];
+    let out = flag_value(merge, "--out").expect("merge --out");
+    let reporters: Vec<&&Value> = steps
+        .iter()
+        .filter(|s| uses(s, "mikepenz/action-junit-report"))
+        .collect();
+    assert_eq!(
+        reporters.len(),
+        1,
+        "job {name}: one JUnit report for the whole matrix"
+    );
+    assert_eq!(
+        get(reporters[0], &["with", "report_paths"]).and_then(Value::as_str),
+        Some(format!("{out}/junit.xml").as_str())
+    );
+    let report_upload = steps
+        .iter()
+        .find(|s| {
+            uses(s, "actions/upload-artifact")
+                && get(s, &["with", "path"])
+                    .and_then(Value::as_str)
+                    .is_some_and(|p| p.contains(&format!("{out}/report.html")))
+        })
+        .unwrap_or_else(|| panic!("job {name}: report.html is not uploaded"));
+    assert!(report_upload
+        .get("if")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .contains("always()"));
 }
 
 #[test]

@@ -629,19 +629,30 @@ fn findings_are_shown_in_junit_and_the_summary_of_a_passing_cell() {
         dir: "/tmp/cells/warned".into(),
         argv: vec![],
         seconds: 1.0,
+        timing: Default::default(),
     };
     let h = common::x86_host();
     let facts = RunFacts {
         matrix: "m.toml".into(),
         matrix_sha256: "00".into(),
+        suite: "m".into(),
+        description: None,
         host: &h,
+        host_kernel: None,
         started_unix: 0,
         seconds: 1.0,
         interrupted: false,
+        flaky_fails: false,
+        selection: report::results::Selection {
+            filters: vec![],
+            partition: None,
+            cells: vec!["warned".into()],
+        },
+        image_sha256: Default::default(),
+        out: "/tmp".into(),
     };
-    let xml = report::junit("m", std::slice::from_ref(&r), &facts, false)
-        .to_string()
-        .unwrap();
+    let results = report::ResultsFile::from_run(std::slice::from_ref(&r), &facts);
+    let xml = report::junit::render(&results, report::JunitFlavor::Full).unwrap();
     let case = common::testcase(&xml, "warned");
     for prop in [
         ("health-fatal", "0"),
@@ -663,7 +674,7 @@ fn findings_are_shown_in_junit_and_the_summary_of_a_passing_cell() {
         case.contains("(suppressed by noise.txt:1: VOF has no NVRAM)"),
         "{case}"
     );
-    let md = report::summary_markdown(&[r], &facts);
+    let md = report::summary::markdown(&results);
     assert!(
         md.contains(
             "## Kernel health\n\n- `warned` (PASS):\n  - warning: `WARNING: CPU: 0 PID: 57"

@@ -727,3 +727,262 @@ fn a_suppressed_kernel_warning_passes_under_warnings_fail_and_unused_suppression
     );
     no_qemu_left(&run.out);
 }
+
+/// Chromium, for the tests that render report.html in a real browser.
+fn chromium() -> std::path::PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .flat_map(|d| ["chromium", "chromium-browser"].map(|n| d.join(n)))
+        .find(|p| p.is_file())
+        .expect("chromium is not on PATH: install Debian's with `bash ci/setup-debian.sh --test-tools` (apt-get install chromium)")
+}
+
+/// The DOM of `page` as headless Chromium renders it: no GPU, no network
+/// features, a profile of its own.
+fn rendered_dom(page: &Path) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("timeout")
+        .arg("120")
+        .arg(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success() && dom.contains("</html>"),
+        "chromium failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dom
+}
+
+/// The values of every `attr="..."` in `dom`, unescaped.
+fn attribute_values(dom: &str, attr: &str) -> Vec<String> {
+    let re = regex::Regex::new(&format!(r#"\s{attr}="([^"]*)""#)).unwrap();
+    re.captures_iter(dom)
+        .map(|c| {
+            c[1].replace("&quot;", "\"")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&")
+        })
+        .collect()
+}
+
+#[test]
+fn report_html_of_a_real_run_shows_every_cell_with_its_verdict_in_a_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let res = common::run(&["run", "--out", out.to_str().unwrap()]);
+    assert_eq!(
+        res.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let cells = results["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 2);
+    let dom = rendered_dom(&out.join("report.html"));
+    for c in cells {
+        let (name, status) = (c["name"].as_str().unwrap(), c["status"].as_str().unwrap());
+        assert_eq!(status, "passed");
+        // The grid's tile: its verdict's colour and badge, and what the guest said.
+        let tile = "<article class=\"tile v-booted\" id=\"cell-";
+        let at = dom
+            .find(&format!("data-cell=\"{name}\" data-status=\"{status}\""))
+            .unwrap_or_else(|| panic!("{name} is not in the rendered grid"));
+        let start = dom[..at].rfind("<article").unwrap();
+        let tile_html = &dom[start..at + dom[at..].find("</article>").unwrap()];
+        assert!(tile_html.starts_with(tile), "{tile_html}");
+        assert!(
+            tile_html.contains("<span class=\"badge\">boots</span>"),
+            "{tile_html}"
+        );
+        let mmu = c["guest_mmu"].as_str().unwrap();
+        assert!(
+            tile_html.contains(&format!(
+                "{mmu} · 64k · {}",
+                c["guest_kernel"].as_str().unwrap()
+            )),
+            "{tile_html}"
+        );
+        for log in ["console.log", "qemu-stderr.log", "repro.sh"] {
+            assert!(
+                tile_html.contains(&format!("/{log}\"")),
+                "{name}: no link to {log}: {tile_html}"
+            );
+        }
+        // The list row and the timeline bar.
+        assert!(
+            dom.contains(&format!("data-cell=\"{name}\"><td><code>{name}</code>")),
+            "{name} is not in the list"
+        );
+    }
+    assert_eq!(dom.matches("<article class=\"tile").count(), 2);
+    assert_eq!(
+        dom.matches("class=\"bar v-booted\"").count(),
+        2,
+        "a timeline bar per cell"
+    );
+    // Every link works: files exist beside the page, anchors exist in it.
+    let hrefs = attribute_values(&dom, "href");
+    assert!(hrefs.len() >= 6 + 4, "{hrefs:?}");
+    let ids: Vec<String> = attribute_values(&dom, "id");
+    for href in hrefs {
+        match href.strip_prefix('#') {
+            Some(id) => assert!(
+                ids.iter().any(|i| i == id),
+                "link to #{id}, which the page lacks"
+            ),
+            None => assert!(
+                out.join(&href).is_file(),
+                "link to {href}, which is not in {}",
+                out.display()
+            ),
+        }
+    }
+    no_qemu_left(&out);
+}
+
+/// Two TCG cells (VOF: seconds each) and eight KVM cells that an x86
+/// machine skips with the reason: shards of it are quick.
+const SHARDED: &str = "[[cells]]
+name = \"{accel}/{mmu}-guest\"
+kernel = \"debian-64k\"
+firmware = \"vof\"
+mmu = [\"radix\", \"hpt\"]
+
+[[cells]]
+name = \"{accel}/{mmu}/{fixes}\"
+kernel = \"debian-64k\"
+accel = [\"kvm-hv\", \"kvm-pr\"]
+mmu = [\"radix\", \"hpt\"]
+fixes = [[], [\"hpt-max-page-size\"]]
+";
+
+/// `bootmatrix merge ARGS...`: its exit status and stderr.
+fn merge_cli(args: &[&Path]) -> (Option<i32>, String) {
+    let res = common::bootmatrix()
+        .arg("merge")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        res.status.code(),
+        String::from_utf8_lossy(&res.stderr).into_owned(),
+    )
+}
+
+fn cells_of(out: &Path) -> Vec<(String, String)> {
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    r["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_string(),
+                c["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn two_shards_merged_equal_one_run_and_another_matrix_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = common::matrix(dir.path(), "sharded", SHARDED);
+    let run = |out: &Path, extra: &[&str]| {
+        let (code, err) = stderr_of(spawn_run(&m, out, &[&["--jobs", "2"], extra].concat()));
+        assert_eq!(code, Some(0), "{err}");
+    };
+    let (whole, one, two) = (
+        dir.path().join("whole"),
+        dir.path().join("one"),
+        dir.path().join("two"),
+    );
+    run(&whole, &[]);
+    run(&one, &["--partition", "hash:1/2"]);
+    run(&two, &["--partition", "hash:2/2"]);
+    let (a, b) = (cells_of(&one), cells_of(&two));
+    assert!(
+        !a.is_empty() && !b.is_empty() && a.len() + b.len() == 10,
+        "{a:?} {b:?}"
+    );
+
+    let merged = dir.path().join("merged");
+    let (code, err) = merge_cli(&[Path::new("--out"), &merged, &one, &two]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("merged 2 runs: 2 passed, 0 failed, 8 skipped")
+            || std::env::consts::ARCH.starts_with("powerpc"),
+        "{err}"
+    );
+    assert_eq!(
+        cells_of(&merged),
+        cells_of(&whole),
+        "the same cells, verdicts and order as one run"
+    );
+    let page = std::fs::read_to_string(merged.join("report.html")).unwrap();
+    for (name, status) in cells_of(&whole) {
+        assert!(
+            page.contains(&format!("data-cell=\"{name}\" data-status=\"{status}\"")),
+            "{name}"
+        );
+    }
+    for (name, _) in a.iter().chain(&b) {
+        let cell_dir = merged
+            .join("cells")
+            .join(bootmatrix::run::cell_dir_name(name));
+        assert!(
+            cell_dir.join("verdict.txt").is_file(),
+            "{name}'s directory was not carried over"
+        );
+    }
+
+    // One shard alone: the other's cells are missing, and said so.
+    let (code, err) = merge_cli(&[Path::new("--out"), &merged, &one]);
+    assert_eq!(code, Some(0), "{err}");
+    let missing: Vec<&str> = b.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(
+        err.contains(&format!(
+            "{} cells of the matrix are in no run: {}",
+            b.len(),
+            missing.join(", ")
+        )),
+        "{err}"
+    );
+
+    // A run of another matrix does not merge.
+    let other_matrix = common::matrix(
+        dir.path(),
+        "other",
+        "[[cells]]\nname = \"kvm\"\nkernel = \"debian-64k\"\naccel = \"kvm-hv\"\n",
+    );
+    let other = dir.path().join("other-out");
+    stderr_of(spawn_run(&other_matrix, &other, &[]));
+    let (code, err) = merge_cli(&[Path::new("--out"), &dir.path().join("never"), &one, &other]);
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("only runs of the same matrix file merge"),
+        "{err}"
+    );
+    no_qemu_left(dir.path());
+}

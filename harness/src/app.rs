@@ -23,7 +23,7 @@ use crate::report::{self, ResultsFile, RunFacts};
 use crate::run::{self, CellResult, Files, RunOptions};
 use crate::select::{self, Partition};
 use crate::teardown;
-use crate::verdict::{Status, WarningPolicy};
+use crate::verdict::WarningPolicy;
 
 /// Where images, qemu and the cache come from; shared by every subcommand
 /// that boots or fetches.
@@ -109,6 +109,8 @@ pub struct RunArgs {
     pub warnings: WarningPolicy,
     /// The suppressions file (`--suppressions`).
     pub suppressions: Option<PathBuf>,
+    /// The JUnit dialect to write.
+    pub junit_flavor: report::JunitFlavor,
 }
 
 /// What a run ended with.
@@ -128,16 +130,7 @@ pub struct RunOutcome {
 /// a reason of the machine, else 1 if any cell failed, 130 if interrupted,
 /// else 0 (all passed or skipped).
 pub fn exit_code(results: &[CellResult]) -> i32 {
-    let has = |s: Status| results.iter().any(|r| r.verdict.status == s);
-    if has(Status::Interrupted) {
-        130
-    } else if has(Status::Error) {
-        3
-    } else if has(Status::Failed) {
-        1
-    } else {
-        0
-    }
+    report::results::exit_status(results.iter().map(|r| r.verdict.status))
 }
 
 /// Loads a matrix and keeps the selected cells.
@@ -233,7 +226,8 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
         .map_err(|e| Error::infra(format!("cannot install signal handlers: {e}")))?;
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, "cannot create", e))?;
     write_plan(&args.out, &plan)?;
-    let files = prepare(&plan, args)?;
+    let prepared = prepare(&plan, args)?;
+    let files = &prepared.files;
 
     let previous = ResultsFile::load(&args.out.join("results.json"))
         .map(|r| r.cells.into_iter().map(|c| (c.name, c.seconds)).collect())
@@ -247,24 +241,43 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
         previous_seconds: previous,
         warnings: args.warnings,
         suppressions,
+        epoch: started,
     };
     let progress = Progress::new(plan.cells.len(), args.mode);
-    let results = run::execute(&plan, &files, &opts, &progress);
+    let results = run::execute(&plan, files, &opts, &progress);
     progress.finish();
+    let names: Vec<&str> = matrix.cells.iter().map(|c| c.name.as_str()).collect();
     let facts_run = RunFacts {
         matrix: args.selection.matrix.display().to_string(),
         matrix_sha256: matrix.sha256.clone(),
+        suite: matrix.name.clone(),
+        description: matrix.description.clone(),
         host: &facts,
+        host_kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .ok()
+            .map(|s| s.trim().to_string()),
         started_unix,
         seconds: started.elapsed().as_secs_f64(),
         interrupted: teardown::interrupted(),
+        flaky_fails: args.flaky_fails,
+        selection: report::results::Selection {
+            filters: args.selection.filters.clone(),
+            partition: args
+                .selection
+                .partition
+                .map(report::results::partition_text),
+            cells: select::select(&names, &args.selection.filters, None)
+                .into_iter()
+                .map(|i| names[i].to_string())
+                .collect(),
+        },
+        image_sha256: prepared.image_sha256.clone(),
+        out: args.out.clone(),
     };
     let junit = report::write_all(
         &args.out,
-        &matrix.name,
-        &results,
-        &facts_run,
-        args.flaky_fails,
+        &ResultsFile::from_run(&results, &facts_run),
+        args.junit_flavor,
     )?;
     let findings = results
         .iter()
@@ -295,11 +308,18 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
     })
 }
 
+/// What preparing a plan produced: the files by placeholder, and the
+/// sha256 of every image resolved (for the report).
+struct Prepared {
+    files: Files,
+    image_sha256: BTreeMap<String, String>,
+}
+
 /// Prepares every file the plan's runnable cells name: images from the
 /// cache, guest payloads, the initramfs of each emulated host. Returns the
 /// files by placeholder; one that cannot be had is kept as its error, so
 /// that only the cells needing it fail.
-fn prepare(plan: &Plan, args: &RunArgs) -> Result<Files> {
+fn prepare(plan: &Plan, args: &RunArgs) -> Result<Prepared> {
     let mut files = Files::new();
     // A kernel under test (--kernel) replaces the guest kernels booted
     // here, so those images are not fetched.
@@ -317,7 +337,10 @@ fn prepare(plan: &Plan, args: &RunArgs) -> Result<Files> {
     images.sort();
     images.dedup();
     if images.is_empty() {
-        return Ok(files);
+        return Ok(Prepared {
+            files,
+            image_sha256: BTreeMap::new(),
+        });
     }
     let images_dir = args.sources.images_dir_for(&args.selection.matrix);
     let store = args.sources.store()?;
@@ -376,7 +399,14 @@ fn prepare(plan: &Plan, args: &RunArgs) -> Result<Files> {
         );
         files.insert(FileRef::HostInitramfs(k).placeholder(), initramfs);
     }
-    Ok(files)
+    let image_sha256 = resolved
+        .iter()
+        .filter_map(|(n, i)| Some((n.clone(), i.as_ref().ok()?.sha256.clone())))
+        .collect();
+    Ok(Prepared {
+        files,
+        image_sha256,
+    })
 }
 
 /// Builds the initramfs of an emulated host for the cells of `session`:

@@ -22,6 +22,7 @@ pub mod health;
 pub mod host;
 pub mod images;
 pub mod matrix;
+pub mod merge;
 pub mod model;
 pub mod observation;
 pub mod payload;

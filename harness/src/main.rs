@@ -10,10 +10,11 @@ use bootmatrix::app::{self, RunArgs, Selection, Sources};
 use bootmatrix::payload::Compression;
 use bootmatrix::plan::HostsMode;
 use bootmatrix::progress::Mode;
+use bootmatrix::report::JunitFlavor;
 use bootmatrix::report::ResultsFile;
 use bootmatrix::select::Partition;
 use bootmatrix::verdict::{Status, WarningPolicy};
-use bootmatrix::{diff, host, plan, qemu, Error};
+use bootmatrix::{diff, host, merge, plan, qemu, Error};
 
 const AFTER_HELP: &str = "\
 Exit status:
@@ -58,6 +59,12 @@ enum Command {
     /// failing, newly passing, changed, added and removed cells. Exits 1 when
     /// a cell newly fails.
     Diff(DiffCmd),
+    /// Combine the output directories of several runs of the same matrix
+    /// (CI shards, or a native and an emulated run) into one: results.json,
+    /// JUnit, summary.md, report.html and the cell directories. Exits like
+    /// `run` would for the merged cells; 2 when the runs are of different
+    /// matrices or disagree about a cell.
+    Merge(MergeCmd),
     /// Run one cell for `git bisect run`: exit 0 good, 1 bad, 125 skip (the
     /// machine could not run it), 128 abort (bad input). `--kernel` and
     /// `--qemu` point it at the build under test.
@@ -70,6 +77,49 @@ struct DiffCmd {
     old: PathBuf,
     /// The later run.
     new: PathBuf,
+}
+
+#[derive(Args)]
+struct MergeCmd {
+    /// The merged output directory: new or empty, or an earlier output
+    /// (its cell and host directories are replaced).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// The runs' output directories (or their results.json files).
+    #[arg(required = true, value_name = "RUN_DIR")]
+    runs: Vec<PathBuf>,
+    /// What to do with a cell two runs gave different verdicts: refuse
+    /// (the default) or keep the verdict of the run that finished it last.
+    #[arg(long, value_enum, value_name = "WHICH")]
+    prefer: Option<PreferArg>,
+    /// JUnit dialect (see `run --junit-flavor`).
+    #[arg(long, value_enum, default_value_t = JunitFlavorArg::Full)]
+    junit_flavor: JunitFlavorArg,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PreferArg {
+    Newest,
+}
+
+/// JUnit dialects.
+#[derive(Clone, Copy, ValueEnum)]
+enum JunitFlavorArg {
+    /// Per-cell <properties>: GitLab, GitHub report actions, Jenkins' JUnit
+    /// plugin.
+    Full,
+    /// Valid against the schema of Jenkins' xUnit plugin: per-cell
+    /// properties in <system-out>.
+    Strict,
+}
+
+impl From<JunitFlavorArg> for JunitFlavor {
+    fn from(f: JunitFlavorArg) -> Self {
+        match f {
+            JunitFlavorArg::Full => JunitFlavor::Full,
+            JunitFlavorArg::Strict => JunitFlavor::Strict,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -200,6 +250,12 @@ struct RunCmd {
     /// has an [emulation] table.
     #[arg(long, value_enum, default_value_t = HostsArg::Auto)]
     hosts: HostsArg,
+    /// JUnit dialect: `full` keeps per-cell <properties> (GitLab, GitHub
+    /// report actions, Jenkins' JUnit plugin); `strict` validates against
+    /// the schema of Jenkins' xUnit plugin, with the per-cell properties in
+    /// <system-out>.
+    #[arg(long, value_enum, default_value_t = JunitFlavorArg::Full)]
+    junit_flavor: JunitFlavorArg,
     #[command(flatten)]
     health: HealthArgs,
 }
@@ -308,6 +364,7 @@ fn bisect(c: BisectCmd) -> i32 {
         compression: Compression::default(),
         timeout_scale: c.timeout_scale,
         kernel_override: c.kernel,
+        junit_flavor: JunitFlavor::default(),
         warnings: c.health.warnings.into(),
         suppressions: c.health.suppressions,
     };
@@ -402,6 +459,7 @@ fn dispatch(command: Command) -> bootmatrix::Result<i32> {
                 },
                 timeout_scale: c.timeout_scale,
                 kernel_override: None,
+                junit_flavor: c.junit_flavor.into(),
                 warnings: c.health.warnings.into(),
                 suppressions: c.health.suppressions,
             };
@@ -456,6 +514,42 @@ fn dispatch(command: Command) -> bootmatrix::Result<i32> {
             let d = diff::diff(&old, &new);
             print!("{}", diff::render(&d));
             Ok(if d.newly_failing.is_empty() { 0 } else { 1 })
+        }
+        Command::Merge(c) => {
+            let prefer = match c.prefer {
+                Some(PreferArg::Newest) => merge::Prefer::Newest,
+                None => merge::Prefer::Refuse,
+            };
+            let outcome = merge::merge_dirs(&c.out, &c.runs, prefer, c.junit_flavor.into())?;
+            let r = &outcome.results;
+            if !outcome.overruled.is_empty() {
+                eprintln!(
+                    "bootmatrix: runs disagreed about {} cells; kept the newest verdict: {}",
+                    outcome.overruled.len(),
+                    outcome.overruled.join(", ")
+                );
+            }
+            if !r.missing.is_empty() {
+                eprintln!(
+                    "bootmatrix: {} cells of the matrix are in no run: {}",
+                    r.missing.len(),
+                    r.missing.join(", ")
+                );
+            }
+            eprintln!(
+                "bootmatrix: merged {} runs: {} passed, {} failed, {} skipped, {} errors, {} interrupted, {} missing; JUnit: {}",
+                r.runs.len(),
+                r.count_of(Status::Passed),
+                r.count_of(Status::Failed),
+                r.count_of(Status::Skipped),
+                r.count_of(Status::Error),
+                r.count_of(Status::Interrupted),
+                r.missing.len(),
+                outcome.junit.display()
+            );
+            Ok(bootmatrix::report::results::exit_status(
+                r.cells.iter().map(|c| c.status),
+            ))
         }
         Command::Fetch(c) => {
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());

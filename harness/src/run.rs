@@ -173,6 +173,35 @@ pub struct CellResult {
     pub argv: Vec<String>,
     /// Total wall time over attempts.
     pub seconds: f64,
+    /// When and where it ran, for the report's timeline.
+    pub timing: Timing,
+}
+
+/// When and where a cell ran: its span in seconds since the run started
+/// ([`RunOptions::epoch`]), the pool worker that ran it, and the emulated
+/// host session it ran in, if any. The report draws its timeline from these.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Timing {
+    /// Seconds from the run's start to the cell's start.
+    pub start: f64,
+    /// Seconds from the run's start to the cell's end.
+    pub end: f64,
+    /// The pool worker (0-based) that ran the cell (or its host session).
+    pub worker: usize,
+    /// The emulated host session the cell ran inside.
+    pub session: Option<SessionTiming>,
+}
+
+/// The span of an emulated host's session, in seconds since the run
+/// started.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SessionTiming {
+    /// The session's key.
+    pub key: String,
+    /// When the host was started.
+    pub start: f64,
+    /// When the host had run its last cell (or stopped).
+    pub end: f64,
 }
 
 /// How to run.
@@ -192,6 +221,8 @@ pub struct RunOptions {
     pub warnings: WarningPolicy,
     /// Known kernel noise (`--suppressions`).
     pub suppressions: Suppressions,
+    /// When the run started: cell timings count from here.
+    pub epoch: Instant,
 }
 
 /// A cell's directory name: its name with path separators made safe.
@@ -328,16 +359,29 @@ pub fn execute(
         pool.finished(&r);
         results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
     };
+    let since_epoch = || opts.epoch.elapsed().as_secs_f64();
     std::thread::scope(|s| {
-        for _ in 0..opts.jobs.max(1) {
-            s.spawn(|| loop {
+        for worker in 0..opts.jobs.max(1) {
+            let (queue, finish) = (&queue, &finish);
+            s.spawn(move || loop {
                 let Some(w) = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front() else {
                     break;
                 };
                 match w {
-                    Work::Cell(i) => finish(run_one(&cells[i], pool), i),
+                    Work::Cell(i) => {
+                        let start = since_epoch();
+                        let mut r = run_one(&cells[i], pool);
+                        r.timing = Timing {
+                            start,
+                            end: since_epoch(),
+                            worker,
+                            session: None,
+                        };
+                        finish(r, i)
+                    }
                     Work::Session(k) => {
-                        for (i, r) in run_session(&boots[k], cells, pool) {
+                        for (i, mut r) in run_session(&boots[k], cells, pool) {
+                            r.timing.worker = worker;
                             finish(r, i);
                         }
                     }
@@ -365,6 +409,7 @@ fn blank_result(planned: &PlannedCell, dir: PathBuf) -> CellResult {
         dir,
         argv: Vec::new(),
         seconds: 0.0,
+        timing: Timing::default(),
     }
 }
 
@@ -423,6 +468,7 @@ fn run_session(boot: &HostBoot, cells: &[Job], pool: &Pool) -> Vec<(usize, CellR
         .collect();
     let held = pool.budget.take(session.memory_mib as u64);
     let started = Instant::now();
+    let mut watch_end = started;
     let watched = host_files
         .clone()
         .map_err(crate::error::Error::infra)
@@ -435,6 +481,7 @@ fn run_session(boot: &HostBoot, cells: &[Job], pool: &Pool) -> Vec<(usize, CellR
                     console: guest.console_tail(),
                 });
                 let seen = guest.watch_session(&timeouts, session.boot_timeout());
+                watch_end = Instant::now();
                 // OPAL power-off does not end a powernv qemu: end it here.
                 guest.finish(Duration::from_secs(1));
                 pool.events.on(Event::Stopped { slot });
@@ -443,6 +490,21 @@ fn run_session(boot: &HostBoot, cells: &[Job], pool: &Pool) -> Vec<(usize, CellR
         });
     pool.budget.give(held);
     let host_seconds = started.elapsed().as_secs_f64();
+    let offset = |at: Instant| at.saturating_duration_since(opts.epoch).as_secs_f64();
+    let span = SessionTiming {
+        key: key.clone(),
+        start: offset(started),
+        end: offset(watch_end),
+    };
+    let elapsed: Vec<Option<f64>> = match &watched {
+        Ok(seen) => seen
+            .cells
+            .iter()
+            .map(|o| o.as_ref().map(|o| o.elapsed.as_secs_f64()))
+            .collect(),
+        Err(_) => vec![None; session.cells.len()],
+    };
+    let spans = inner_spans(&elapsed, span.end);
     let host_log = std::fs::read_to_string(host_dir.join("console.log")).unwrap_or_default();
     let mut out = Vec::new();
     for (n, &i) in session.cells.iter().enumerate() {
@@ -521,6 +583,12 @@ fn run_session(boot: &HostBoot, cells: &[Job], pool: &Pool) -> Vec<(usize, CellR
             },
         };
         r.seconds = seconds;
+        r.timing = Timing {
+            start: spans[n].0,
+            end: spans[n].1,
+            worker: 0,
+            session: Some(span.clone()),
+        };
         r.attempts.push(Attempt {
             verdict: verdict.clone(),
             seconds,
@@ -534,6 +602,22 @@ fn run_session(boot: &HostBoot, cells: &[Job], pool: &Pool) -> Vec<(usize, CellR
         out.push((i, r));
     }
     out
+}
+
+/// The spans of a host session's inner runs, given how long each one that
+/// finished took and when the session's watch ended. The host runs them
+/// back to back and ends right after the last, so each span is placed by
+/// counting back from the end; a run that never finished gets an empty span
+/// where it would have started.
+pub fn inner_spans(elapsed: &[Option<f64>], end: f64) -> Vec<(f64, f64)> {
+    let mut cursor = end;
+    let mut spans = vec![(end, end); elapsed.len()];
+    for (n, e) in elapsed.iter().enumerate().rev() {
+        let took = e.unwrap_or(0.0);
+        spans[n] = ((cursor - took).max(0.0), cursor);
+        cursor = spans[n].0;
+    }
+    spans
 }
 
 /// The lines of an emulated host's console between the frames of inner
