@@ -267,6 +267,7 @@ fn an_emulated_host_reserves_the_hugepages_its_mmu_has(
     let cmd = chain::host_command(
         "qemu-system-ppc64",
         &c.host,
+        chain::Level0::Tcg,
         Path::new("k"),
         Path::new("i"),
         pages,

@@ -145,3 +145,52 @@ fn emulated_cells_of_one_host_share_one_session() {
         slow.sessions[0].boot_timeout_secs
     );
 }
+
+#[test]
+fn a_power9_runner_boots_nested_pseries_hosts_under_its_own_kvm() {
+    let mut s = selection("matrices/void-compat.toml", &[]);
+    s.hosts = HostsMode::Emulated;
+    let power9 = bootmatrix::host::HostFacts::ready_power9(
+        bootmatrix::model::Mmu::Radix,
+        bootmatrix::model::PageSize::K64,
+    );
+    let on_power = app::make_plan(&s, &power9, qemu::DEFAULT_QEMU, 1.0).unwrap();
+    let on_x86 =
+        app::make_plan(&s, &common::x86_host_with_qemu(), qemu::DEFAULT_QEMU, 1.0).unwrap();
+    let nested = |p: &bootmatrix::plan::Plan| {
+        p.sessions
+            .iter()
+            .filter(|s| s.host.kind == bootmatrix::model::HostKind::NestedPseries)
+            .map(|s| (s.level0, s.command.args.join(" ")))
+            .collect::<Vec<_>>()
+    };
+    assert!(!nested(&on_power).is_empty());
+    for (level0, cmd) in nested(&on_power) {
+        assert_eq!(level0, bootmatrix::chain::Level0::Kvm, "{cmd}");
+        assert!(
+            cmd.contains("pseries,accel=kvm,kvm-type=HV,cap-nested-hv=on")
+                && cmd.contains("-cpu host"),
+            "{cmd}"
+        );
+    }
+    for (level0, cmd) in nested(&on_x86) {
+        assert_eq!(level0, bootmatrix::chain::Level0::Tcg, "{cmd}");
+        assert!(
+            cmd.contains("accel=tcg") && cmd.contains("-cpu POWER9"),
+            "{cmd}"
+        );
+    }
+    // powernv9 exists only under TCG, on any machine.
+    for s in on_power
+        .sessions
+        .iter()
+        .filter(|s| s.host.kind == bootmatrix::model::HostKind::PowerNv9)
+    {
+        assert_eq!(s.level0, bootmatrix::chain::Level0::Tcg);
+    }
+    let text = bootmatrix::plan::render::render_text(&on_power);
+    assert!(
+        text.contains("level 0 runs under this machine's KVM-HV"),
+        "{text}"
+    );
+}

@@ -341,18 +341,53 @@ pub fn l2_files(cell: &Cell) -> BootFiles {
     }
 }
 
+/// How qemu runs an emulated host at level 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Level0 {
+    /// Under TCG: any machine can, at emulation speed.
+    Tcg,
+    /// Under this machine's own KVM-HV: a POWER runner boots a nested
+    /// pseries L1 at hardware speed (`accel=kvm,cap-nested-hv=on`).
+    Kvm,
+}
+
+/// How the probed machine can run an emulated host of `kind`: a
+/// `nested-pseries` L1 under KVM-HV where this is a bare-metal Radix POWER
+/// host whose KVM-HV is usable (nested HV needs an all-Radix chain), else
+/// under TCG. A powernv machine only exists under TCG.
+pub fn level0(probed: &HostFacts, kind: HostKind) -> Level0 {
+    let kvm_hv = probed.is_power()
+        && !probed.emulated_by_qemu()
+        && probed.kvm.dev_kvm == DevKvm::Usable
+        && probed.kvm.hv_loaded
+        && probed.mmu == Some(Mmu::Radix)
+        && probed.platform == Some(Platform::PowerNv);
+    if kind == HostKind::NestedPseries && kvm_hv {
+        Level0::Kvm
+    } else {
+        Level0::Tcg
+    }
+}
+
 /// The level-0 command that boots the emulated host.
 pub fn host_command(
     qemu: &str,
     host: &HostSpec,
+    level0: Level0,
     kernel: &Path,
     initrd: &Path,
     hugepages: u64,
 ) -> QemuCommand {
     let memory = host.memory_mib.unwrap_or(default_host_memory(host.kind));
-    let mut machine = match host.kind {
-        HostKind::PowerNv9 => "powernv9".to_string(),
-        _ => "pseries,accel=tcg,cap-nested-hv=on".to_string(),
+    let mut machine = match (host.kind, level0) {
+        (HostKind::PowerNv9, _) => "powernv9".to_string(),
+        (_, Level0::Kvm) => "pseries,accel=kvm,kvm-type=HV,cap-nested-hv=on".to_string(),
+        (_, Level0::Tcg) => "pseries,accel=tcg,cap-nested-hv=on".to_string(),
+    };
+    let cpu = match level0 {
+        Level0::Kvm => "host",
+        Level0::Tcg => "POWER9",
     };
     // An HPT pseries L1 gets 16 MiB hash pages (hence HugeTLB) only if its
     // L0 offers them; without them its kernel registers no hugetlbfs.
@@ -380,7 +415,7 @@ pub fn host_command(
         "-machine",
         &machine,
         "-cpu",
-        "POWER9",
+        cpu,
         "-m",
         &memory.to_string(),
         "-smp",

@@ -174,6 +174,8 @@ pub struct Session {
     pub key: SessionKey,
     /// The host.
     pub host: HostSpec,
+    /// Whether level 0 runs it under TCG or under this machine's KVM.
+    pub level0: chain::Level0,
     /// Hugepages the host reserves at boot for its hugepage-backed guests.
     pub hugepages: u64,
     /// The qemu the host runs its guests with.
@@ -299,15 +301,18 @@ pub fn build(matrix: &Matrix, cells: &[Cell], input: &PlanInput) -> Result<Plan,
                         .memory_mib
                         .unwrap_or(chain::default_host_memory(cell.host.kind));
                     let kernel = cell.host.kernel.as_ref().map_or("", |k| k.image.as_str());
+                    let level0 = chain::level0(input.host, cell.host.kind);
                     let host_command = chain::host_command(
                         input.qemu,
                         &cell.host,
+                        level0,
                         &PathBuf::from(FileRef::Image(kernel.to_string()).placeholder()),
                         &PathBuf::from(FileRef::HostInitramfs(k).placeholder()),
                         hugepages,
                     );
                     sessions.push(Session {
                         key: key.clone(),
+                        level0,
                         host: cell.host.clone(),
                         hugepages,
                         inner_qemu: chain::inner_qemu(&cell.host),

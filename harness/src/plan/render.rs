@@ -42,6 +42,11 @@ pub fn render_text(plan: &Plan) -> String {
             Placement::InHost { session, command } => {
                 let host = &plan.sessions[*session];
                 s.push_str(&format!("  level 0:  {}\n", host.command.shell_line()));
+                if host.level0 == crate::chain::Level0::Kvm {
+                    s.push_str(
+                        "  level 0 runs under this machine's KVM-HV (nested, cap-nested-hv=on)\n",
+                    );
+                }
                 let q = &host.inner_qemu;
                 s.push_str(&format!(
                     "  level 1 runs qemu {}.{} from Debian {} (ppc64el)\n",
