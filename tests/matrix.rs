@@ -190,6 +190,11 @@ fn fixes_parse_to_the_domain_names() {
     12,
     "key `cpu`: the CPU model `POWER9,compat=power8` would change the qemu option"
 )]
+#[case::known_failure_without_a_reason(
+    "[[cells]]\nkernel = \"debian-64k\"\nknown_failure = \" \"\n",
+    12,
+    "key `known_failure`: say why the cell fails"
+)]
 fn mistakes_name_file_line_and_key(#[case] body: &str, #[case] line: usize, #[case] says: &str) {
     // HEADER is 9 lines and a blank line joins it to the body.
     let err = parse(body).unwrap_err();

@@ -14,6 +14,7 @@ fn selection(matrix: &str, filters: &[&str]) -> Selection {
         filters: filters.iter().map(|f| f.to_string()).collect(),
         partition: None,
         hosts: HostsMode::Auto,
+        known_failures: Default::default(),
     }
 }
 
@@ -193,4 +194,35 @@ fn a_power9_runner_boots_nested_pseries_hosts_under_its_own_kvm() {
         text.contains("level 0 runs under this machine's KVM-HV"),
         "{text}"
     );
+}
+
+#[test]
+fn known_failures_run_by_default_and_are_skipped_with_their_reason_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = common::matrix(
+        dir.path(),
+        "known",
+        "[[cells]]\nname = \"hangs\"\nkernel = \"debian-64k\"\nknown_failure = \"hangs since 6.12, see docs/emulated-hosts.md\"\n[[cells]]\nname = \"fine\"\nkernel = \"debian-64k\"\n",
+    );
+    let facts = common::x86_host_with_qemu();
+    let mut s = Selection {
+        matrix: m,
+        filters: vec![],
+        partition: None,
+        hosts: HostsMode::Auto,
+        known_failures: Default::default(),
+    };
+    let run = app::make_plan(&s, &facts, qemu::DEFAULT_QEMU, 1.0).unwrap();
+    assert!(run.cells.iter().all(|c| c.runnable()));
+    assert_eq!(
+        run.cells[0].cell.known_failure.as_deref(),
+        Some("hangs since 6.12, see docs/emulated-hosts.md")
+    );
+    s.known_failures = bootmatrix::plan::KnownFailures::Skip;
+    let skip = app::make_plan(&s, &facts, qemu::DEFAULT_QEMU, 1.0).unwrap();
+    assert_eq!(
+        skip.cells[0].readiness.reason().as_deref(),
+        Some("known failure: hangs since 6.12, see docs/emulated-hosts.md: run with --known-failures run to check whether it still fails")
+    );
+    assert!(skip.cells[1].runnable());
 }

@@ -367,3 +367,40 @@ fn a_guest_running_another_release_than_the_images_banner_fails_showing_both() {
         Status::Passed
     );
 }
+
+#[test]
+fn a_known_failure_that_fails_is_expected_and_one_that_passes_fails() {
+    let mut c = cell();
+    c.known_failure = Some("hangs on 6.12 (docs/emulated-hosts.md#hash-4k-hang)".into());
+    let timeout = decide(&c, &RADIX_64K, &obs(EndCause::Timeout, None, &[]));
+    assert_eq!(timeout.status, Status::Failed);
+    let v = bootmatrix::verdict::against_known_failure(&c, timeout);
+    assert_eq!(v.status, Status::Xfail, "{v:?}");
+    assert!(v.summary.contains("hangs on 6.12"), "{v:?}");
+    assert!(
+        v.details
+            .iter()
+            .any(|d| d.starts_with("failed as known: timed out")),
+        "{v:?}"
+    );
+    let pass = decide(
+        &c,
+        &RADIX_64K,
+        &obs(EndCause::Marker, Some(report("Radix", 64)), &[]),
+    );
+    assert_eq!(pass.status, Status::Passed);
+    let v = bootmatrix::verdict::against_known_failure(&c, pass);
+    assert_eq!(v.status, Status::Failed);
+    assert!(
+        v.summary
+            .starts_with("known failure now passes: remove the mark"),
+        "{v:?}"
+    );
+    // Without a mark nothing changes.
+    let plain = cell();
+    let failed = decide(&plain, &RADIX_64K, &obs(EndCause::Timeout, None, &[]));
+    assert_eq!(
+        bootmatrix::verdict::against_known_failure(&plain, failed.clone()),
+        failed
+    );
+}

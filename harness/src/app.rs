@@ -17,7 +17,7 @@ use crate::images::{self, Image, Store, StoreOptions};
 use crate::matrix::{self, Matrix};
 use crate::model::Cell;
 use crate::payload::{self, Compression};
-use crate::plan::{self, FileRef, HostsMode, Plan, PlanInput, Session};
+use crate::plan::{self, FileRef, HostsMode, KnownFailures, Plan, PlanInput, Session};
 use crate::progress::{Mode, Progress};
 use crate::report::{self, ResultsFile, RunFacts};
 use crate::run::{self, CellResult, Files, RunOptions};
@@ -78,6 +78,8 @@ pub struct Selection {
     pub filters: Vec<String>,
     /// Shard.
     pub partition: Option<Partition>,
+    /// What to do with cells marked `known_failure`.
+    pub known_failures: KnownFailures,
     /// Where the matrix's host rows run.
     pub hosts: HostsMode,
 }
@@ -163,6 +165,7 @@ pub fn make_plan(
         hosts: selection.hosts,
         qemu,
         timeout_scale,
+        known_failures: selection.known_failures,
     };
     plan::build(&m, &cells, &input)
         .map_err(|msg| Error::bad_input(format!("{}: {msg}", m.path.display())))
@@ -242,6 +245,7 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
         warnings: args.warnings,
         suppressions,
         epoch: started,
+        known_failures: args.selection.known_failures != KnownFailures::Ignore,
     };
     let progress = Progress::new(plan.cells.len(), args.mode);
     let results = run::execute(&plan, files, &opts, &progress);

@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use bootmatrix::app::{self, RunArgs, Selection, Sources};
 use bootmatrix::payload::Compression;
-use bootmatrix::plan::HostsMode;
+use bootmatrix::plan::{HostsMode, KnownFailures};
 use bootmatrix::progress::Mode;
 use bootmatrix::report::JunitFlavor;
 use bootmatrix::report::ResultsFile;
@@ -95,6 +95,26 @@ struct MergeCmd {
     /// JUnit dialect (see `run --junit-flavor`).
     #[arg(long, value_enum, default_value_t = JunitFlavorArg::Full)]
     junit_flavor: JunitFlavorArg,
+}
+
+/// What to do with cells marked `known_failure`.
+#[derive(Clone, Copy, ValueEnum)]
+enum KnownFailuresArg {
+    /// Run them: a failure is an expected failure, a pass fails the cell
+    /// ("remove the mark"), so that a fix is noticed.
+    Run,
+    /// Skip them with the mark's reason without booting (a known hang
+    /// costs its whole timeout): for CI on every push.
+    Skip,
+}
+
+impl From<KnownFailuresArg> for KnownFailures {
+    fn from(k: KnownFailuresArg) -> Self {
+        match k {
+            KnownFailuresArg::Run => KnownFailures::Run,
+            KnownFailuresArg::Skip => KnownFailures::Skip,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -256,6 +276,11 @@ struct RunCmd {
     /// <system-out>.
     #[arg(long, value_enum, default_value_t = JunitFlavorArg::Full)]
     junit_flavor: JunitFlavorArg,
+    /// Cells marked `known_failure` in the matrix: `run` them (a failure
+    /// is reported as expected, a pass fails: remove the mark) or `skip`
+    /// them with the mark's reason.
+    #[arg(long, value_enum, default_value_t = KnownFailuresArg::Run)]
+    known_failures: KnownFailuresArg,
     #[command(flatten)]
     health: HealthArgs,
 }
@@ -305,6 +330,9 @@ struct PlanCmd {
     /// Where host rows run (see `run --hosts`).
     #[arg(long, value_enum, default_value_t = HostsArg::Auto)]
     hosts: HostsArg,
+    /// Cells marked `known_failure` (see `run --known-failures`).
+    #[arg(long, value_enum, default_value_t = KnownFailuresArg::Run)]
+    known_failures: KnownFailuresArg,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -354,6 +382,7 @@ fn bisect(c: BisectCmd) -> i32 {
             filters: vec![glob::Pattern::escape(&c.cell)],
             partition: None,
             hosts: c.hosts.into(),
+            known_failures: KnownFailures::Ignore,
         },
         sources: sources(&c.sources, false),
         out: c.out,
@@ -398,6 +427,8 @@ fn bisect(c: BisectCmd) -> i32 {
         Status::Passed => 0,
         Status::Failed => 1,
         Status::Skipped | Status::Error => 125,
+        // bisect-run judges without the marks: no cell is an expected failure.
+        Status::Xfail => 1,
         Status::Interrupted => 130,
     }
 }
@@ -445,6 +476,7 @@ fn dispatch(command: Command) -> bootmatrix::Result<i32> {
                     filters: c.filter,
                     partition,
                     hosts: c.hosts.into(),
+                    known_failures: c.known_failures.into(),
                 },
                 sources: sources(&c.sources, mode == Mode::Bars),
                 out: c.out,
@@ -490,6 +522,7 @@ fn dispatch(command: Command) -> bootmatrix::Result<i32> {
                 filters: c.filter,
                 partition: None,
                 hosts: c.hosts.into(),
+                known_failures: c.known_failures.into(),
             };
             let plan = app::make_plan(&selection, &facts, &c.qemu, 1.0)?;
             match c.format {

@@ -364,6 +364,7 @@ struct RawCells {
     expect: Field,
     expect_mmu: Field,
     row: Field,
+    known_failure: Field,
 }
 
 /// The keys a list turns into an axis, in the order axes vary (leftmost
@@ -411,6 +412,7 @@ impl RawCells {
             "expect" => self.expect.as_ref(),
             "expect_mmu" => self.expect_mmu.as_ref(),
             "row" => self.row.as_ref(),
+            "known_failure" => self.known_failure.as_ref(),
             _ => None,
         }
     }
@@ -905,8 +907,24 @@ fn build_cell(
         ),
         None => None,
     };
+    let known_failure = match scalar("known_failure") {
+        Some(p) => {
+            let why = render(string(file, "known_failure", &p)?, &vars)
+                .map_err(|m| file.error(p.offset, "known_failure", &m))?;
+            if why.trim().is_empty() {
+                return Err(file.error(
+                    p.offset,
+                    "known_failure",
+                    "say why the cell fails, with a reference (a commit, a bug, docs/...)",
+                ));
+            }
+            Some(why.trim().to_string())
+        }
+        None => None,
+    };
     Ok(Cell {
         name,
+        known_failure,
         host,
         guest: Guest {
             kernel,

@@ -633,6 +633,11 @@ pub struct Cell {
     pub row: Option<String>,
     /// Line of the matrix file that defined the cell, for messages.
     pub line: usize,
+    /// Why this cell is known to fail (`known_failure` in the matrix, with
+    /// a reference): it still runs, a failure is reported as expected and a
+    /// pass as a failure ("remove the mark"), so that a fix is noticed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_failure: Option<String>,
 }
 
 impl Cell {

@@ -108,6 +108,11 @@ pub enum Missing {
         /// Host RAM, MiB.
         host_mib: u32,
     },
+    /// The cell is marked `known_failure` and known failures are skipped.
+    KnownFailure {
+        /// The mark's reason.
+        reason: String,
+    },
     /// A measured limitation of emulated hosts, from the matrix.
     KnownLimitation {
         /// The matrix's reason.
@@ -223,6 +228,7 @@ impl Missing {
             } => format!(
                 "the guest's {guest_mib} MiB do not fit the emulated host's {host_mib} MiB with room for the host"
             ),
+            Missing::KnownFailure { reason } => format!("known failure: {reason}"),
             Missing::KnownLimitation { reason } => format!(
                 "known limitation of emulated hosts (the matrix's [[emulation.limitations]]): {reason}"
             ),
@@ -279,6 +285,9 @@ impl Missing {
             Missing::KnownLimitation { .. } => {
                 "drop the matrix's entry to test whether it still holds".into()
             }
+            Missing::KnownFailure { .. } => {
+                "run with --known-failures run to check whether it still fails".into()
+            }
         }
     }
 
@@ -303,6 +312,7 @@ impl Missing {
             Missing::EmulatedRadixHugetlb => "emulated-radix-hugetlb",
             Missing::HostMemory { .. } => "host-memory",
             Missing::KnownLimitation { .. } => "known-limitation",
+            Missing::KnownFailure { .. } => "known-failure",
         }
     }
 }

@@ -223,6 +223,9 @@ pub struct RunOptions {
     pub suppressions: Suppressions,
     /// When the run started: cell timings count from here.
     pub epoch: Instant,
+    /// Whether `known_failure` marks turn failures into expected failures
+    /// (and passes into failures).
+    pub known_failures: bool,
 }
 
 /// A cell's directory name: its name with path separators made safe.
@@ -710,7 +713,12 @@ fn judge(job: &Job, opts: &RunOptions, obs: &mut Observation) -> Verdict {
         warnings: opts.warnings,
         expected_release: job.expected_release.clone(),
     };
-    verdict::decide_with(job.cell(), &job.planned.expected, obs, &checks)
+    let v = verdict::decide_with(job.cell(), &job.planned.expected, obs, &checks);
+    if opts.known_failures {
+        verdict::against_known_failure(job.cell(), v)
+    } else {
+        v
+    }
 }
 
 fn boot_once(job: &Job, cmd: &QemuCommand, dir: &Path, pool: &Pool, attempt: u32) -> Attempt {

@@ -37,6 +37,9 @@ pub enum Status {
     Error,
     /// The run was stopped before the cell finished.
     Interrupted,
+    /// The cell carries a `known_failure` mark and failed: expected, not
+    /// counted against the run.
+    Xfail,
 }
 
 impl Status {
@@ -49,6 +52,7 @@ impl Status {
             Status::Failed => "failed",
             Status::Error => "error",
             Status::Interrupted => "interrupted",
+            Status::Xfail => "xfail",
         }
     }
 
@@ -66,6 +70,7 @@ impl Status {
             Status::Failed => "FAIL",
             Status::Error => "ERROR",
             Status::Interrupted => "INTERRUPTED",
+            Status::Xfail => "XFAIL",
         }
     }
 }
@@ -412,4 +417,28 @@ fn against_expectation(cell: &Cell, expected: &Outcome, obs: &Observation) -> Ve
 
 fn code_word(code: Option<i32>) -> String {
     code.map_or("status unknown".to_string(), |c| format!("status {c}"))
+}
+
+/// A verdict read against the cell's `known_failure` mark: a failure the
+/// mark expects is an expected failure ([`Status::Xfail`]), and a pass is a
+/// failure, so that the fix is noticed and the mark removed. Cells without
+/// a mark, skips, infrastructure errors and interruptions are unchanged.
+pub fn against_known_failure(cell: &Cell, verdict: Verdict) -> Verdict {
+    let Some(why) = &cell.known_failure else {
+        return verdict;
+    };
+    match verdict.status {
+        Status::Failed => {
+            let mut v = Verdict::new(Status::Xfail, format!("known failure: {why}"))
+                .with(format!("failed as known: {}", verdict.summary));
+            v.details.extend(verdict.details);
+            v
+        }
+        Status::Passed => Verdict::new(
+            Status::Failed,
+            format!("known failure now passes: remove the mark ({why})"),
+        )
+        .with(format!("it passed: {}", verdict.summary)),
+        _ => verdict,
+    }
 }

@@ -147,6 +147,7 @@ pub fn run_of(
         hosts: bootmatrix::plan::HostsMode::Auto,
         qemu: "qemu-system-ppc64",
         timeout_scale: 1.0,
+        known_failures: Default::default(),
     };
     let plan = bootmatrix::plan::build(matrix, &matrix.cells, &input).unwrap();
     let planned: Vec<&bootmatrix::plan::PlannedCell> =

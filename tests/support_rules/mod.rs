@@ -122,6 +122,7 @@ pub fn cell(
         timeout: Duration::from_secs(300),
         row: None,
         line: 1,
+        known_failure: None,
     }
 }
 

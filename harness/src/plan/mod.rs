@@ -215,6 +215,22 @@ pub struct Plan {
     pub sessions: Vec<Session>,
 }
 
+/// What to do with cells that carry a `known_failure` mark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KnownFailures {
+    /// Run them: a failure is an expected failure, a pass fails ("remove
+    /// the mark"). For nightly runs, which keep checking them.
+    #[default]
+    Run,
+    /// Skip them with the mark's reason, without booting: a known hang
+    /// costs its whole timeout. For CI on every push.
+    Skip,
+    /// Run them and judge them like any other cell (`bisect-run`, which
+    /// asks whether the cell works, mark or not).
+    Ignore,
+}
+
 /// What planning is given besides the matrix.
 #[derive(Debug, Clone)]
 pub struct PlanInput<'a> {
@@ -226,6 +242,8 @@ pub struct PlanInput<'a> {
     pub qemu: &'a str,
     /// Multiplies every timeout (slow machines, sanitizer builds).
     pub timeout_scale: f64,
+    /// What to do with cells marked `known_failure`.
+    pub known_failures: KnownFailures,
 }
 
 /// Why a matrix cannot be planned as asked: the matrix's fault, so bad
@@ -278,9 +296,14 @@ pub fn build(matrix: &Matrix, cells: &[Cell], input: &PlanInput) -> Result<Plan,
         let limits = chain::host_limits(cell, input.host, matrix.emulation.as_ref());
         // An emulated host's own limits say more than the rules' remedies,
         // which are written for a machine an admin can change.
-        let missing = match limits {
-            Some(limit) => vec![limit],
-            None => prediction.skip.clone(),
+        let missing = match (limits, &cell.known_failure) {
+            (Some(limit), _) => vec![limit],
+            (None, Some(why)) if input.known_failures == KnownFailures::Skip => {
+                vec![Missing::KnownFailure {
+                    reason: why.clone(),
+                }]
+            }
+            (None, _) => prediction.skip.clone(),
         };
         let readiness = if missing.is_empty() {
             Readiness::Runnable

@@ -129,6 +129,7 @@ mod tests {
             timeout: Duration::from_secs(60),
             row: None,
             line: 1,
+            known_failure: None,
         }
     }
 
@@ -179,6 +180,7 @@ mod tests {
             hosts: super::super::HostsMode::Auto,
             qemu: "qemu-system-ppc64",
             timeout_scale: 1.0,
+            known_failures: Default::default(),
         };
         super::super::build(&m, &[c], &input).unwrap()
     }

@@ -74,6 +74,7 @@ impl Shown {
             Shown::Other(Status::Skipped) => "v-skipped",
             Shown::Other(Status::Error) => "v-error",
             Shown::Other(Status::Interrupted) => "v-interrupted",
+            Shown::Other(Status::Xfail) => "v-known",
         }
     }
 
@@ -86,6 +87,7 @@ impl Shown {
             Shown::Other(Status::Skipped) => "skipped",
             Shown::Other(Status::Error) => "error",
             Shown::Other(Status::Interrupted) => "interrupted",
+            Shown::Other(Status::Xfail) => "known failure",
         }
     }
 
@@ -106,25 +108,30 @@ impl Shown {
             }
             Shown::Other(Status::Error) => "infrastructure error: the machine, not the guest",
             Shown::Other(Status::Interrupted) => "interrupted before the cell finished",
+            Shown::Other(Status::Xfail) => {
+                "known failure: failed as its known_failure mark says (not counted against the run)"
+            }
         }
     }
 }
 
 /// The header's counts, most urgent after the passes.
-const COUNT_ORDER: [Status; 5] = [
+const COUNT_ORDER: [Status; 6] = [
     Status::Passed,
     Status::Failed,
     Status::Error,
     Status::Interrupted,
+    Status::Xfail,
     Status::Skipped,
 ];
 
-const LEGEND: [Shown; 6] = [
+const LEGEND: [Shown; 7] = [
     Shown::Booted,
     Shown::ExpectedFailure,
     Shown::Other(Status::Failed),
     Shown::Other(Status::Error),
     Shown::Other(Status::Skipped),
+    Shown::Other(Status::Xfail),
     Shown::Other(Status::Interrupted),
 ];
 
@@ -990,7 +997,9 @@ table.list td.num{white-space:nowrap;font-variant-numeric:tabular-nums}
 .tl-run{font-size:12px;font-weight:600;margin:.6rem 0 .2rem;color:var(--muted)}
 .bar{position:absolute;top:.15rem;bottom:.15rem;min-width:3px;border:1px solid;border-radius:3px;overflow:hidden;font-size:10.5px;line-height:1.2rem;padding:0 .3rem;text-decoration:none;color:var(--fg)}
 .bar span{display:block;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
-.bar.v-booted{background:#aceebb}.bar.v-xfail{background:#b6e3ff}.bar.v-failed{background:#ffcecb}.bar.v-error{background:#fae17d}.bar.v-skipped{background:#e6eaef}.bar.v-interrupted{background:#e8d5ff}
+.bar.v-booted{background:#aceebb}.bar.v-xfail{background:#b6e3ff}.bar.v-failed{background:#ffcecb}.bar.v-error{background:#fae17d}.bar.v-skipped{background:#e6eaef}.bar.v-interrupted{background:#e8d5ff}.bar.v-known{background:#fbd7ee}
+.v-known{border-color:#bf3989}.v-known .badge,.v-known.count b{color:#bf3989}.tile.v-known,.swatch.v-known{background:#ffeff7}
+table.list tr.v-known>td:first-child{border-left-color:#bf3989}
 .bar.host{border-color:var(--host);background:repeating-linear-gradient(135deg,#eaeef2 0 6px,#f6f8fa 6px 12px);color:var(--muted)}
 .bar.boot{border-color:var(--host);border-style:dashed;background:#f6f8fa;color:var(--muted)}
 footer{margin-top:2.5rem;font-size:12px;color:var(--muted)}
