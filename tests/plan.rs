@@ -14,6 +14,7 @@ fn selection(matrix: &str, filters: &[&str]) -> Selection {
         filters: filters.iter().map(|f| f.to_string()).collect(),
         partition: None,
         hosts: HostsMode::Auto,
+        kernels: Vec::new(),
     }
 }
 

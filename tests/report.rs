@@ -52,6 +52,7 @@ fn result(name: &str, statuses: &[(Status, &str)]) -> CellResult {
         attempts,
         dir: "/tmp/cells/x".into(),
         argv: vec!["qemu-system-ppc64".into()],
+        kernels: Vec::new(),
     }
 }
 

@@ -25,7 +25,10 @@ use bootmatrix::images::{
 };
 use bootmatrix::Error;
 use http::{Fault, Server};
-use pack::{index_plist, meta_plist, repodata, sha256, Pack, Pkg, Signer};
+use pack::{
+    fake_vmlinux, headers_package, index_plist, meta_plist, repodata, sha256, small_package, Pack,
+    Pkg, Signer,
+};
 use rstest::rstest;
 
 /// Short waits so that retries cost milliseconds.
@@ -379,40 +382,6 @@ fn a_package_file_gives_its_kernel_props_and_kvm_modules() {
     assert_clean(&root);
 }
 
-/// A small stand-in kernel: an ELF header for little-endian POWER and a banner.
-fn fake_vmlinux(release: &str) -> Vec<u8> {
-    let mut v = b"\x7fELF\x02\x01\x01".to_vec();
-    v.resize(18, 0);
-    v.extend_from_slice(&21u16.to_le_bytes());
-    // Enough pseudo-random bytes that compressed packages are long.
-    let mut x: u32 = 0x1234_5678;
-    for _ in 0..200_000 {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        v.push(x as u8);
-    }
-    v.extend_from_slice(
-        format!("Linux version {release} (void-buildslave@a-hrm) (gcc 12.2) #1 SMP\n\0").as_bytes(),
-    );
-    v
-}
-
-fn small_package(pack: Pack) -> (Pkg, Vec<u8>) {
-    let kernel = fake_vmlinux("6.1.99_1");
-    let pkg = Pkg::build(
-        "linux6.1",
-        "6.1.99_1",
-        "ppc64le",
-        &[
-            ("boot/vmlinux-6.1.99_1", &kernel),
-            ("boot/config-6.1.99_1", b"CONFIG_PPC64=y\n"),
-        ],
-        pack,
-    );
-    (pkg, kernel)
-}
-
 #[rstest]
 #[case::zstd(Pack::Zstd)]
 #[case::gzip(Pack::Gzip)]
@@ -657,13 +626,7 @@ fn kernel_sources_of_every_form_give_the_same_kernel() {
 fn a_package_without_a_kernel_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("cache");
-    let pkg = Pkg::build(
-        "linux6.1-headers",
-        "6.1.99_1",
-        "ppc64le",
-        &[("usr/src/kernel-headers-6.1.99_1/Makefile", b"x")],
-        Pack::Zstd,
-    );
+    let pkg = headers_package();
     fs::write(dir.path().join(pkg.file_name()), &pkg.bytes).unwrap();
     let s = spec(
         dir.path(),

@@ -688,6 +688,7 @@ fn planned(matrix: &Path, name: &str) -> (bootmatrix::model::Cell, bootmatrix::m
         filters: vec![name.to_string()],
         partition: None,
         hosts: bootmatrix::plan::HostsMode::Auto,
+        kernels: Vec::new(),
     };
     let facts = bootmatrix::host::probe(bootmatrix::qemu::DEFAULT_QEMU);
     let plan = bootmatrix::app::make_plan(&selection, &facts, bootmatrix::qemu::DEFAULT_QEMU, 1.0)

@@ -12,6 +12,7 @@ use bootmatrix::plan::HostsMode;
 use bootmatrix::progress::Mode;
 use bootmatrix::report::ResultsFile;
 use bootmatrix::select::Partition;
+use bootmatrix::under_test::KernelFlag;
 use bootmatrix::verdict::{Status, WarningPolicy};
 use bootmatrix::{diff, host, plan, qemu, Error};
 
@@ -60,7 +61,9 @@ enum Command {
     Diff(DiffCmd),
     /// Run one cell for `git bisect run`: exit 0 good, 1 bad, 125 skip (the
     /// machine could not run it), 128 abort (bad input). `--kernel` and
-    /// `--qemu` point it at the build under test.
+    /// `--qemu` point it at the build under test: `--kernel SOURCE` replaces
+    /// the cell's guest kernel, `--kernel NAME=SOURCE` the matrix's kernel
+    /// NAME wherever the cell uses it.
     BisectRun(BisectCmd),
 }
 
@@ -78,9 +81,12 @@ struct BisectCmd {
     matrix: PathBuf,
     /// The cell's exact name (see `bootmatrix plan MATRIX`).
     cell: String,
-    /// Boot this kernel (an ELF vmlinux) instead of the matrix's.
-    #[arg(long, value_name = "PATH")]
-    kernel: Option<PathBuf>,
+    /// The kernel under test: `SOURCE` (a vmlinux, .deb or .xbps file, an
+    /// https URL with #sha256=HEX, or xbps:REPO#PKGNAME) replaces the
+    /// cell's own guest kernel; `NAME=SOURCE` replaces the matrix's kernel
+    /// NAME, as guest and as emulated host kernel. Repeatable.
+    #[arg(long, value_name = "[NAME=]SOURCE")]
+    kernel: Vec<String>,
     #[command(flatten)]
     sources: SourceArgs,
     /// Output directory.
@@ -135,6 +141,27 @@ fn tell_unused(unused: &[String]) {
     }
 }
 
+/// The `--kernel` flag of `run`, `plan` and `fetch`.
+#[derive(Args, Clone)]
+struct KernelArgs {
+    /// Replace the matrix's kernel NAME (a [kernels] key) everywhere it is
+    /// used, as guest kernel and as host kernel of emulated hosts, by the
+    /// kernel SOURCE gives: a vmlinux, .deb or .xbps file (told apart by
+    /// content), an http(s) URL with #sha256=HEX, or
+    /// xbps:REPO#PKGNAME[@ARCH][,key=FILE.pem][,insecure] (REPO a directory
+    /// such as hostdir/binpkgs, or an http(s) URL). Cell names do not
+    /// change. Repeatable.
+    #[arg(long = "kernel", value_name = "NAME=SOURCE")]
+    kernels: Vec<String>,
+}
+
+impl KernelArgs {
+    /// The flags parsed; a malformed one is bad input.
+    fn parse(&self) -> bootmatrix::Result<Vec<KernelFlag>> {
+        self.kernels.iter().map(|k| k.parse()).collect()
+    }
+}
+
 #[derive(Args, Clone)]
 struct SourceArgs {
     /// The qemu-system-ppc64 binary to run cells with.
@@ -159,6 +186,8 @@ struct RunCmd {
     /// The matrix file.
     #[arg(default_value = "matrices/default.toml")]
     matrix: PathBuf,
+    #[command(flatten)]
+    kernels: KernelArgs,
     #[command(flatten)]
     sources: SourceArgs,
     /// Output directory.
@@ -249,6 +278,8 @@ struct PlanCmd {
     /// Where host rows run (see `run --hosts`).
     #[arg(long, value_enum, default_value_t = HostsArg::Auto)]
     hosts: HostsArg,
+    #[command(flatten)]
+    kernels: KernelArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -269,6 +300,8 @@ struct FetchCmd {
     /// The matrix whose images to fetch.
     #[arg(default_value = "matrices/default.toml")]
     matrix: PathBuf,
+    #[command(flatten)]
+    kernels: KernelArgs,
     #[command(flatten)]
     sources: SourceArgs,
 }
@@ -291,13 +324,30 @@ fn results_path(p: PathBuf) -> PathBuf {
     }
 }
 
+/// The `--kernel` flags of `bisect-run`: a bare SOURCE means the cell's
+/// own guest kernel.
+fn bisect_kernels(c: &BisectCmd) -> bootmatrix::Result<Vec<KernelFlag>> {
+    c.kernel
+        .iter()
+        .map(|k| KernelFlag::parse_or(k, || app::guest_kernel_of(&c.matrix, &c.cell)))
+        .collect()
+}
+
 fn bisect(c: BisectCmd) -> i32 {
+    let kernels = match bisect_kernels(&c) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("bootmatrix: {}", e.message());
+            return 128;
+        }
+    };
     let args = RunArgs {
         selection: Selection {
             matrix: c.matrix,
             filters: vec![glob::Pattern::escape(&c.cell)],
             partition: None,
             hosts: c.hosts.into(),
+            kernels,
         },
         sources: sources(&c.sources, false),
         out: c.out,
@@ -307,7 +357,6 @@ fn bisect(c: BisectCmd) -> i32 {
         mode: Mode::detect(false),
         compression: Compression::default(),
         timeout_scale: c.timeout_scale,
-        kernel_override: c.kernel,
         warnings: c.health.warnings.into(),
         suppressions: c.health.suppressions,
     };
@@ -388,6 +437,7 @@ fn dispatch(command: Command) -> bootmatrix::Result<i32> {
                     filters: c.filter,
                     partition,
                     hosts: c.hosts.into(),
+                    kernels: c.kernels.parse()?,
                 },
                 sources: sources(&c.sources, mode == Mode::Bars),
                 out: c.out,
@@ -401,7 +451,6 @@ fn dispatch(command: Command) -> bootmatrix::Result<i32> {
                     CompressionArg::None => Compression::None,
                 },
                 timeout_scale: c.timeout_scale,
-                kernel_override: None,
                 warnings: c.health.warnings.into(),
                 suppressions: c.health.suppressions,
             };
@@ -432,6 +481,7 @@ fn dispatch(command: Command) -> bootmatrix::Result<i32> {
                 filters: c.filter,
                 partition: None,
                 hosts: c.hosts.into(),
+                kernels: c.kernels.parse()?,
             };
             let plan = app::make_plan(&selection, &facts, &c.qemu, 1.0)?;
             match c.format {
@@ -459,7 +509,8 @@ fn dispatch(command: Command) -> bootmatrix::Result<i32> {
         }
         Command::Fetch(c) => {
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-            for line in app::fetch(&c.matrix, &sources(&c.sources, progress))? {
+            let kernels = c.kernels.parse()?;
+            for line in app::fetch(&c.matrix, &kernels, &sources(&c.sources, progress))? {
                 println!("{line}");
             }
             Ok(0)

@@ -17,7 +17,7 @@ use crate::health::{self, Severity};
 use crate::host::HostFacts;
 use crate::model::Outcome;
 use crate::observation::Observation;
-use crate::run::CellResult;
+use crate::run::{CellResult, KernelUsed};
 use crate::verdict::Status;
 
 /// Facts about the run as a whole, for results.json and the JUnit
@@ -93,6 +93,24 @@ fn health_properties(case: &mut TestCase, obs: &Observation) {
     }
     if let Some(n) = obs.report.as_ref().and_then(|r| r.kmsg_err) {
         case.add_property(Property::new("kmsg-err", n.to_string()));
+    }
+}
+
+/// The JUnit properties of the kernels a cell used:
+/// `kernel-guest-release`, `kernel-guest-sha256` and the same for `host`.
+fn kernel_properties(case: &mut TestCase, kernels: &[KernelUsed]) {
+    for k in kernels {
+        let role = k.role.word();
+        if let Some(release) = &k.file.release {
+            case.add_property(Property::new(
+                format!("kernel-{role}-release"),
+                release.as_str(),
+            ));
+        }
+        case.add_property(Property::new(
+            format!("kernel-{role}-sha256"),
+            k.file.sha256.as_str(),
+        ));
     }
 }
 
@@ -185,6 +203,7 @@ pub fn junit(
             case.add_property(Property::new("guest-kernel", rep.release.as_str()));
             case.add_property(Property::new("guest-mmu", rep.mmu_word.as_str()));
         }
+        kernel_properties(&mut case, &r.kernels);
         let obs = r.attempts.last().and_then(|a| a.observation.as_ref());
         if let Some(obs) = obs {
             health_properties(&mut case, obs);
@@ -264,6 +283,10 @@ pub struct CellRecord {
     pub errors_seen: Vec<DocumentedError>,
     /// The qemu command.
     pub argv: Vec<String>,
+    /// Each kernel the cell used (guest, emulated host) with its release
+    /// and SHA-256; empty in results written before they were recorded.
+    #[serde(default)]
+    pub kernels: Vec<KernelUsed>,
 }
 
 /// results.json as a whole.
@@ -343,6 +366,7 @@ fn record(r: &CellResult) -> CellRecord {
             .map(|o| o.documented.iter().map(|e| e.id).collect())
             .unwrap_or_default(),
         argv: r.argv.clone(),
+        kernels: r.kernels.clone(),
     }
 }
 

@@ -260,6 +260,56 @@ impl Pkg {
     }
 }
 
+/// A small stand-in kernel: an ELF header for little-endian POWER and a
+/// banner naming `release`.
+pub fn fake_vmlinux(release: &str) -> Vec<u8> {
+    let mut v = b"\x7fELF\x02\x01\x01".to_vec();
+    v.resize(18, 0);
+    v.extend_from_slice(&21u16.to_le_bytes());
+    // Enough pseudo-random bytes that compressed packages are long.
+    let mut x: u32 = 0x1234_5678;
+    for _ in 0..200_000 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        v.push(x as u8);
+    }
+    v.extend_from_slice(
+        format!("Linux version {release} (void-buildslave@a-hrm) (gcc 12.2) #1 SMP\n\0").as_bytes(),
+    );
+    v
+}
+
+/// A `linux6.1-6.1.99_1` package packed as `pack`, holding a
+/// [`fake_vmlinux`] of release `6.1.99_1` and its config; returns the
+/// kernel's bytes too.
+pub fn small_package(pack: Pack) -> (Pkg, Vec<u8>) {
+    let kernel = fake_vmlinux("6.1.99_1");
+    let pkg = Pkg::build(
+        "linux6.1",
+        "6.1.99_1",
+        "ppc64le",
+        &[
+            ("boot/vmlinux-6.1.99_1", &kernel),
+            ("boot/config-6.1.99_1", b"CONFIG_PPC64=y\n"),
+        ],
+        pack,
+    );
+    (pkg, kernel)
+}
+
+/// A package of the kernel's headers: an xbps package without
+/// `./boot/vmlinux-*`, which no kernel can be taken from.
+pub fn headers_package() -> Pkg {
+    Pkg::build(
+        "linux6.1-headers",
+        "6.1.99_1",
+        "ppc64le",
+        &[("usr/src/kernel-headers-6.1.99_1/Makefile", b"x")],
+        Pack::Zstd,
+    )
+}
+
 /// An index dictionary of `pkgs`, keyed by package name.
 pub fn index_plist(pkgs: &[&Pkg]) -> String {
     plist_xml(&Value::Dict(
