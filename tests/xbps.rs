@@ -26,8 +26,7 @@ use bootmatrix::images::{
 use bootmatrix::Error;
 use http::{Fault, Server};
 use pack::{
-    fake_vmlinux, headers_package, index_plist, meta_plist, repodata, sha256, small_package, Pack,
-    Pkg, Signer,
+    fake_vmlinux, headers_package, index_plist, repodata, sha256, small_package, Pack, Pkg, Signer,
 };
 use rstest::rstest;
 
@@ -127,16 +126,7 @@ struct Debian {
 fn debian() -> &'static Debian {
     static CELL: OnceLock<Debian> = OnceLock::new();
     CELL.get_or_init(|| {
-        let store = Store::open(
-            Store::default_root(),
-            StoreOptions {
-                progress: false,
-                ..StoreOptions::default()
-            },
-        )
-        .unwrap();
-        let images_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("images");
-        let kernel = images::load(&images_dir, "debian-kernel-64k").unwrap();
+        let (store, kernel) = pack::debian_kernel_64k();
         let image = store
             .get(&kernel)
             .unwrap_or_else(|e| panic!("Debian's kernel: {e}"));
@@ -260,20 +250,7 @@ fn local_repo(dir: &Path, pkgs: &[&Pkg]) -> PathBuf {
 /// `.sig2` by `signer`, and an index announcing `announced` (an empty
 /// `stage.plist`, as a repository between stages has).
 fn serve_repo(server: &Server, pkgs: &[&Pkg], signer: Option<&Signer>, announced: Option<&[u8]>) {
-    for p in pkgs {
-        server.serve(&format!("/current/{}", p.file_name()), p.bytes.clone());
-        if let Some(s) = signer {
-            server.serve(
-                &format!("/current/{}.sig2", p.file_name()),
-                s.sign(&p.bytes),
-            );
-        }
-    }
-    let meta = announced.map(meta_plist).unwrap_or_default();
-    server.serve(
-        "/current/ppc64le-repodata",
-        repodata(&index_plist(pkgs), &meta, Some(""), Pack::Zstd),
-    );
+    pack::serve_repository(|p, b| server.serve(p, b), pkgs, signer, announced);
 }
 
 /// A server with a repository signed by the fixture's key, announcing it.

@@ -310,6 +310,81 @@ pub fn headers_package() -> Pkg {
     )
 }
 
+/// A Void kernel package as `xbps-src pkg linux6.1` lays it out around
+/// a real kernel: `./boot/vmlinux-<release>`, `./boot/config-<release>`,
+/// and the KVM `modules` (file name and decompressed bytes, e.g.
+/// `kvm-hv.ko`) compressed with zstd as Void ships them, under
+/// `./usr/lib/modules/<release>/kernel/arch/powerpc/kvm/`.
+pub fn kernel_package(
+    version: &str,
+    release: &str,
+    vmlinux: &[u8],
+    modules: &[(String, Vec<u8>)],
+) -> Pkg {
+    let vmlinux_path = format!("boot/vmlinux-{release}");
+    let config_path = format!("boot/config-{release}");
+    let config = b"CONFIG_PPC64=y\nCONFIG_KVM_BOOK3S_64=m\nCONFIG_KVM_BOOK3S_64_HV=m\n".to_vec();
+    let packed: Vec<(String, Vec<u8>)> = modules
+        .iter()
+        .map(|(name, data)| {
+            (
+                format!("usr/lib/modules/{release}/kernel/arch/powerpc/kvm/{name}.zst"),
+                zstd::encode_all(data.as_slice(), 3).unwrap(),
+            )
+        })
+        .collect();
+    let mut files: Vec<(&str, &[u8])> = vec![(&vmlinux_path, vmlinux), (&config_path, &config)];
+    files.extend(packed.iter().map(|(p, d)| (p.as_str(), d.as_slice())));
+    Pkg::build("linux6.1", version, "ppc64le", &files, Pack::Zstd)
+}
+
+/// A remote repository under `/current`, handed to `serve` (path, bytes)
+/// file by file: the packages, their `.sig2` made by `signer`, and a
+/// `ppc64le-repodata` whose `index-meta.plist` announces `announced`
+/// (none: empty) and with an empty `stage.plist`, as a repository between
+/// stages has.
+pub fn serve_repository(
+    mut serve: impl FnMut(&str, Vec<u8>),
+    pkgs: &[&Pkg],
+    signer: Option<&Signer>,
+    announced: Option<&[u8]>,
+) {
+    for p in pkgs {
+        serve(&format!("/current/{}", p.file_name()), p.bytes.clone());
+        if let Some(s) = signer {
+            serve(
+                &format!("/current/{}.sig2", p.file_name()),
+                s.sign(&p.bytes),
+            );
+        }
+    }
+    let meta = announced.map(meta_plist).unwrap_or_default();
+    serve(
+        "/current/ppc64le-repodata",
+        repodata(&index_plist(pkgs), &meta, Some(""), Pack::Zstd),
+    );
+}
+
+/// The image cache this machine shares between runs and tests, and the
+/// description of Debian's 64 KiB kernel (`images/debian-kernel-64k.toml`),
+/// whose real kernel and KVM modules the packages are built around.
+pub fn debian_kernel_64k() -> (bootmatrix::images::Store, bootmatrix::images::ImageSpec) {
+    use bootmatrix::images::{self, Store, StoreOptions};
+    let store = Store::open(
+        Store::default_root(),
+        StoreOptions {
+            progress: false,
+            ..StoreOptions::default()
+        },
+    )
+    .unwrap();
+    let images_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("images");
+    (
+        store,
+        images::load(&images_dir, "debian-kernel-64k").unwrap(),
+    )
+}
+
 /// An index dictionary of `pkgs`, keyed by package name.
 pub fn index_plist(pkgs: &[&Pkg]) -> String {
     plist_xml(&Value::Dict(
