@@ -354,6 +354,56 @@ fn a_package_without_a_kernel_fails_in_one_line_and_leaves_nothing_in_the_cache(
     );
 }
 
+#[test]
+fn a_cell_records_the_kernels_under_test_it_used_and_a_skipped_one_none() {
+    if std::env::consts::ARCH.starts_with("powerpc") {
+        return; // The KVM cell would run on POWER; this is about skipping.
+    }
+    // The TCG cell resolves its kernel and then fails before booting (its
+    // busybox file is missing); the KVM cell is skipped on this host.
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("images");
+    fs::create_dir_all(&images).unwrap();
+    fs::write(images.join("bb.toml"), "file = \"../no-busybox\"\n").unwrap();
+    let m = dir.path().join("m.toml");
+    fs::write(
+        &m,
+        "[defaults]\nbusybox = \"bb\"\n\n[kernels.k]\nimage = \"absent\"\npage_size = \"64k\"\n\n\
+         [[cells]]\nname = \"{accel}\"\nkernel = \"k\"\naccel = [\"tcg\", \"kvm-hv\"]\n",
+    )
+    .unwrap();
+    let kernel = pack::fake_vmlinux("6.1.99_1");
+    let vmlinux = dir.path().join("vmlinux");
+    fs::write(&vmlinux, &kernel).unwrap();
+    let out = dir.path().join("out");
+    let run = common::bootmatrix()
+        .args(["run", m.to_str().unwrap(), "--hosts", "native", "--quiet"])
+        .args(["--images", images.to_str().unwrap()])
+        .args(["--cache-dir", dir.path().join("cache").to_str().unwrap()])
+        .args(["--out", out.to_str().unwrap()])
+        .args(["--kernel", &format!("k={}", vmlinux.display())])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(3), "{}", stderr(&run));
+    let results = ResultsFile::load(&out.join("results.json")).unwrap();
+    let cell = |name: &str| results.cells.iter().find(|c| c.name == name).unwrap();
+    assert_eq!(
+        cell("tcg").kernels,
+        vec![KernelUsed {
+            role: KernelRole::Guest,
+            name: "k".into(),
+            image: image_name("k"),
+            file: KernelImage {
+                release: Some("6.1.99_1".into()),
+                sha256: pack::sha256(&kernel),
+                origin: vmlinux.display().to_string(),
+            },
+        }]
+    );
+    assert_eq!(cell("kvm-hv").status, bootmatrix::verdict::Status::Skipped);
+    assert_eq!(cell("kvm-hv").kernels, Vec::new());
+}
+
 fn used(role: KernelRole, name: &str, image: &str, release: &str, sha: &str) -> KernelUsed {
     KernelUsed {
         role,

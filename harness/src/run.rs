@@ -137,7 +137,12 @@ fn jobs<'a>(
                 planned: p,
                 action,
                 expected_release,
-                kernels: KernelUsed::of_cell(&p.cell, kernels),
+                // A skipped cell boots no kernel.
+                kernels: if p.runnable() {
+                    KernelUsed::of_cell(&p.cell, kernels)
+                } else {
+                    Vec::new()
+                },
             }
         })
         .collect();
@@ -181,7 +186,8 @@ pub struct CellResult {
     /// Total wall time over attempts.
     pub seconds: f64,
     /// The kernels it used (guest, and the emulated host's), as prepared
-    /// for the run; those that could not be prepared are left out.
+    /// for the run; those that could not be prepared are left out, and a
+    /// skipped cell has none.
     pub kernels: Vec<KernelUsed>,
 }
 
