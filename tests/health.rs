@@ -630,6 +630,7 @@ fn findings_are_shown_in_junit_and_the_summary_of_a_passing_cell() {
         argv: vec![],
         seconds: 1.0,
         timing: Default::default(),
+        kernels: Vec::new(),
     };
     let h = common::x86_host();
     let facts = RunFacts {

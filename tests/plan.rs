@@ -15,6 +15,7 @@ fn selection(matrix: &str, filters: &[&str]) -> Selection {
         partition: None,
         hosts: HostsMode::Auto,
         known_failures: Default::default(),
+        kernels: Vec::new(),
     }
 }
 
@@ -211,6 +212,7 @@ fn known_failures_run_by_default_and_are_skipped_with_their_reason_on_request() 
         partition: None,
         hosts: HostsMode::Auto,
         known_failures: Default::default(),
+        kernels: Vec::new(),
     };
     let run = app::make_plan(&s, &facts, qemu::DEFAULT_QEMU, 1.0).unwrap();
     assert!(run.cells.iter().all(|c| c.runnable()));

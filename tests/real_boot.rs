@@ -7,6 +7,11 @@
 //! "vof"`), about three times faster to reach the kernel than SLOF.
 
 mod common;
+#[path = "support/http.rs"]
+#[allow(dead_code)]
+mod http;
+#[path = "support/xbps.rs"]
+mod pack;
 
 use std::path::Path;
 use std::process::{Child, Stdio};
@@ -985,4 +990,197 @@ fn two_shards_merged_equal_one_run_and_another_matrix_is_refused() {
         "{err}"
     );
     no_qemu_left(dir.path());
+}
+
+/// Debian's 64 KiB kernel packaged as Void's `linux6.1` (`pkgver`
+/// `linux6.1-6.1.99_1`), with its KVM modules as `.ko.zst`, in a
+/// repository signed with a key made for the test and served from
+/// loopback.
+struct VoidRepo {
+    /// Keeps the key files alive.
+    _dir: tempfile::TempDir,
+    server: http::Server,
+    /// The repository's public key (PEM).
+    key: std::path::PathBuf,
+    pkg: pack::Pkg,
+    /// The packaged kernel's release (its banner's) and SHA-256.
+    release: String,
+    sha256: String,
+}
+
+impl VoidRepo {
+    /// Builds the package around the cached Debian kernel (fetched through
+    /// apt when missing) and its modules, and serves the repository.
+    fn new() -> VoidRepo {
+        use bootmatrix::images;
+        let (store, spec) = pack::debian_kernel_64k();
+        let image = store
+            .get(&spec)
+            .unwrap_or_else(|e| panic!("Debian's kernel: {e}"));
+        let modules = images::kvm_modules(&store, &spec).unwrap();
+        assert!(
+            modules.iter().any(|(n, _)| n == "kvm-hv.ko"),
+            "Debian's KVM-HV is a module: {:?}",
+            modules.iter().map(|m| &m.0).collect::<Vec<_>>()
+        );
+        let release = image.release.clone().expect("Debian's kernel has a banner");
+        let vmlinux = std::fs::read(&image.path).unwrap();
+        let pkg = pack::kernel_package("6.1.99_1", &release, &vmlinux, &modules);
+        let dir = tempfile::tempdir().unwrap();
+        let signer = pack::Signer::new(dir.path(), "repo");
+        let server = http::Server::start();
+        pack::serve_repository(
+            |p, b| server.serve(p, b),
+            &[&pkg],
+            Some(&signer),
+            Some(&signer.pem()),
+        );
+        VoidRepo {
+            key: signer.public.clone(),
+            _dir: dir,
+            server,
+            pkg,
+            release,
+            sha256: image.sha256,
+        }
+    }
+
+    /// `--kernel NAME=xbps:http://127.0.0.1:PORT/current#linux6.1,key=PEM`.
+    fn flag(&self, name: &str) -> String {
+        format!(
+            "{name}=xbps:{}#{},key={}",
+            self.server.url("/current"),
+            self.pkg.pkgname,
+            self.key.display()
+        )
+    }
+
+    /// Asserts `kernel` (an entry of a cell's `kernels` in results.json)
+    /// is this package's kernel, used as `role` in place of `name`.
+    fn assert_recorded(&self, kernel: &serde_json::Value, role: &str, name: &str) {
+        assert_eq!(kernel["role"], role, "{kernel}");
+        assert_eq!(kernel["name"], name, "{kernel}");
+        assert_eq!(
+            kernel["image"],
+            bootmatrix::under_test::image_name(name),
+            "{kernel}"
+        );
+        assert_eq!(kernel["release"], self.release.as_str(), "{kernel}");
+        assert_eq!(kernel["sha256"], self.sha256.as_str(), "{kernel}");
+        assert!(
+            kernel["origin"]
+                .as_str()
+                .unwrap()
+                .contains(&self.pkg.file_name()),
+            "{kernel}"
+        );
+    }
+}
+
+/// The `kernels` a cell of a run's results.json records.
+fn recorded_kernels(out: &Path, cell: &str) -> Vec<serde_json::Value> {
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    results["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == cell)
+        .unwrap_or_else(|| panic!("no cell {cell}: {results}"))["kernels"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no kernels recorded: {results}"))
+        .clone()
+}
+
+#[test]
+fn a_void_package_from_a_signed_repository_boots_as_the_guest_kernel_under_test() {
+    // The default matrix's Radix cell, its kernel replaced by the Void
+    // package: fetched through the repository's index, its .sig2 checked
+    // against the key, its ./boot/vmlinux-* booted under TCG.
+    let repo = VoidRepo::new();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let matrix = common::repo().join("matrices/default.toml");
+    let cell = "tcg/radix-guest/64k";
+    let child = spawn_run(
+        &matrix,
+        &out,
+        &["--filter", cell, "--kernel", &repo.flag("debian-64k")],
+    );
+    let (code, err) = stderr_of(child);
+    let xml = junit(&out);
+    assert_eq!(code, Some(0), "{err}\n{xml}");
+    let kernels = recorded_kernels(&out, cell);
+    assert_eq!(kernels.len(), 1, "{kernels:?}");
+    repo.assert_recorded(&kernels[0], "guest", "debian-64k");
+    let case = testcase(&xml, cell);
+    assert!(
+        case.contains(&format!(
+            r#"<property name="kernel-guest-release" value="{}"/>"#,
+            repo.release
+        )) && case.contains(&format!(
+            r#"<property name="kernel-guest-sha256" value="{}"/>"#,
+            repo.sha256
+        )),
+        "{case}"
+    );
+    // The guest reported the package's release itself.
+    assert!(
+        case.contains(&format!(
+            r#"<property name="guest-kernel" value="{}"/>"#,
+            repo.release
+        )),
+        "{case}"
+    );
+    no_qemu_left(&out);
+}
+
+#[test]
+fn a_void_package_is_the_host_kernel_of_an_emulated_powernv9_with_its_own_kvm_modules() {
+    // An emulated POWER9 booting the package's kernel as its host kernel;
+    // KVM-HV loads from the package's kvm.ko.zst and kvm-hv.ko.zst
+    // (decompressed into the host's initramfs), and the Radix guest boots
+    // under it. Only the host kernel is under test: the guest keeps
+    // Debian's image.
+    let repo = VoidRepo::new();
+    let cell = "powernv9-radix-64k/kvm-hv/radix-guest";
+    let run = run_to_end_with(
+        "void-host",
+        &format!(
+            "[kernels.void-64k]\nimage = \"debian-kernel-64k\"\npage_size = \"64k\"\n\n[[cells]]\n\
+             name = \"{cell}\"\nhost = \"powernv9\"\nhost_kernel = \"void-64k\"\nhost_mmu = \"radix\"\n\
+             accel = \"kvm-hv\"\nkernel = \"debian-64k\"\nmmu = \"radix\"\nmemory = 1024\ntimeout = 240\n"
+        ),
+        &["--kernel", &repo.flag("void-64k")],
+    );
+    run.assert_passed();
+    let report = &run.result("powernv9-radix-64k_kvm-hv_radix-guest")["attempts"][0]["observation"]
+        ["report"];
+    assert_eq!(report["mmu_word"], "Radix", "{report}");
+    assert!(
+        report["hypervisor"].as_str().unwrap().contains("linux,kvm"),
+        "the guest ran under KVM: {report}"
+    );
+    let kernels = recorded_kernels(&run.out, cell);
+    assert_eq!(kernels.len(), 2, "{kernels:?}");
+    assert_eq!(
+        (&kernels[0]["role"], &kernels[0]["image"]),
+        (
+            &serde_json::json!("guest"),
+            &serde_json::json!("debian-kernel-64k")
+        )
+    );
+    repo.assert_recorded(&kernels[1], "host", "void-64k");
+    let hosts: Vec<std::path::PathBuf> = std::fs::read_dir(run.out.join("hosts"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(hosts.len(), 1, "one host boot: {hosts:?}");
+    let host = std::fs::read_to_string(hosts[0].join("console.log")).unwrap();
+    assert!(
+        !host.contains("BOOTMATRIX-L1: insmod"),
+        "the package's modules load without complaint: {host}"
+    );
+    no_qemu_left(&run.out);
 }

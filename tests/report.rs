@@ -58,6 +58,7 @@ fn result(name: &str, statuses: &[(Status, &str)]) -> CellResult {
         dir: "/tmp/cells/x".into(),
         argv: vec!["qemu-system-ppc64".into()],
         timing: Timing::default(),
+        kernels: Vec::new(),
     }
 }
 

@@ -25,7 +25,9 @@ use bootmatrix::images::{
 };
 use bootmatrix::Error;
 use http::{Fault, Server};
-use pack::{index_plist, meta_plist, repodata, sha256, Pack, Pkg, Signer};
+use pack::{
+    fake_vmlinux, headers_package, index_plist, repodata, sha256, small_package, Pack, Pkg, Signer,
+};
 use rstest::rstest;
 
 /// Short waits so that retries cost milliseconds.
@@ -124,16 +126,7 @@ struct Debian {
 fn debian() -> &'static Debian {
     static CELL: OnceLock<Debian> = OnceLock::new();
     CELL.get_or_init(|| {
-        let store = Store::open(
-            Store::default_root(),
-            StoreOptions {
-                progress: false,
-                ..StoreOptions::default()
-            },
-        )
-        .unwrap();
-        let images_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("images");
-        let kernel = images::load(&images_dir, "debian-kernel-64k").unwrap();
+        let (store, kernel) = pack::debian_kernel_64k();
         let image = store
             .get(&kernel)
             .unwrap_or_else(|e| panic!("Debian's kernel: {e}"));
@@ -257,20 +250,7 @@ fn local_repo(dir: &Path, pkgs: &[&Pkg]) -> PathBuf {
 /// `.sig2` by `signer`, and an index announcing `announced` (an empty
 /// `stage.plist`, as a repository between stages has).
 fn serve_repo(server: &Server, pkgs: &[&Pkg], signer: Option<&Signer>, announced: Option<&[u8]>) {
-    for p in pkgs {
-        server.serve(&format!("/current/{}", p.file_name()), p.bytes.clone());
-        if let Some(s) = signer {
-            server.serve(
-                &format!("/current/{}.sig2", p.file_name()),
-                s.sign(&p.bytes),
-            );
-        }
-    }
-    let meta = announced.map(meta_plist).unwrap_or_default();
-    server.serve(
-        "/current/ppc64le-repodata",
-        repodata(&index_plist(pkgs), &meta, Some(""), Pack::Zstd),
-    );
+    pack::serve_repository(|p, b| server.serve(p, b), pkgs, signer, announced);
 }
 
 /// A server with a repository signed by the fixture's key, announcing it.
@@ -377,40 +357,6 @@ fn a_package_file_gives_its_kernel_props_and_kvm_modules() {
     assert_eq!(e.exit_code(), 3, "{e}");
     assert!(e.message().contains(&f.kernel.file_name()), "{e}");
     assert_clean(&root);
-}
-
-/// A small stand-in kernel: an ELF header for little-endian POWER and a banner.
-fn fake_vmlinux(release: &str) -> Vec<u8> {
-    let mut v = b"\x7fELF\x02\x01\x01".to_vec();
-    v.resize(18, 0);
-    v.extend_from_slice(&21u16.to_le_bytes());
-    // Enough pseudo-random bytes that compressed packages are long.
-    let mut x: u32 = 0x1234_5678;
-    for _ in 0..200_000 {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        v.push(x as u8);
-    }
-    v.extend_from_slice(
-        format!("Linux version {release} (void-buildslave@a-hrm) (gcc 12.2) #1 SMP\n\0").as_bytes(),
-    );
-    v
-}
-
-fn small_package(pack: Pack) -> (Pkg, Vec<u8>) {
-    let kernel = fake_vmlinux("6.1.99_1");
-    let pkg = Pkg::build(
-        "linux6.1",
-        "6.1.99_1",
-        "ppc64le",
-        &[
-            ("boot/vmlinux-6.1.99_1", &kernel),
-            ("boot/config-6.1.99_1", b"CONFIG_PPC64=y\n"),
-        ],
-        pack,
-    );
-    (pkg, kernel)
 }
 
 #[rstest]
@@ -657,13 +603,7 @@ fn kernel_sources_of_every_form_give_the_same_kernel() {
 fn a_package_without_a_kernel_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("cache");
-    let pkg = Pkg::build(
-        "linux6.1-headers",
-        "6.1.99_1",
-        "ppc64le",
-        &[("usr/src/kernel-headers-6.1.99_1/Makefile", b"x")],
-        Pack::Zstd,
-    );
+    let pkg = headers_package();
     fs::write(dir.path().join(pkg.file_name()), &pkg.bytes).unwrap();
     let s = spec(
         dir.path(),

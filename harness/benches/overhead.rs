@@ -689,6 +689,7 @@ fn planned(matrix: &Path, name: &str) -> (bootmatrix::model::Cell, bootmatrix::m
         partition: None,
         hosts: bootmatrix::plan::HostsMode::Auto,
         known_failures: Default::default(),
+        kernels: Vec::new(),
     };
     let facts = bootmatrix::host::probe(bootmatrix::qemu::DEFAULT_QEMU);
     let plan = bootmatrix::app::make_plan(&selection, &facts, bootmatrix::qemu::DEFAULT_QEMU, 1.0)

@@ -13,16 +13,17 @@ use crate::chain;
 use crate::error::{Error, Result};
 use crate::health::Suppressions;
 use crate::host::{self, HostFacts};
-use crate::images::{self, Image, Store, StoreOptions};
+use crate::images::{self, Image, ImageSpec, KernelSource, Store, StoreOptions};
 use crate::matrix::{self, Matrix};
 use crate::model::Cell;
 use crate::payload::{self, Compression};
 use crate::plan::{self, FileRef, HostsMode, KnownFailures, Plan, PlanInput, Session};
 use crate::progress::{Mode, Progress};
 use crate::report::{self, ResultsFile, RunFacts};
-use crate::run::{self, CellResult, Files, RunOptions};
+use crate::run::{self, CellResult, Files, KernelImage, RunOptions};
 use crate::select::{self, Partition};
 use crate::teardown;
+use crate::under_test::{self, KernelFlag};
 use crate::verdict::WarningPolicy;
 
 /// Where images, qemu and the cache come from; shared by every subcommand
@@ -82,6 +83,9 @@ pub struct Selection {
     pub known_failures: KnownFailures,
     /// Where the matrix's host rows run.
     pub hosts: HostsMode,
+    /// The kernels under test (`--kernel NAME=SOURCE`), put in place of
+    /// the matrix's before planning.
+    pub kernels: Vec<KernelFlag>,
 }
 
 /// Options of `bootmatrix run`.
@@ -105,8 +109,6 @@ pub struct RunArgs {
     pub compression: Compression,
     /// Multiplies every cell's timeout.
     pub timeout_scale: f64,
-    /// Boot this kernel instead of the matrix's (regression hunting).
-    pub kernel_override: Option<PathBuf>,
     /// What kernel warnings do to a verdict (`--warnings`).
     pub warnings: WarningPolicy,
     /// The suppressions file (`--suppressions`).
@@ -135,20 +137,84 @@ pub fn exit_code(results: &[CellResult]) -> i32 {
     report::results::exit_status(results.iter().map(|r| r.verdict.status))
 }
 
-/// Loads a matrix and keeps the selected cells.
-pub fn load_selected(
+/// The image descriptions of a run: `images/<name>.toml` in the images
+/// directory, except for the kernels under test, whose descriptions come
+/// from their `--kernel` SOURCE.
+pub struct ImageSpecs {
+    /// The directory of image descriptions.
+    dir: PathBuf,
+    /// The kernels under test's descriptions, by image name
+    /// ([`under_test::image_name`]).
+    under_test: BTreeMap<String, ImageSpec>,
+}
+
+impl ImageSpecs {
+    /// The description of image `name`: a kernel under test's own, else
+    /// the file in the images directory. The one lookup every stage that
+    /// needs an image uses (preparing cells and emulated hosts, `fetch`).
+    pub fn get(&self, name: &str) -> Result<ImageSpec> {
+        match self.under_test.get(name) {
+            Some(spec) => Ok(spec.clone()),
+            None => images::load(&self.dir, name),
+        }
+    }
+}
+
+/// Loads a matrix and puts the kernels under test in place
+/// ([`under_test::replace`]); returns it with their image descriptions
+/// by image name. An unknown kernel name, or a kernel file that does not
+/// exist, is bad input, before anything is planned.
+pub fn load_matrix(
     path: &Path,
-    filters: &[String],
-    partition: Option<Partition>,
-) -> Result<(Matrix, Vec<Cell>)> {
-    select::check_filters(filters)?;
-    let m = matrix::load(path)?;
+    kernels: &[KernelFlag],
+) -> Result<(Matrix, BTreeMap<String, ImageSpec>)> {
+    let mut m = matrix::load(path)?;
+    let base = std::env::current_dir()
+        .map_err(|e| Error::infra(format!("cannot tell the current directory: {e}")))?;
+    let specs = under_test::replace(&mut m, kernels, &base)?;
+    for k in kernels {
+        if let KernelSource::File(p) = &k.source {
+            if !base.join(p).is_file() {
+                return Err(Error::bad_input(format!(
+                    "--kernel {k}: no such file {}; give the path of a vmlinux, .deb or .xbps",
+                    base.join(p).display()
+                )));
+            }
+        }
+    }
+    Ok((m, specs))
+}
+
+/// The guest kernel's name (in the matrix) of the cell named exactly
+/// `cell`: what a bare `bisect-run --kernel SOURCE` replaces. A cell the
+/// matrix does not define is bad input.
+pub fn guest_kernel_of(matrix_path: &Path, cell: &str) -> Result<String> {
+    let m = matrix::load(matrix_path)?;
+    m.cells
+        .iter()
+        .find(|c| c.name == cell)
+        .map(|c| c.guest.kernel.name.clone())
+        .ok_or_else(|| {
+            Error::bad_input(format!(
+                "no cell named `{cell}` in {} (see `bootmatrix plan`)",
+                matrix_path.display()
+            ))
+        })
+}
+
+/// Loads a matrix with its kernels under test in place and keeps the
+/// selected cells; also returns the kernels under test's descriptions.
+pub fn load_selected(
+    selection: &Selection,
+) -> Result<(Matrix, Vec<Cell>, BTreeMap<String, ImageSpec>)> {
+    select::check_filters(&selection.filters)?;
+    let (m, specs) = load_matrix(&selection.matrix, &selection.kernels)?;
     let names: Vec<&str> = m.cells.iter().map(|c| c.name.as_str()).collect();
-    let cells = select::select(&names, filters, partition)
+    let cells = select::select(&names, &selection.filters, selection.partition)
         .into_iter()
         .map(|i| m.cells[i].clone())
         .collect();
-    Ok((m, cells))
+    Ok((m, cells, specs))
 }
 
 /// The plan for `selection` on the `probed` machine: what `bootmatrix plan`
@@ -159,7 +225,18 @@ pub fn make_plan(
     qemu: &str,
     timeout_scale: f64,
 ) -> Result<Plan> {
-    let (m, cells) = load_selected(&selection.matrix, &selection.filters, selection.partition)?;
+    Ok(plan_selected(selection, probed, qemu, timeout_scale)?.1)
+}
+
+/// [`make_plan`], also returning the matrix and the kernels under test's
+/// descriptions.
+fn plan_selected(
+    selection: &Selection,
+    probed: &HostFacts,
+    qemu: &str,
+    timeout_scale: f64,
+) -> Result<(Matrix, Plan, BTreeMap<String, ImageSpec>)> {
+    let (m, cells, specs) = load_selected(selection)?;
     let input = PlanInput {
         host: probed,
         hosts: selection.hosts,
@@ -167,25 +244,51 @@ pub fn make_plan(
         timeout_scale,
         known_failures: selection.known_failures,
     };
-    plan::build(&m, &cells, &input)
-        .map_err(|msg| Error::bad_input(format!("{}: {msg}", m.path.display())))
+    let plan = plan::build(&m, &cells, &input)
+        .map_err(|msg| Error::bad_input(format!("{}: {msg}", m.path.display())))?;
+    Ok((m, plan, specs))
 }
 
 /// Resolves every needed image; failures are kept per image so that only
 /// the cells that need a missing image are errors.
 fn resolve_images(
     names: &[String],
-    images_dir: &Path,
+    specs: &ImageSpecs,
     store: &Store,
 ) -> Result<BTreeMap<String, std::result::Result<Image, Error>>> {
     let mut out = BTreeMap::new();
     for name in names {
         // A bad description is bad input for the whole run; a failed fetch
         // is the machine's trouble and only affects the cells that need it.
-        let spec = images::load(images_dir, name)?;
+        let spec = specs.get(name)?;
         out.insert(name.clone(), store.get(&spec));
     }
     Ok(out)
+}
+
+/// What the report records of each kernel image the runnable cells of
+/// `plan` boot (guest and host kernels), by image name; images that could
+/// not be had are left out.
+fn kernel_images(
+    plan: &Plan,
+    resolved: &BTreeMap<String, std::result::Result<Image, Error>>,
+) -> BTreeMap<String, KernelImage> {
+    plan.cells
+        .iter()
+        .filter(|p| p.runnable())
+        .flat_map(|p| std::iter::once(&p.cell.guest.kernel).chain(p.cell.host.kernel.as_ref()))
+        .filter_map(|k| match resolved.get(&k.image) {
+            Some(Ok(img)) => Some((
+                k.image.clone(),
+                KernelImage {
+                    release: img.release.clone(),
+                    sha256: img.sha256.clone(),
+                    origin: img.origin.clone(),
+                },
+            )),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Writes the plan a run executes as `plan.json` in its output, the same
@@ -206,21 +309,16 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let facts = host::probe(&args.sources.qemu);
-    let matrix = matrix::load(&args.selection.matrix)?;
-    let plan = make_plan(
+    let (matrix, plan, under_test) = plan_selected(
         &args.selection,
         &facts,
         &args.sources.qemu,
         args.timeout_scale,
     )?;
-    if let Some(k) = &args.kernel_override {
-        if !k.is_file() {
-            return Err(Error::bad_input(format!(
-                "--kernel {}: no such file",
-                k.display()
-            )));
-        }
-    }
+    let specs = ImageSpecs {
+        dir: args.sources.images_dir_for(&args.selection.matrix),
+        under_test,
+    };
     let suppressions = match &args.suppressions {
         Some(path) => Suppressions::load(path)?,
         None => Suppressions::default(),
@@ -229,7 +327,7 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
         .map_err(|e| Error::infra(format!("cannot install signal handlers: {e}")))?;
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, "cannot create", e))?;
     write_plan(&args.out, &plan)?;
-    let prepared = prepare(&plan, args)?;
+    let prepared = prepare(&plan, args, &specs)?;
     let files = &prepared.files;
 
     let previous = ResultsFile::load(&args.out.join("results.json"))
@@ -246,6 +344,7 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
         suppressions,
         epoch: started,
         known_failures: args.selection.known_failures != KnownFailures::Ignore,
+        kernels: prepared.kernels.clone(),
     };
     let progress = Progress::new(plan.cells.len(), args.mode);
     let results = run::execute(&plan, files, &opts, &progress);
@@ -312,43 +411,38 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
     })
 }
 
-/// What preparing a plan produced: the files by placeholder, and the
-/// sha256 of every image resolved (for the report).
+/// What preparing a plan produced: the files by placeholder, the sha256 of
+/// every image resolved and what is known of each kernel image (for the
+/// report).
 struct Prepared {
     files: Files,
     image_sha256: BTreeMap<String, String>,
+    kernels: BTreeMap<String, KernelImage>,
 }
 
 /// Prepares every file the plan's runnable cells name: images from the
 /// cache, guest payloads, the initramfs of each emulated host. Returns the
 /// files by placeholder; one that cannot be had is kept as its error, so
-/// that only the cells needing it fail.
-fn prepare(plan: &Plan, args: &RunArgs) -> Result<Prepared> {
+/// that only the cells needing it fail. Also returns what the report
+/// records of the images and kernels.
+fn prepare(plan: &Plan, args: &RunArgs, specs: &ImageSpecs) -> Result<Prepared> {
     let mut files = Files::new();
-    // A kernel under test (--kernel) replaces the guest kernels booted
-    // here, so those images are not fetched.
-    let mut images: Vec<String> = Vec::new();
-    for p in plan.cells.iter().filter(|p| p.runnable()) {
-        let replaced = args.kernel_override.is_some() && !p.cell.host.kind.is_emulated();
-        images.extend(
-            p.cell
-                .images()
-                .into_iter()
-                .filter(|name| !(replaced && *name == p.cell.guest.kernel.image))
-                .map(str::to_string),
-        );
-    }
-    images.sort();
-    images.dedup();
+    let runnable: Vec<Cell> = plan
+        .cells
+        .iter()
+        .filter(|p| p.runnable())
+        .map(|p| p.cell.clone())
+        .collect();
+    let images = needed_images(&runnable);
     if images.is_empty() {
         return Ok(Prepared {
             files,
             image_sha256: BTreeMap::new(),
+            kernels: BTreeMap::new(),
         });
     }
-    let images_dir = args.sources.images_dir_for(&args.selection.matrix);
     let store = args.sources.store()?;
-    let resolved = resolve_images(&images, &images_dir, &store)?;
+    let resolved = resolve_images(&images, specs, &store)?;
     let image_path = |name: &str| -> std::result::Result<PathBuf, String> {
         let img = resolved
             .get(name)
@@ -365,12 +459,7 @@ fn prepare(plan: &Plan, args: &RunArgs) -> Result<Prepared> {
         .join("payload");
     for file in plan.native_files() {
         let path = match &file {
-            FileRef::Image(name) => match &args.kernel_override {
-                // A kernel under test replaces every guest kernel booted
-                // here (never an emulated host's).
-                Some(k) => Ok(std::path::absolute(k).unwrap_or_else(|_| k.clone())),
-                None => image_path(name),
-            },
+            FileRef::Image(name) => image_path(name),
             FileRef::Payload(busybox) => match resolved.get(busybox) {
                 Some(Ok(img)) => build_payload(img, &payload_dir, args.compression),
                 Some(Err(e)) => Err(e.message().to_string()),
@@ -393,14 +482,7 @@ fn prepare(plan: &Plan, args: &RunArgs) -> Result<Prepared> {
             FileRef::Image(kernel.clone()).placeholder(),
             image_path(&kernel),
         );
-        let initramfs = prepare_session(
-            plan,
-            session,
-            &image_path,
-            &images_dir,
-            &store,
-            &payload_dir,
-        );
+        let initramfs = prepare_session(plan, session, &image_path, specs, &store, &payload_dir);
         files.insert(FileRef::HostInitramfs(k).placeholder(), initramfs);
     }
     let image_sha256 = resolved
@@ -410,6 +492,22 @@ fn prepare(plan: &Plan, args: &RunArgs) -> Result<Prepared> {
     Ok(Prepared {
         files,
         image_sha256,
+        kernels: kernel_images(plan, &resolved),
+    })
+}
+
+/// The KVM modules an emulated host must load for its kernel `spec`: none
+/// for a kernel the harness builds (KVM built in), nor for a bare vmlinux,
+/// which has no package to take them from (its KVM must be built in);
+/// else those of the kernel's package.
+fn host_kvm_modules(store: &Store, spec: &ImageSpec) -> Result<Vec<(String, Vec<u8>)>> {
+    if spec.kernel_build.is_some() {
+        return Ok(Vec::new());
+    }
+    images::bundle::kvm_modules(store, spec).or_else(|e| match store.get(spec) {
+        // Taken as it is, not out of a package.
+        Ok(image) if image.member.is_none() => Ok(Vec::new()),
+        _ => Err(e),
     })
 }
 
@@ -421,7 +519,7 @@ fn prepare_session(
     plan: &Plan,
     session: &Session,
     image_path: &dyn Fn(&str) -> std::result::Result<PathBuf, String>,
-    images_dir: &Path,
+    specs: &ImageSpecs,
     store: &Store,
     payload_dir: &Path,
 ) -> std::result::Result<PathBuf, String> {
@@ -433,14 +531,10 @@ fn prepare_session(
         .as_ref()
         .ok_or("the emulated host has no kernel")?;
     let busybox = std::fs::read(image_path(&first.guest.busybox)?).map_err(|e| e.to_string())?;
-    let kernel_spec =
-        images::load(images_dir, &host_kernel.image).map_err(|e| e.message().to_string())?;
-    // A kernel the harness built has KVM built in; a packaged one has modules.
-    let modules = if kernel_spec.kernel_build.is_some() {
-        Vec::new()
-    } else {
-        images::bundle::kvm_modules(store, &kernel_spec).map_err(|e| e.message().to_string())?
-    };
+    let kernel_spec = specs
+        .get(&host_kernel.image)
+        .map_err(|e| e.message().to_string())?;
+    let modules = host_kvm_modules(store, &kernel_spec).map_err(|e| e.message().to_string())?;
     let wanted = &session.inner_qemu;
     let userland = images::bundle::qemu_userland(store, &wanted.release)
         .map_err(|e| e.message().to_string())?;
@@ -559,11 +653,15 @@ pub fn needed_images(cells: &[Cell]) -> Vec<String> {
     names
 }
 
-/// `bootmatrix fetch`: makes sure every image a matrix needs is cached.
-/// Returns one line per image.
-pub fn fetch(matrix_path: &Path, sources: &Sources) -> Result<Vec<String>> {
-    let m = matrix::load(matrix_path)?;
-    let images_dir = sources.images_dir_for(matrix_path);
+/// `bootmatrix fetch`: makes sure every image a matrix needs is cached,
+/// with `kernels` under test in place of the matrix's. Returns one line
+/// per image.
+pub fn fetch(matrix_path: &Path, kernels: &[KernelFlag], sources: &Sources) -> Result<Vec<String>> {
+    let (m, under_test) = load_matrix(matrix_path, kernels)?;
+    let specs = ImageSpecs {
+        dir: sources.images_dir_for(matrix_path),
+        under_test,
+    };
     let store = sources.store()?;
     let mut lines = Vec::new();
     // What either placement of the host rows needs, so that a cache warmed
@@ -577,7 +675,7 @@ pub fn fetch(matrix_path: &Path, sources: &Sources) -> Result<Vec<String>> {
         names.dedup();
     }
     for name in names {
-        let spec = images::load(&images_dir, &name)?;
+        let spec = specs.get(&name)?;
         let img = store.get(&spec)?;
         lines.push(format!(
             "{} {name}: {} ({}, sha256 {})",
@@ -610,4 +708,50 @@ pub fn fetch(matrix_path: &Path, sources: &Sources) -> Result<Vec<String>> {
         }
     }
     Ok(lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A little-endian POWER ELF header with a banner: a bare vmlinux.
+    fn bare_vmlinux() -> Vec<u8> {
+        let mut v = b"\x7fELF\x02\x01\x01".to_vec();
+        v.resize(18, 0);
+        v.extend_from_slice(&21u16.to_le_bytes());
+        v.extend_from_slice(b"Linux version 6.1.99_1 (a@b) #1\n\0");
+        v
+    }
+
+    #[test]
+    fn a_bare_host_kernel_has_kvm_built_in_and_a_package_must_bring_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("cache"), StoreOptions::default()).unwrap();
+        std::fs::write(dir.path().join("vmlinux"), bare_vmlinux()).unwrap();
+        let bare = KernelSource::File("vmlinux".into()).image_spec("host-4k", dir.path());
+        assert_eq!(host_kvm_modules(&store, &bare).unwrap(), Vec::new());
+
+        // A .deb holding the kernel but no KVM module: the package's error.
+        let mut tar = tar::Builder::new(Vec::new());
+        let data = bare_vmlinux();
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        tar.append_data(&mut h, "./boot/vmlinux-6.1.99_1", data.as_slice())
+            .unwrap();
+        let data_tar = tar.into_inner().unwrap();
+        let mut deb = ar::Builder::new(Vec::new());
+        for (name, bytes) in [("debian-binary", b"2.0\n".to_vec()), ("data.tar", data_tar)] {
+            let header = ar::Header::new(name.as_bytes().to_vec(), bytes.len() as u64);
+            deb.append(&header, bytes.as_slice()).unwrap();
+        }
+        std::fs::write(dir.path().join("k.deb"), deb.into_inner().unwrap()).unwrap();
+        let packaged = KernelSource::File("k.deb".into()).image_spec("host-4k", dir.path());
+        let e = host_kvm_modules(&store, &packaged).unwrap_err();
+        assert!(
+            e.message().contains("no `kvm-hv` or `kvm-pr` module"),
+            "{e}"
+        );
+    }
 }

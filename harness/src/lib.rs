@@ -9,7 +9,8 @@
 //! [`console`] into an [`observation`] with its [`health`] findings,
 //! judging with [`verdict`], telling [`event`]s to
 //! [`progress`]) → [`report`] (how it is told). [`app`] wires the stages
-//! into subcommands.
+//! into subcommands; [`under_test`] puts the kernels `--kernel` names in
+//! place in a matrix before it is planned.
 
 pub mod app;
 pub mod chain;
@@ -36,6 +37,7 @@ pub mod rules;
 pub mod run;
 pub mod select;
 pub mod teardown;
+pub mod under_test;
 pub mod verdict;
 
 pub use error::{Error, Result};

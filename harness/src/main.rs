@@ -13,6 +13,7 @@ use bootmatrix::progress::Mode;
 use bootmatrix::report::JunitFlavor;
 use bootmatrix::report::ResultsFile;
 use bootmatrix::select::Partition;
+use bootmatrix::under_test::KernelFlag;
 use bootmatrix::verdict::{Status, WarningPolicy};
 use bootmatrix::{diff, host, merge, plan, qemu, Error};
 
@@ -67,7 +68,9 @@ enum Command {
     Merge(MergeCmd),
     /// Run one cell for `git bisect run`: exit 0 good, 1 bad, 125 skip (the
     /// machine could not run it), 128 abort (bad input). `--kernel` and
-    /// `--qemu` point it at the build under test.
+    /// `--qemu` point it at the build under test: `--kernel SOURCE` replaces
+    /// the cell's guest kernel, `--kernel NAME=SOURCE` the matrix's kernel
+    /// NAME wherever the cell uses it.
     BisectRun(BisectCmd),
 }
 
@@ -148,9 +151,12 @@ struct BisectCmd {
     matrix: PathBuf,
     /// The cell's exact name (see `bootmatrix plan MATRIX`).
     cell: String,
-    /// Boot this kernel (an ELF vmlinux) instead of the matrix's.
-    #[arg(long, value_name = "PATH")]
-    kernel: Option<PathBuf>,
+    /// The kernel under test: `SOURCE` (a vmlinux, .deb or .xbps file, an
+    /// https URL with #sha256=HEX, or xbps:REPO#PKGNAME) replaces the
+    /// cell's own guest kernel; `NAME=SOURCE` replaces the matrix's kernel
+    /// NAME, as guest and as emulated host kernel. Repeatable.
+    #[arg(long, value_name = "[NAME=]SOURCE")]
+    kernel: Vec<String>,
     #[command(flatten)]
     sources: SourceArgs,
     /// Output directory.
@@ -205,6 +211,27 @@ fn tell_unused(unused: &[String]) {
     }
 }
 
+/// The `--kernel` flag of `run`, `plan` and `fetch`.
+#[derive(Args, Clone)]
+struct KernelArgs {
+    /// Replace the matrix's kernel NAME (a [kernels] key) everywhere it is
+    /// used, as guest kernel and as host kernel of emulated hosts, by the
+    /// kernel SOURCE gives: a vmlinux, .deb or .xbps file (told apart by
+    /// content), an http(s) URL with #sha256=HEX, or
+    /// xbps:REPO#PKGNAME[@ARCH][,key=FILE.pem][,insecure] (REPO a directory
+    /// such as hostdir/binpkgs, or an http(s) URL). Cell names do not
+    /// change. Repeatable.
+    #[arg(long = "kernel", value_name = "NAME=SOURCE")]
+    kernels: Vec<String>,
+}
+
+impl KernelArgs {
+    /// The flags parsed; a malformed one is bad input.
+    fn parse(&self) -> bootmatrix::Result<Vec<KernelFlag>> {
+        self.kernels.iter().map(|k| k.parse()).collect()
+    }
+}
+
 #[derive(Args, Clone)]
 struct SourceArgs {
     /// The qemu-system-ppc64 binary to run cells with.
@@ -229,6 +256,8 @@ struct RunCmd {
     /// The matrix file.
     #[arg(default_value = "matrices/default.toml")]
     matrix: PathBuf,
+    #[command(flatten)]
+    kernels: KernelArgs,
     #[command(flatten)]
     sources: SourceArgs,
     /// Output directory.
@@ -333,6 +362,8 @@ struct PlanCmd {
     /// Cells marked `known_failure` (see `run --known-failures`).
     #[arg(long, value_enum, default_value_t = KnownFailuresArg::Run)]
     known_failures: KnownFailuresArg,
+    #[command(flatten)]
+    kernels: KernelArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -353,6 +384,8 @@ struct FetchCmd {
     /// The matrix whose images to fetch.
     #[arg(default_value = "matrices/default.toml")]
     matrix: PathBuf,
+    #[command(flatten)]
+    kernels: KernelArgs,
     #[command(flatten)]
     sources: SourceArgs,
 }
@@ -375,7 +408,23 @@ fn results_path(p: PathBuf) -> PathBuf {
     }
 }
 
+/// The `--kernel` flags of `bisect-run`: a bare SOURCE means the cell's
+/// own guest kernel.
+fn bisect_kernels(c: &BisectCmd) -> bootmatrix::Result<Vec<KernelFlag>> {
+    c.kernel
+        .iter()
+        .map(|k| KernelFlag::parse_or(k, || app::guest_kernel_of(&c.matrix, &c.cell)))
+        .collect()
+}
+
 fn bisect(c: BisectCmd) -> i32 {
+    let kernels = match bisect_kernels(&c) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("bootmatrix: {}", e.message());
+            return 128;
+        }
+    };
     let args = RunArgs {
         selection: Selection {
             matrix: c.matrix,
@@ -383,6 +432,7 @@ fn bisect(c: BisectCmd) -> i32 {
             partition: None,
             hosts: c.hosts.into(),
             known_failures: KnownFailures::Ignore,
+            kernels,
         },
         sources: sources(&c.sources, false),
         out: c.out,
@@ -392,7 +442,6 @@ fn bisect(c: BisectCmd) -> i32 {
         mode: Mode::detect(false),
         compression: Compression::default(),
         timeout_scale: c.timeout_scale,
-        kernel_override: c.kernel,
         junit_flavor: JunitFlavor::default(),
         warnings: c.health.warnings.into(),
         suppressions: c.health.suppressions,
@@ -477,6 +526,7 @@ fn dispatch(command: Command) -> bootmatrix::Result<i32> {
                     partition,
                     hosts: c.hosts.into(),
                     known_failures: c.known_failures.into(),
+                    kernels: c.kernels.parse()?,
                 },
                 sources: sources(&c.sources, mode == Mode::Bars),
                 out: c.out,
@@ -490,7 +540,6 @@ fn dispatch(command: Command) -> bootmatrix::Result<i32> {
                     CompressionArg::None => Compression::None,
                 },
                 timeout_scale: c.timeout_scale,
-                kernel_override: None,
                 junit_flavor: c.junit_flavor.into(),
                 warnings: c.health.warnings.into(),
                 suppressions: c.health.suppressions,
@@ -523,6 +572,7 @@ fn dispatch(command: Command) -> bootmatrix::Result<i32> {
                 partition: None,
                 hosts: c.hosts.into(),
                 known_failures: c.known_failures.into(),
+                kernels: c.kernels.parse()?,
             };
             let plan = app::make_plan(&selection, &facts, &c.qemu, 1.0)?;
             match c.format {
@@ -586,7 +636,8 @@ fn dispatch(command: Command) -> bootmatrix::Result<i32> {
         }
         Command::Fetch(c) => {
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-            for line in app::fetch(&c.matrix, &sources(&c.sources, progress))? {
+            let kernels = c.kernels.parse()?;
+            for line in app::fetch(&c.matrix, &kernels, &sources(&c.sources, progress))? {
                 println!("{line}");
             }
             Ok(0)

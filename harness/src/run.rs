@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::console::RunningGuest;
 use crate::event::{Event, Listener, Slot};
@@ -45,6 +45,8 @@ struct Job<'a> {
     /// The release in the `Linux version` banner of the kernel the cell
     /// boots, which the guest must report (`None`: not checked).
     expected_release: Option<String>,
+    /// The kernels it uses, for its result.
+    kernels: Vec<KernelUsed>,
 }
 
 impl Job<'_> {
@@ -67,7 +69,11 @@ fn banner_release(path: &Path) -> Option<String> {
 
 /// Binds the plan's placeholders: every cell gets its action, decided by
 /// the plan alone (skips) or by what preparation produced (errors).
-fn jobs<'a>(plan: &'a Plan, files: &Files) -> (Vec<Job<'a>>, Vec<HostBoot<'a>>) {
+fn jobs<'a>(
+    plan: &'a Plan,
+    files: &Files,
+    kernels: &BTreeMap<String, KernelImage>,
+) -> (Vec<Job<'a>>, Vec<HostBoot<'a>>) {
     // Each kernel's banner, read once per file.
     let mut releases: BTreeMap<PathBuf, Option<String>> = BTreeMap::new();
     let boots: Vec<HostBoot> = plan
@@ -131,6 +137,12 @@ fn jobs<'a>(plan: &'a Plan, files: &Files) -> (Vec<Job<'a>>, Vec<HostBoot<'a>>) 
                 planned: p,
                 action,
                 expected_release,
+                // A skipped cell boots no kernel.
+                kernels: if p.runnable() {
+                    KernelUsed::of_cell(&p.cell, kernels)
+                } else {
+                    Vec::new()
+                },
             }
         })
         .collect();
@@ -175,6 +187,10 @@ pub struct CellResult {
     pub seconds: f64,
     /// When and where it ran, for the report's timeline.
     pub timing: Timing,
+    /// The kernels it used (guest, and the emulated host's), as prepared
+    /// for the run; those that could not be prepared are left out, and a
+    /// skipped cell has none.
+    pub kernels: Vec<KernelUsed>,
 }
 
 /// When and where a cell ran: its span in seconds since the run started
@@ -204,6 +220,76 @@ pub struct SessionTiming {
     pub end: f64,
 }
 
+/// What a run knows of a prepared kernel image: what a release is
+/// qualified by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KernelImage {
+    /// The release its own `Linux version` banner names (`None`: no
+    /// banner found).
+    pub release: Option<String>,
+    /// SHA-256 of the kernel file booted.
+    pub sha256: String,
+    /// Where it came from (a URL, `apt …`, `xbps … from …`, a path).
+    pub origin: String,
+}
+
+/// Which kernel of a cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KernelRole {
+    /// The guest's kernel, the innermost level.
+    Guest,
+    /// The kernel of the cell's emulated host.
+    Host,
+}
+
+impl KernelRole {
+    /// `guest` or `host`, as reports name it.
+    pub fn word(self) -> &'static str {
+        match self {
+            KernelRole::Guest => "guest",
+            KernelRole::Host => "host",
+        }
+    }
+}
+
+/// One kernel a cell used, as results record it, so that a qualified
+/// release is known by its bytes and not by the matrix's name alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KernelUsed {
+    /// Guest or host.
+    pub role: KernelRole,
+    /// The matrix's name of the kernel.
+    pub name: String,
+    /// The image it booted (a kernel under test: `kernel-under-test:NAME`).
+    pub image: String,
+    /// The release, SHA-256 and origin of that image.
+    #[serde(flatten)]
+    pub file: KernelImage,
+}
+
+impl KernelUsed {
+    /// The kernels `cell` uses whose images are in `images` (by image
+    /// name): its guest's, then its emulated host's.
+    pub fn of_cell(cell: &Cell, images: &BTreeMap<String, KernelImage>) -> Vec<KernelUsed> {
+        [
+            (KernelRole::Guest, Some(&cell.guest.kernel)),
+            (KernelRole::Host, cell.host.kernel.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(role, k)| {
+            let k = k?;
+            Some(KernelUsed {
+                role,
+                name: k.name.clone(),
+                image: k.image.clone(),
+                file: images.get(&k.image)?.clone(),
+            })
+        })
+        .collect()
+    }
+}
+
 /// How to run.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -226,6 +312,9 @@ pub struct RunOptions {
     /// Whether `known_failure` marks turn failures into expected failures
     /// (and passes into failures).
     pub known_failures: bool,
+    /// The kernel images prepared for the run, by image name, recorded on
+    /// each cell that uses them.
+    pub kernels: BTreeMap<String, KernelImage>,
 }
 
 /// A cell's directory name: its name with path separators made safe.
@@ -327,7 +416,7 @@ pub fn execute(
     opts: &RunOptions,
     events: &dyn Listener,
 ) -> Vec<CellResult> {
-    let (cells, boots) = jobs(plan, files);
+    let (cells, boots) = jobs(plan, files, &opts.kernels);
     // Verdicts reached without booting are told at once; then emulated
     // hosts, which take longest; then cells, longest first.
     let mut work: VecDeque<Work> = (0..cells.len())
@@ -400,7 +489,8 @@ pub fn execute(
         .collect()
 }
 
-fn blank_result(planned: &PlannedCell, dir: PathBuf) -> CellResult {
+fn blank_result(job: &Job, dir: PathBuf) -> CellResult {
+    let planned = job.planned;
     CellResult {
         name: planned.cell.name.clone(),
         cell: planned.cell.clone(),
@@ -413,6 +503,7 @@ fn blank_result(planned: &PlannedCell, dir: PathBuf) -> CellResult {
         argv: Vec::new(),
         seconds: 0.0,
         timing: Timing::default(),
+        kernels: job.kernels.clone(),
     }
 }
 
@@ -519,7 +610,7 @@ fn run_session(boot: &HostBoot, cells: &[Job], pool: &Pool) -> Vec<(usize, CellR
             .out_dir
             .join("cells")
             .join(cell_dir_name(&job.cell().name));
-        let mut r = blank_result(job.planned, dir.clone());
+        let mut r = blank_result(job, dir.clone());
         r.argv = argv.clone();
         let own = segment(&host_log, n);
         let files = std::fs::create_dir_all(&dir)
@@ -649,7 +740,7 @@ fn run_one(job: &Job, pool: &Pool) -> CellResult {
     let cell = job.cell();
     let opts = pool.opts;
     let dir = opts.out_dir.join("cells").join(cell_dir_name(&cell.name));
-    let mut result = blank_result(job.planned, dir.clone());
+    let mut result = blank_result(job, dir.clone());
     if let Err(e) = std::fs::create_dir_all(&dir) {
         result.verdict = Verdict::error(&format!("cannot create {}: {e}", dir.display()));
         return result;

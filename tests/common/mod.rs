@@ -36,6 +36,67 @@ image = "debian-kernel-64k"
 page_size = "64k"
 "#;
 
+/// The one cell of a matrix of [`HEADER`] and a `[[cells]]` table named
+/// `name` booting Debian's 64 KiB kernel under TCG.
+pub fn one_cell(name: &str) -> bootmatrix::model::Cell {
+    let m = bootmatrix::matrix::parse(
+        Path::new("m.toml"),
+        &format!("{HEADER}\n[[cells]]\nname = \"{name}\"\nkernel = \"debian-64k\"\n"),
+    )
+    .unwrap();
+    m.cells[0].clone()
+}
+
+/// The result of `cell` passing without an attempt on record (for report
+/// tests that set what they check).
+pub fn passed(cell: bootmatrix::model::Cell) -> bootmatrix::run::CellResult {
+    use bootmatrix::verdict::{Status, Verdict};
+    bootmatrix::run::CellResult {
+        name: cell.name.clone(),
+        prediction: bootmatrix::rules::predict(&x86_host(), &cell),
+        expected: bootmatrix::model::Outcome::Boots {
+            mmu: cell.guest.mmu,
+            page_size: cell.guest.kernel.page_size,
+        },
+        dir: format!("/tmp/cells/{}", cell.name).into(),
+        cell,
+        verdict: Verdict {
+            status: Status::Passed,
+            summary: "booted".into(),
+            details: vec![],
+        },
+        attempts: vec![],
+        flaky: false,
+        argv: vec![],
+        seconds: 1.0,
+        kernels: vec![],
+        timing: Default::default(),
+    }
+}
+
+/// The facts of a one-second run of `m.toml` on `host`, for report tests.
+pub fn run_facts(host: &HostFacts) -> bootmatrix::report::RunFacts<'_> {
+    bootmatrix::report::RunFacts {
+        matrix: "m.toml".into(),
+        matrix_sha256: "00".into(),
+        suite: "m".into(),
+        description: None,
+        host,
+        host_kernel: None,
+        started_unix: 0,
+        seconds: 1.0,
+        interrupted: false,
+        flaky_fails: false,
+        selection: bootmatrix::report::results::Selection {
+            filters: vec![],
+            partition: None,
+            cells: vec![],
+        },
+        image_sha256: Default::default(),
+        out: "/tmp".into(),
+    }
+}
+
 /// Writes `body` (after [`HEADER`]) as `dir/name.toml`.
 pub fn matrix(dir: &Path, name: &str, body: &str) -> PathBuf {
     let p = dir.join(format!("{name}.toml"));

@@ -260,6 +260,131 @@ impl Pkg {
     }
 }
 
+/// A small stand-in kernel: an ELF header for little-endian POWER and a
+/// banner naming `release`.
+pub fn fake_vmlinux(release: &str) -> Vec<u8> {
+    let mut v = b"\x7fELF\x02\x01\x01".to_vec();
+    v.resize(18, 0);
+    v.extend_from_slice(&21u16.to_le_bytes());
+    // Enough pseudo-random bytes that compressed packages are long.
+    let mut x: u32 = 0x1234_5678;
+    for _ in 0..200_000 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        v.push(x as u8);
+    }
+    v.extend_from_slice(
+        format!("Linux version {release} (void-buildslave@a-hrm) (gcc 12.2) #1 SMP\n\0").as_bytes(),
+    );
+    v
+}
+
+/// A `linux6.1-6.1.99_1` package packed as `pack`, holding a
+/// [`fake_vmlinux`] of release `6.1.99_1` and its config; returns the
+/// kernel's bytes too.
+pub fn small_package(pack: Pack) -> (Pkg, Vec<u8>) {
+    let kernel = fake_vmlinux("6.1.99_1");
+    let pkg = Pkg::build(
+        "linux6.1",
+        "6.1.99_1",
+        "ppc64le",
+        &[
+            ("boot/vmlinux-6.1.99_1", &kernel),
+            ("boot/config-6.1.99_1", b"CONFIG_PPC64=y\n"),
+        ],
+        pack,
+    );
+    (pkg, kernel)
+}
+
+/// A package of the kernel's headers: an xbps package without
+/// `./boot/vmlinux-*`, which no kernel can be taken from.
+pub fn headers_package() -> Pkg {
+    Pkg::build(
+        "linux6.1-headers",
+        "6.1.99_1",
+        "ppc64le",
+        &[("usr/src/kernel-headers-6.1.99_1/Makefile", b"x")],
+        Pack::Zstd,
+    )
+}
+
+/// A Void kernel package as `xbps-src pkg linux6.1` lays it out around
+/// a real kernel: `./boot/vmlinux-<release>`, `./boot/config-<release>`,
+/// and the KVM `modules` (file name and decompressed bytes, e.g.
+/// `kvm-hv.ko`) compressed with zstd as Void ships them, under
+/// `./usr/lib/modules/<release>/kernel/arch/powerpc/kvm/`.
+pub fn kernel_package(
+    version: &str,
+    release: &str,
+    vmlinux: &[u8],
+    modules: &[(String, Vec<u8>)],
+) -> Pkg {
+    let vmlinux_path = format!("boot/vmlinux-{release}");
+    let config_path = format!("boot/config-{release}");
+    let config = b"CONFIG_PPC64=y\nCONFIG_KVM_BOOK3S_64=m\nCONFIG_KVM_BOOK3S_64_HV=m\n".to_vec();
+    let packed: Vec<(String, Vec<u8>)> = modules
+        .iter()
+        .map(|(name, data)| {
+            (
+                format!("usr/lib/modules/{release}/kernel/arch/powerpc/kvm/{name}.zst"),
+                zstd::encode_all(data.as_slice(), 3).unwrap(),
+            )
+        })
+        .collect();
+    let mut files: Vec<(&str, &[u8])> = vec![(&vmlinux_path, vmlinux), (&config_path, &config)];
+    files.extend(packed.iter().map(|(p, d)| (p.as_str(), d.as_slice())));
+    Pkg::build("linux6.1", version, "ppc64le", &files, Pack::Zstd)
+}
+
+/// A remote repository under `/current`, handed to `serve` (path, bytes)
+/// file by file: the packages, their `.sig2` made by `signer`, and a
+/// `ppc64le-repodata` whose `index-meta.plist` announces `announced`
+/// (none: empty) and with an empty `stage.plist`, as a repository between
+/// stages has.
+pub fn serve_repository(
+    mut serve: impl FnMut(&str, Vec<u8>),
+    pkgs: &[&Pkg],
+    signer: Option<&Signer>,
+    announced: Option<&[u8]>,
+) {
+    for p in pkgs {
+        serve(&format!("/current/{}", p.file_name()), p.bytes.clone());
+        if let Some(s) = signer {
+            serve(
+                &format!("/current/{}.sig2", p.file_name()),
+                s.sign(&p.bytes),
+            );
+        }
+    }
+    let meta = announced.map(meta_plist).unwrap_or_default();
+    serve(
+        "/current/ppc64le-repodata",
+        repodata(&index_plist(pkgs), &meta, Some(""), Pack::Zstd),
+    );
+}
+
+/// The image cache this machine shares between runs and tests, and the
+/// description of Debian's 64 KiB kernel (`images/debian-kernel-64k.toml`),
+/// whose real kernel and KVM modules the packages are built around.
+pub fn debian_kernel_64k() -> (bootmatrix::images::Store, bootmatrix::images::ImageSpec) {
+    use bootmatrix::images::{self, Store, StoreOptions};
+    let store = Store::open(
+        Store::default_root(),
+        StoreOptions {
+            progress: false,
+            ..StoreOptions::default()
+        },
+    )
+    .unwrap();
+    let images_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("images");
+    (
+        store,
+        images::load(&images_dir, "debian-kernel-64k").unwrap(),
+    )
+}
+
 /// An index dictionary of `pkgs`, keyed by package name.
 pub fn index_plist(pkgs: &[&Pkg]) -> String {
     plist_xml(&Value::Dict(

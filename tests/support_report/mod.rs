@@ -94,6 +94,7 @@ pub fn result(
         argv: vec!["qemu-system-ppc64".into()],
         seconds,
         timing,
+        kernels: Vec::new(),
     }
 }
 

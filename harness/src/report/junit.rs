@@ -60,6 +60,16 @@ fn case_properties(c: &CellRecord) -> Vec<(&'static str, String)> {
     if let Some(n) = c.kmsg_err {
         props.push(("kmsg-err", n.to_string()));
     }
+    for k in &c.kernels {
+        let (release, sha) = match k.role.word() {
+            "host" => ("kernel-host-release", "kernel-host-sha256"),
+            _ => ("kernel-guest-release", "kernel-guest-sha256"),
+        };
+        if let Some(r) = &k.file.release {
+            props.push((release, r.clone()));
+        }
+        props.push((sha, k.file.sha256.clone()));
+    }
     props
 }
 

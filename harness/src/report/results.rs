@@ -294,6 +294,10 @@ pub struct CellRecord {
     /// The guest's count of kernel messages at err or worse.
     #[serde(default)]
     pub kmsg_err: Option<u32>,
+    /// Each kernel the cell used (guest, emulated host) with its release
+    /// and SHA-256; empty in results written before they were recorded.
+    #[serde(default)]
+    pub kernels: Vec<crate::run::KernelUsed>,
     /// How it ended.
     pub status: Status,
     /// The verdict's one line.
@@ -715,6 +719,7 @@ fn record(r: &CellResult, facts: &RunFacts) -> CellRecord {
         name: r.name.clone(),
         health: obs.map(|o| o.health.clone()).unwrap_or_default(),
         kmsg_err: report.and_then(|rep| rep.kmsg_err),
+        kernels: r.kernels.clone(),
         status: r.verdict.status,
         summary: r.verdict.summary.clone(),
         details: r.verdict.details.clone(),
