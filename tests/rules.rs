@@ -842,3 +842,30 @@ fn a_nested_row_is_skipped_on_bare_metal_with_the_reason() {
         "{reason}"
     );
 }
+
+#[test]
+fn an_l2_forced_to_hpt_in_a_nested_l1_meets_the_nested_hpt_error() {
+    // measured: max-cpu-compat=power8 in a nested pseries L1 gives `HPT not
+    // supported in nested guests`; disable_radix alone boots Radix (R19).
+    let m = void_compat();
+    let forced = m
+        .cells
+        .iter()
+        .find(|c| c.name.starts_with("nested/radix-64k-l1/kvm-hv/hpt-forced/"))
+        .expect("the forced-HPT nested cell");
+    let l1 = l1_guest(RADIX, K64);
+    let p = predict(&l1, forced);
+    assert_eq!(got(&p), Want::Fails("nested-hpt"));
+    assert!(
+        props(&p).contains(&"max-cpu-compat=power8".to_string()),
+        "{:?}",
+        props(&p)
+    );
+    let mut asked = forced.clone();
+    asked.guest.max_cpu_compat = None;
+    assert_eq!(got(&predict(&l1, &asked)), Want::Boots(RADIX));
+    // Under TCG the same compatibility mode just makes the guest HPT.
+    let mut tcg = forced.clone();
+    tcg.guest.accel = bootmatrix::model::Accel::Tcg;
+    assert_eq!(got(&predict(&x86(), &tcg)), Want::Boots(HPT));
+}

@@ -358,6 +358,7 @@ struct RawCells {
     memory: Field,
     smp: Field,
     cpu: Field,
+    max_cpu_compat: Field,
     timeout: Field,
     firmware: Field,
     append: Field,
@@ -406,6 +407,7 @@ impl RawCells {
             "memory" => self.memory.as_ref(),
             "smp" => self.smp.as_ref(),
             "cpu" => self.cpu.as_ref(),
+            "max_cpu_compat" => self.max_cpu_compat.as_ref(),
             "timeout" => self.timeout.as_ref(),
             "firmware" => self.firmware.as_ref(),
             "append" => self.append.as_ref(),
@@ -764,6 +766,19 @@ fn build_cell(
             Ok::<_, Error>(v.to_string())
         })
         .transpose()?;
+    let max_cpu_compat = scalar("max_cpu_compat")
+        .map(|p| {
+            let v = string(file, "max_cpu_compat", &p)?;
+            match v {
+                "power7" | "power8" | "power9" | "power10" => Ok(v.to_string()),
+                _ => Err(file.error(
+                    p.offset,
+                    "max_cpu_compat",
+                    &format!("unknown compatibility level `{v}` (expected power7, power8, power9 or power10)"),
+                )),
+            }
+        })
+        .transpose()?;
     let timeout = match scalar("timeout") {
         Some(p) => Duration::from_secs(integer(file, "timeout", &p, 1, 86_400)? as u64),
         None => default_timeout(accel, kind),
@@ -937,6 +952,7 @@ fn build_cell(
             memory_mib,
             smp,
             cpu,
+            max_cpu_compat,
             firmware,
             append,
         },

@@ -443,6 +443,11 @@ pub struct Guest {
     /// `-cpu` model; `None` lets the rules choose (POWER9 under TCG, `host`
     /// under KVM).
     pub cpu: Option<String>,
+    /// `max-cpu-compat` of the pseries machine (`power8`...): the guest
+    /// runs in that generation's compatibility mode; POWER8 and older offer
+    /// it no Radix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cpu_compat: Option<String>,
     /// SLOF or VOF.
     pub firmware: Firmware,
     /// Extra words for the kernel command line.

@@ -115,6 +115,7 @@ pub fn cell(
             memory_mib: 2048,
             smp: 1,
             cpu: None,
+            max_cpu_compat: None,
             firmware: Firmware::Slof,
             append: vec![],
         },

@@ -122,6 +122,7 @@ mod tests {
                 memory_mib: 2048,
                 smp: 1,
                 cpu: None,
+                max_cpu_compat: None,
                 firmware: Firmware::Slof,
                 append: vec![],
             },

@@ -130,6 +130,14 @@ pub(super) fn flags(host: &HostFacts, cell: &Cell) -> Flags {
             );
         }
     }
+    if let Some(compat) = &g.max_cpu_compat {
+        f.prop(
+            "max-cpu-compat",
+            compat,
+            "cell max_cpu_compat: the guest runs in that generation's compatibility mode \
+             (POWER8 and older offer no Radix, so the guest is HPT)",
+        );
+    }
     let fix_start = f.machine_props.len();
     for fix in &g.fixes {
         match fix {

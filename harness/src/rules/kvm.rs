@@ -81,6 +81,7 @@ pub(super) fn kvm_outcome(
         .or_else(|| htm(&k, notes))
         .or_else(|| page_size_cap(&k, cap_max_page, notes))
         .or_else(|| nested_hv(&k))
+        .or_else(|| nested_hpt(&k))
         .or_else(|| pr_caps(&k, notes))
         .or_else(|| ci_pages(&k, cap_max_page, notes))
         .unwrap_or_else(|| {
@@ -261,6 +262,23 @@ fn nested_hv(k: &Checked) -> Decided {
     )
 }
 
+/// An L2 that must be HPT (a POWER8 compatibility mode) in a nested L1:
+/// KVM-HV in a guest cannot allocate a hashed page table.
+fn nested_hpt(k: &Checked) -> Decided {
+    // `disable_radix` alone is ignored in an L2 (it boots Radix); a
+    // compatibility mode without Radix is not.
+    let forced_hpt =
+        k.cell.guest.max_cpu_compat.is_some() && super::requested_mmu(k.cell) == Mmu::Hpt;
+    (k.hv && k.row.nested && forced_hpt).then(|| {
+        (
+            fails(DocumentedError::NestedHpt, text(DocumentedError::NestedHpt)),
+            "void nested scenarios: HPT must not appear anywhere in the chain; docs/rules.md R19 \
+             (hw/ppc/spapr.c spapr_reallocate_hpt: KVM_PPC_ALLOCATE_HTAB answers EOPNOTSUPP in a nested guest)"
+                .into(),
+        )
+    })
+}
+
 /// The caps KVM-PR cannot provide, in the order QEMU complains about them.
 fn pr_caps(k: &Checked, notes: &mut Vec<String>) -> Decided {
     if k.hv {
@@ -343,7 +361,7 @@ fn guest_mmu(k: &Checked, notes: &mut Vec<String>) -> Mmu {
     } else if !k.hv || k.row.mmu == Mmu::Hpt {
         Mmu::Hpt
     } else {
-        g.mmu
+        super::requested_mmu(k.cell)
     }
 }
 

@@ -35,7 +35,7 @@ use flags::Flags;
 
 use crate::documented::DocumentedError;
 use crate::host::HostFacts;
-use crate::model::{Accel, Cell, Mmu, Outcome, PageSize, Platform};
+use crate::model::{power_generation, Accel, Cell, Mmu, Outcome, PageSize, Platform};
 use crate::readiness::{mmu_word, pages_word, Missing};
 
 /// One flag the rules add to the command line, and why.
@@ -244,16 +244,30 @@ fn tcg_outcome(
         );
         return (
             Outcome::Boots {
-                mmu: g.mmu,
+                mmu: requested_mmu(cell),
                 page_size: g.kernel.page_size,
             },
             "docs/rules.md R23: TCG L0 with cap-nested-hv=on, L1 boots".into(),
         );
     }
     (
-        Outcome::Boots { mmu: g.mmu, page_size: g.kernel.page_size },
+        Outcome::Boots { mmu: requested_mmu(cell), page_size: g.kernel.page_size },
         "docs/rules.md R1: TCG boots any guest, MMU as requested (no page-size, hugepage or RMA checks)".into(),
     )
+}
+
+/// The MMU a guest asks for: its `mmu`, except that a compatibility mode of
+/// POWER8 or older (`max_cpu_compat`) has no Radix to offer.
+pub(crate) fn requested_mmu(cell: &Cell) -> Mmu {
+    let compat = cell
+        .guest
+        .max_cpu_compat
+        .as_deref()
+        .and_then(power_generation);
+    match compat {
+        Some(gen) if gen <= 8 => Mmu::Hpt,
+        _ => cell.guest.mmu,
+    }
 }
 
 /// Predicts what `cell` does on `host`: the documented outcome for the
