@@ -370,3 +370,61 @@ fn emulation_lengthens_default_timeouts_and_keeps_the_matrix_ones() {
     assert_eq!(e[0].timeout.as_secs(), 300, "KVM inside an emulated host");
     assert_eq!(e[1].timeout.as_secs(), 45, "the matrix's own timeout stays");
 }
+
+#[test]
+fn a_powernv8_host_is_a_power8_in_hash_mode() {
+    let body = "[kernels.host-4k]\nimage = \"kernel-host-4k\"\npage_size = \"4k\"\nemulated_hugepages = true\n\
+                [[cells]]\nname = \"{host}/hpt-4k-host/{accel}/hpt-guest/{page_size}/{fixes}\"\nhost = [\"powernv8\", \"powernv9\"]\n\
+                host_kernel = \"host-4k\"\nhost_mmu = \"hpt\"\naccel = \"kvm-hv\"\nkernel = \"debian-64k\"\nmmu = \"hpt\"\n\
+                fixes = [[\"hpt-max-page-size\", \"hugepages\"]]\nmemory = 2048\n";
+    let m = matrix::parse(Path::new("m.toml"), &format!("{}\n{body}", common::HEADER)).unwrap();
+    assert_eq!(m.cells.len(), 2);
+    let p8 = m
+        .cells
+        .iter()
+        .find(|c| c.host.kind == HostKind::PowerNv8)
+        .unwrap();
+    assert_eq!(p8.host.mmu, Some(Mmu::Hpt));
+    let pages = chain::session_hugepages(p8, &m.cells);
+    assert!(pages > 0, "a hash host has 16M hugepages");
+    let cmd = chain::host_command(
+        "qemu-system-ppc64",
+        &p8.host,
+        chain::Level0::Tcg,
+        Path::new("k"),
+        Path::new("i"),
+        pages,
+    )
+    .argv()
+    .join(" ");
+    assert!(cmd.contains("-machine powernv8 -cpu POWER8"), "{cmd}");
+    assert!(
+        !cmd.contains("disable_radix"),
+        "POWER8 needs no disable_radix: {cmd}"
+    );
+    assert!(cmd.contains("hugepagesz=16M"), "{cmd}");
+    let facts = chain::emulated_facts(&p8.host, pages);
+    assert_eq!(facts.power_generation, Some(8));
+    assert_eq!(facts.mmu, Some(Mmu::Hpt));
+    // Both hosts get the powernv profile caps, and plan shows both.
+    for c in &m.cells {
+        let p = rules::predict(&chain::emulated_facts(&c.host, pages), c);
+        assert!(
+            p.machine_props
+                .iter()
+                .any(|(k, v)| k == "cap-cfpc" && v == "broken"),
+            "{}: {:?}",
+            c.name,
+            p.machine_props
+        );
+    }
+    // POWER8 has no Radix.
+    let radix = body.replace("host_mmu = \"hpt\"", "host_mmu = \"radix\"");
+    let err =
+        matrix::parse(Path::new("m.toml"), &format!("{}\n{radix}", common::HEADER)).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("key `host_mmu`: a powernv8 host is POWER8"),
+        "{err}"
+    );
+}

@@ -129,7 +129,7 @@ pub fn l1_hugepage_kib(mmu: Mmu) -> u64 {
 /// RAM of an emulated host when the matrix does not say.
 pub fn default_host_memory(kind: HostKind) -> u32 {
     match kind {
-        HostKind::PowerNv9 => 6144,
+        HostKind::PowerNv9 | HostKind::PowerNv8 => 6144,
         HostKind::NestedPseries | HostKind::Native => 4096,
     }
 }
@@ -160,10 +160,15 @@ pub fn emulated_facts(host: &HostSpec, hugepages: u64) -> HostFacts {
     } else {
         Vec::new()
     };
+    let generation = if host.kind == HostKind::PowerNv8 {
+        8
+    } else {
+        9
+    };
     HostFacts {
         arch: "ppc64le".into(),
-        cpu: Some("POWER9 (emulated by qemu TCG)".into()),
-        power_generation: Some(9),
+        cpu: Some(format!("POWER{generation} (emulated by qemu TCG)")),
+        power_generation: Some(generation),
         model: Some(
             if nested {
                 "IBM pSeries (emulated by qemu)"
@@ -212,6 +217,7 @@ pub fn host_limits(
     let host = &cell.host;
     let machine = match host.kind {
         HostKind::PowerNv9 => "powernv9",
+        HostKind::PowerNv8 => "powernv8",
         HostKind::NestedPseries => "pseries",
         HostKind::Native => return None,
     };
@@ -236,7 +242,7 @@ pub fn host_limits(
     }
     let hugepages = cell.guest.fixes.contains(&Fix::Hugepages);
     let patched = host.kernel.as_ref().is_some_and(|k| k.emulated_hugepages);
-    if hugepages && host.kind == HostKind::PowerNv9 && host.mmu != Some(Mmu::Hpt) && !patched {
+    if hugepages && host.kind.is_powernv() && host.mmu != Some(Mmu::Hpt) && !patched {
         return Some(Missing::EmulatedRadixHugetlb);
     }
     // Configurations measured to hang on emulated hosts are the matrix's
@@ -382,12 +388,14 @@ pub fn host_command(
     let memory = host.memory_mib.unwrap_or(default_host_memory(host.kind));
     let mut machine = match (host.kind, level0) {
         (HostKind::PowerNv9, _) => "powernv9".to_string(),
+        (HostKind::PowerNv8, _) => "powernv8".to_string(),
         (_, Level0::Kvm) => "pseries,accel=kvm,kvm-type=HV,cap-nested-hv=on".to_string(),
         (_, Level0::Tcg) => "pseries,accel=tcg,cap-nested-hv=on".to_string(),
     };
-    let cpu = match level0 {
-        Level0::Kvm => "host",
-        Level0::Tcg => "POWER9",
+    let cpu = match (level0, host.kind) {
+        (Level0::Kvm, _) => "host",
+        (Level0::Tcg, HostKind::PowerNv8) => "POWER8",
+        (Level0::Tcg, _) => "POWER9",
     };
     // An HPT pseries L1 gets 16 MiB hash pages (hence HugeTLB) only if its
     // L0 offers them; without them its kernel registers no hugetlbfs.
@@ -402,7 +410,8 @@ pub fn host_command(
         "loglevel=1".into(),
         "panic=-1".into(),
     ];
-    if host.mmu == Some(Mmu::Hpt) {
+    // POWER8 has no Radix: its kernel runs hash without being told.
+    if host.mmu == Some(Mmu::Hpt) && host.kind != HostKind::PowerNv8 {
         append.push("disable_radix".into());
     }
     if hugepages > 0 {

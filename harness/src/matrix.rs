@@ -846,9 +846,23 @@ fn build_cell(
         ));
     }
 
+    // POWER8 has no Radix: a powernv8 host is HPT, and cannot be told
+    // otherwise.
+    let host_mmu = match (kind, host_mmu) {
+        (HostKind::PowerNv8, Some(Mmu::Radix)) => {
+            let at = scalar("host_mmu").expect("present");
+            return Err(file.error(
+                at.offset,
+                "host_mmu",
+                "a powernv8 host is POWER8, which has no Radix MMU: use host_mmu = \"hpt\"",
+            ));
+        }
+        (HostKind::PowerNv8, _) => Some(Mmu::Hpt),
+        (_, m) => m,
+    };
     let host_nested = match kind {
         HostKind::NestedPseries => Some(true),
-        HostKind::PowerNv9 => Some(false),
+        HostKind::PowerNv9 | HostKind::PowerNv8 => Some(false),
         HostKind::Native => host_nested,
     };
     let host = HostSpec {

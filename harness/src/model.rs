@@ -467,6 +467,10 @@ pub enum HostKind {
     /// the host kernel in hypervisor mode: KVM-HV as on a real POWER9.
     #[serde(rename = "powernv9")]
     PowerNv9,
+    /// An emulated bare-metal POWER8 (`-machine powernv8 -cpu POWER8`): hash
+    /// only, the hardware of Void's default 4 KiB HPT row.
+    #[serde(rename = "powernv8")]
+    PowerNv8,
     /// An emulated `pseries` guest started with `cap-nested-hv=on`: the
     /// nested scenarios, with the cell's guest as an L2.
     NestedPseries,
@@ -478,8 +482,15 @@ impl HostKind {
         match self {
             HostKind::Native => "native",
             HostKind::PowerNv9 => "powernv9",
+            HostKind::PowerNv8 => "powernv8",
             HostKind::NestedPseries => "nested-pseries",
         }
+    }
+
+    /// True for qemu's bare-metal machines (`powernv8`, `powernv9`), whose
+    /// kernel is the hypervisor.
+    pub fn is_powernv(self) -> bool {
+        matches!(self, HostKind::PowerNv9 | HostKind::PowerNv8)
     }
 
     /// True for hosts the harness boots itself.
@@ -494,9 +505,10 @@ impl FromStr for HostKind {
         match s {
             "native" => Ok(HostKind::Native),
             "powernv9" => Ok(HostKind::PowerNv9),
+            "powernv8" => Ok(HostKind::PowerNv8),
             "nested-pseries" => Ok(HostKind::NestedPseries),
             _ => Err(format!(
-                "unknown host `{s}` (expected `native`, `powernv9` or `nested-pseries`)"
+                "unknown host `{s}` (expected `native`, `powernv9`, `powernv8` or `nested-pseries`)"
             )),
         }
     }

@@ -222,13 +222,13 @@ pub const POWERNV9_GUEST_CAPS: [(&str, &str); 4] = [
 ];
 
 /// Quirks of the host, not of the cell: added to every KVM guest of an
-/// emulated powernv9 host unless the cell sets the cap itself.
+/// emulated powernv8 or powernv9 host unless the cell sets the cap itself.
 pub(super) fn host_profile(
     cell: &Cell,
     props: &mut Vec<(String, String)>,
     additions: &mut Vec<Addition>,
 ) {
-    if cell.host.kind != crate::model::HostKind::PowerNv9 || !cell.guest.accel.is_kvm() {
+    if !cell.host.kind.is_powernv() || !cell.guest.accel.is_kvm() {
         return;
     }
     for (cap, value) in POWERNV9_GUEST_CAPS {
@@ -238,9 +238,12 @@ pub(super) fn host_profile(
         props.push((cap.to_string(), value.to_string()));
         additions.push(Addition {
             flag: format!("{cap}={value}"),
-            why: "host profile powernv9: TCG's powernv9 offers no speculation-mitigation levels, so KVM there \
-                  refuses the defaults (`Requested safe cache capability level not supported by KVM`, docs/emulated-hosts.md#powernv-caps)"
-                .into(),
+            why: format!(
+                "host profile {}: TCG's powernv machines offer no speculation-mitigation levels, so KVM \
+                 there refuses the defaults (`Requested safe cache capability level not supported by KVM`, \
+                 docs/emulated-hosts.md#powernv-caps)",
+                cell.host.kind.as_str()
+            ),
         });
     }
 }
