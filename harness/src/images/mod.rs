@@ -16,6 +16,7 @@
 
 mod apt;
 pub mod bundle;
+mod built;
 mod cache;
 mod deb;
 mod download;
