@@ -13,13 +13,16 @@
 //!   initramfs images from packages.
 //! - [`bundle`]: the L1 userland (ppc64el qemu with its libraries and
 //!   firmware) and a kernel package's KVM modules, for nested rows.
+//! - [`harness`]: the harness itself, cross-built for ppc64le from its own
+//!   source, for emulated hosts to run.
 
 mod apt;
-pub mod bundle;
 mod built;
+pub mod bundle;
 mod cache;
 mod deb;
 mod download;
+pub mod harness;
 mod kernel;
 pub mod spec;
 mod store;
