@@ -3,7 +3,9 @@
 #  - qemu-system-ppc 10.x (from bookworm-backports on Debian 12),
 #  - the ppc64el foreign architecture, so that `apt-get download pkg:ppc64el`
 #    can fetch Debian's POWER kernels and busybox for the guest images,
-#  - a ppc64le cross toolchain, for the kernels the harness builds itself.
+#  - a ppc64le cross toolchain, for the kernels the harness builds itself,
+#  - Debian's Rust 1.85 with the ppc64el standard library, for the ppc64le
+#    bootmatrix the harness builds to run inside its emulated POWER hosts.
 # With --test-tools, also what the test suite's linters need: check-jsonschema
 # (PyPI) for the CI templates, and shellcheck; xmllint (libxml2-utils) for the
 # strict JUnit's schema check; and Debian's chromium, in which the real-boot
@@ -43,6 +45,15 @@ as_root apt-get install -y --no-install-recommends "${qemu_target[@]}" qemu-syst
 # (the emulated hosts' kernels, images/kernel-host-*.toml).
 as_root apt-get install -y --no-install-recommends gcc-powerpc64le-linux-gnu binutils-powerpc64le-linux-gnu \
     bc bison flex libssl-dev libelf-dev make xz-utils patch
+# Debian's Rust and its ppc64el std plus the ppc64el C headers, for the
+# bootmatrix the harness cross-builds for its emulated hosts (C dependencies
+# need the headers). bookworm's plain rustc is 1.63: its 1.85 is `rustc-web`.
+if [ "${VERSION_CODENAME:-}" = bookworm ]; then
+    rust=(rustc-web cargo-web libstd-rust-web-dev:ppc64el)
+else
+    rust=(rustc cargo libstd-rust-dev:ppc64el)
+fi
+as_root apt-get install -y --no-install-recommends "${rust[@]}" libc6-dev-ppc64el-cross
 qemu-system-ppc64 --version | head -n1
 if $test_tools; then
     as_root apt-get install -y --no-install-recommends shellcheck || true

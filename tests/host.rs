@@ -3,7 +3,7 @@
 
 mod support_rules;
 
-use bootmatrix::host::{self, DevKvm, HostFacts, HugetlbfsMount};
+use bootmatrix::host::{self, DevKvm, HostFacts, HugetlbfsMount, KvmFlavour, KvmRefusal};
 use bootmatrix::model::{Mmu, PageSize, Platform};
 use support_rules::{l1_guest, power9, x86};
 
@@ -178,6 +178,8 @@ fn each_missing_piece_gets_the_void_remedy() {
         dev_kvm: DevKvm::NoAccess,
         hv_loaded: false,
         pr_loaded: false,
+        hv_refused: Some(KvmRefusal::create_vm(libc::EINVAL)),
+        pr_refused: Some(KvmRefusal::create_vm(libc::EINVAL)),
         htm: None,
     };
     h.hugepages_total = 0;
@@ -264,7 +266,7 @@ fn render_text_on_power_shows_mmu_platform_and_kvm() {
         "MMU:        Hash",
         "platform:   PowerNV",
         "page size:  64 KiB",
-        "kvm_hv loaded",
+        "KVM-HV:   usable",
         "Every row can run here.",
     ] {
         assert!(t.contains(want), "missing {want:?} in\n{t}");
@@ -292,5 +294,96 @@ fn probing_this_machine_is_consistent() {
             "{:?}",
             q.machines
         );
+    }
+}
+
+#[test]
+fn errno_names_and_texts() {
+    assert_eq!(host::errno_text(libc::EINVAL), "EINVAL (Invalid argument)");
+    assert_eq!(host::errno_text(libc::EACCES), "EACCES (Permission denied)");
+    assert_eq!(host::errno_text(99_999), "errno 99999");
+}
+
+#[test]
+fn a_host_that_is_not_power_is_never_asked_for_a_power_vm() {
+    let refusal = host::kvm_flavour_refusal(false, || panic!("asked KVM on a non-POWER host"));
+    assert_eq!(refusal, Some(KvmRefusal::NotPower));
+}
+
+#[test]
+fn a_power_host_reports_what_kvm_answered() {
+    assert_eq!(host::kvm_flavour_refusal(true, || Ok(())), None);
+    let refused = host::kvm_flavour_refusal(true, || Err(KvmRefusal::create_vm(libc::EINVAL)));
+    assert_eq!(
+        refused,
+        Some(KvmRefusal::CreateVm {
+            errno: libc::EINVAL,
+            error: "EINVAL (Invalid argument)".into()
+        })
+    );
+    let closed = host::kvm_flavour_refusal(true, || Err(KvmRefusal::open(libc::ENOENT)));
+    assert_eq!(
+        closed.unwrap().describe(KvmFlavour::Hv),
+        "/dev/kvm does not open: ENOENT (No such file or directory)"
+    );
+}
+
+/// A bare-metal HPT POWER9 whose kernel has KVM-HV but refuses KVM-PR.
+fn power9_without_pr() -> HostFacts {
+    let mut h = power9(Mmu::Hpt, PageSize::K4);
+    h.kvm.pr_loaded = false;
+    h.kvm.pr_refused = Some(KvmRefusal::create_vm(libc::EINVAL));
+    h
+}
+
+#[test]
+fn the_text_shows_each_flavour_and_the_kernels_refusal() {
+    let t = host::render_text(&power9_without_pr(), &[]);
+    for want in [
+        "KVM:        /dev/kvm usable\n",
+        "  KVM-HV:   usable\n",
+        "  KVM-PR:   not usable: KVM_CREATE_VM with type 2 refused: EINVAL (Invalid argument)\n",
+    ] {
+        assert!(t.contains(want), "missing {want:?} in\n{t}");
+    }
+}
+
+#[test]
+fn the_json_keeps_the_errno_and_reads_back() {
+    let h = power9_without_pr();
+    let text = host::render_json(&h, &[]);
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let kvm = &json["facts"]["kvm"];
+    assert_eq!(kvm["hv_loaded"], true);
+    assert_eq!(kvm["hv_refused"], serde_json::Value::Null);
+    assert_eq!(kvm["pr_loaded"], false);
+    assert_eq!(kvm["pr_refused"]["reason"], "create-vm");
+    assert_eq!(kvm["pr_refused"]["errno"], libc::EINVAL);
+    assert_eq!(kvm["pr_refused"]["error"], "EINVAL (Invalid argument)");
+    let back: HostFacts = serde_json::from_value(json["facts"].clone()).unwrap();
+    assert_eq!(back, h);
+}
+
+#[test]
+fn facts_recorded_before_the_kvm_question_still_read() {
+    // results.json of earlier runs has no refusals.
+    let json = r#"{"dev_kvm": "usable", "hv_loaded": true, "pr_loaded": false}"#;
+    let kvm: host::KvmFacts = serde_json::from_str(json).unwrap();
+    assert!(kvm.hv_loaded && !kvm.pr_loaded);
+    assert_eq!((kvm.hv_refused, kvm.pr_refused), (None, None));
+}
+
+#[test]
+fn the_live_probe_asks_kvm_only_on_power() {
+    let facts = host::probe("qemu-system-ppc64");
+    let kvm = &facts.kvm;
+    if facts.is_power() {
+        // Usable exactly when KVM created the VM.
+        assert_eq!(kvm.hv_loaded, kvm.hv_refused.is_none(), "{kvm:?}");
+        assert_eq!(kvm.pr_loaded, kvm.pr_refused.is_none(), "{kvm:?}");
+    } else {
+        assert!(!kvm.hv_loaded && !kvm.pr_loaded, "{kvm:?}");
+        assert_eq!(kvm.hv_refused, Some(KvmRefusal::NotPower));
+        assert_eq!(kvm.pr_refused, Some(KvmRefusal::NotPower));
     }
 }

@@ -1184,3 +1184,73 @@ fn a_void_package_is_the_host_kernel_of_an_emulated_powernv9_with_its_own_kvm_mo
     );
     no_qemu_left(&run.out);
 }
+
+/// The `DT_NEEDED` names, the program interpreter and whether a symbol
+/// table is left, read with `object` on its own (not through the harness).
+fn dynamic_needs(data: &[u8]) -> (Vec<String>, Option<String>, bool) {
+    use object::read::elf::{Dyn as _, ElfFile64, ProgramHeader as _};
+    use object::Object as _;
+    let file = ElfFile64::<object::Endianness>::parse(data).unwrap();
+    assert_eq!(file.architecture(), object::Architecture::PowerPc64);
+    assert!(file.is_little_endian() && file.is_64());
+    let endian = file.endian();
+    let interp = file
+        .elf_program_headers()
+        .iter()
+        .find_map(|ph| ph.interpreter(endian, data).unwrap())
+        .map(|i| String::from_utf8_lossy(i).into_owned());
+    let sections = file.elf_section_table();
+    let (dynamic, strtab) = sections.dynamic(endian, data).unwrap().expect(".dynamic");
+    let strings = sections.strings(endian, data, strtab).unwrap();
+    let needed = dynamic
+        .iter()
+        .filter(|d| d.tag32(endian) == Some(object::elf::DT_NEEDED))
+        .map(|d| String::from_utf8_lossy(d.string(endian, strings).unwrap()).into_owned())
+        .collect();
+    let symtab = file.section_by_name(".symtab").is_some();
+    (needed, interp, symtab)
+}
+
+#[test]
+fn the_harness_cross_builds_itself_for_ppc64le_once_per_source() {
+    // Emulated hosts run a ppc64le bootmatrix built from this very source
+    // with Debian's Rust (ci/setup-debian.sh installs it): about 2.5 minutes
+    // on 2 cores when the source changed, a cache hit otherwise.
+    use bootmatrix::images::{harness, Store, StoreOptions};
+    let options = StoreOptions {
+        progress: false,
+        ..StoreOptions::default()
+    };
+    let store = Store::open(Store::default_root(), options).unwrap();
+    let started = Instant::now();
+    let first = harness::ppc64le_harness(&store).unwrap_or_else(|e| panic!("{e}"));
+    let first_time = started.elapsed();
+    let data = std::fs::read(&first.path).unwrap();
+    let (mut needed, interp, symtab) = dynamic_needs(&data);
+    needed.sort();
+    for lib in &needed {
+        assert!(
+            ["libc.so.6", "libm.so.6", "libgcc_s.so.1", "ld64.so.2"].contains(&lib.as_str()),
+            "the ppc64le bootmatrix needs {lib}, which emulated hosts do not carry: {needed:?}"
+        );
+    }
+    assert!(needed.iter().any(|l| l == "libc.so.6"), "{needed:?}");
+    assert_eq!(interp.as_deref(), Some("/lib64/ld64.so.2"));
+    assert!(!symtab, "the binary is stripped");
+    let stamp = std::fs::metadata(&first.path).unwrap().modified().unwrap();
+    // The second call finds it by the source's hash and builds nothing.
+    let started = Instant::now();
+    let second = harness::ppc64le_harness(&store).unwrap();
+    let second_time = started.elapsed();
+    assert!(second.cached && second.build_time.is_none(), "{second:?}");
+    assert_eq!((&second.path, &second.sha256), (&first.path, &first.sha256));
+    assert_eq!(
+        std::fs::metadata(&second.path).unwrap().modified().unwrap(),
+        stamp
+    );
+    eprintln!(
+        "{}\nfirst call {first_time:?} ({}), second call {second_time:?}",
+        second.fetch_line(),
+        if first.cached { "cached" } else { "built" },
+    );
+}

@@ -195,6 +195,8 @@ pub fn emulated_facts(host: &HostSpec, hugepages: u64) -> HostFacts {
             dev_kvm: DevKvm::Usable,
             hv_loaded,
             pr_loaded,
+            hv_refused: None,
+            pr_refused: None,
             htm: Some(false),
         },
         qemu: Some(QemuFacts {

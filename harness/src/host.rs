@@ -19,15 +19,136 @@ pub enum DevKvm {
     Usable,
 }
 
+/// A flavour of KVM on Book3S POWER, as `KVM_CREATE_VM` asks for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KvmFlavour {
+    /// KVM-HV: the guest runs in the hardware's guest mode.
+    Hv,
+    /// KVM-PR: the guest runs in problem state, privileged instructions
+    /// emulated.
+    Pr,
+}
+
+impl KvmFlavour {
+    /// The VM type `KVM_CREATE_VM` takes for it (`KVM_VM_PPC_HV` = 1,
+    /// `KVM_VM_PPC_PR` = 2, include/uapi/linux/kvm.h).
+    pub fn vm_type(self) -> u64 {
+        match self {
+            KvmFlavour::Hv => 1,
+            KvmFlavour::Pr => 2,
+        }
+    }
+
+    /// How reports name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            KvmFlavour::Hv => "KVM-HV",
+            KvmFlavour::Pr => "KVM-PR",
+        }
+    }
+}
+
+/// Why a KVM flavour cannot run guests on this host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "kebab-case")]
+pub enum KvmRefusal {
+    /// The host is not POWER: a `/dev/kvm` there runs guests of its own
+    /// architecture, so the POWER VM types are not asked for.
+    NotPower,
+    /// `/dev/kvm` could not be opened.
+    Open {
+        /// The kernel's errno.
+        errno: i32,
+        /// The errno's name and text ([`errno_text`]).
+        error: String,
+    },
+    /// `KVM_CREATE_VM` with the flavour's VM type failed. `EINVAL` is how
+    /// arch/powerpc/kvm/powerpc.c (`kvm_arch_init_vm`) says the flavour is
+    /// not there: neither built in nor loaded, or its initialisation refused
+    /// this machine (KVM-PR on a Radix host, KVM-HV without nesting in a
+    /// guest).
+    CreateVm {
+        /// The kernel's errno.
+        errno: i32,
+        /// The errno's name and text ([`errno_text`]).
+        error: String,
+    },
+}
+
+impl KvmRefusal {
+    /// The refusal for a failed `KVM_CREATE_VM` with this errno.
+    pub fn create_vm(errno: i32) -> KvmRefusal {
+        KvmRefusal::CreateVm {
+            errno,
+            error: errno_text(errno),
+        }
+    }
+
+    /// The refusal for a `/dev/kvm` that did not open, with this errno.
+    pub fn open(errno: i32) -> KvmRefusal {
+        KvmRefusal::Open {
+            errno,
+            error: errno_text(errno),
+        }
+    }
+
+    /// One line for `bootmatrix host`.
+    pub fn describe(&self, flavour: KvmFlavour) -> String {
+        match self {
+            KvmRefusal::NotPower => "not asked: this host is not POWER".into(),
+            KvmRefusal::Open { error, .. } => format!("/dev/kvm does not open: {error}"),
+            KvmRefusal::CreateVm { error, .. } => format!(
+                "KVM_CREATE_VM with type {} refused: {error}",
+                flavour.vm_type()
+            ),
+        }
+    }
+}
+
+/// An errno as its name and the C library's text, e.g. `EINVAL (Invalid
+/// argument)`; `errno N` when it is not one this platform knows.
+pub fn errno_text(errno: i32) -> String {
+    let e = nix::errno::Errno::from_raw(errno);
+    if e == nix::errno::Errno::UnknownErrno {
+        format!("errno {errno}")
+    } else {
+        format!("{e:?} ({})", e.desc())
+    }
+}
+
+/// Decides one flavour: `None` when it is usable, else why not. `ask` opens
+/// `/dev/kvm` and asks KVM for a VM of the flavour's type, and is called
+/// only on a POWER host: elsewhere the POWER VM types mean nothing (x86 KVM
+/// would create an x86 VM).
+pub fn kvm_flavour_refusal(
+    power: bool,
+    ask: impl FnOnce() -> std::result::Result<(), KvmRefusal>,
+) -> Option<KvmRefusal> {
+    if !power {
+        return Some(KvmRefusal::NotPower);
+    }
+    ask().err()
+}
+
 /// KVM on this host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KvmFacts {
     /// `/dev/kvm` access.
     pub dev_kvm: DevKvm,
-    /// `kvm_hv` is loaded (`/sys/module/kvm_hv`).
+    /// KVM-HV is usable: `KVM_CREATE_VM` with `KVM_VM_PPC_HV` succeeded
+    /// (built-in and modular KVM alike). Named after the `kvm_hv` module.
     pub hv_loaded: bool,
-    /// `kvm_pr` is loaded (`/sys/module/kvm_pr`).
+    /// KVM-PR is usable: `KVM_CREATE_VM` with `KVM_VM_PPC_PR` succeeded
+    /// (built-in and modular KVM alike). Named after the `kvm_pr` module.
     pub pr_loaded: bool,
+    /// Why KVM-HV is not usable, when it was probed and is not; `None` when
+    /// usable or not probed (hypothetical and emulated hosts).
+    #[serde(default)]
+    pub hv_refused: Option<KvmRefusal>,
+    /// Why KVM-PR is not usable, as [`KvmFacts::hv_refused`].
+    #[serde(default)]
+    pub pr_refused: Option<KvmRefusal>,
     /// Whether KVM offers guests transactional memory (`KVM_CAP_PPC_HTM`);
     /// `None` when not known (the probe does not ask). Machines up to
     /// pseries-2.11 turn HTM on and stop where it is `Some(false)`.
@@ -159,6 +280,8 @@ impl HostFacts {
                 dev_kvm: DevKvm::Usable,
                 hv_loaded: true,
                 pr_loaded: mmu == Mmu::Hpt,
+                hv_refused: None,
+                pr_refused: None,
                 htm: None,
             },
             qemu: Some(QemuFacts {
@@ -397,14 +520,75 @@ pub fn probe(qemu: &str) -> HostFacts {
         hugepages_total: meminfo.hugepages_total,
         hugepages_free: meminfo.hugepages_free,
         hugetlbfs,
-        kvm: KvmFacts {
-            dev_kvm,
-            hv_loaded: std::path::Path::new("/sys/module/kvm_hv").exists(),
-            pr_loaded: std::path::Path::new("/sys/module/kvm_pr").exists(),
-            htm: None,
-        },
+        kvm: probe_kvm(dev_kvm, power),
         qemu: probe_qemu(qemu),
     }
+}
+
+/// Asks KVM which flavours it can run: a VM of each type is created and
+/// closed at once. Reading `/sys/module` would miss KVM built into the
+/// kernel, and a loaded module may still refuse this machine.
+fn probe_kvm(dev_kvm: DevKvm, power: bool) -> KvmFacts {
+    // Opened on the first question, once for both.
+    let mut kvm: Option<std::result::Result<std::os::fd::OwnedFd, i32>> = None;
+    let mut ask = |flavour: KvmFlavour| {
+        let fd = kvm
+            .get_or_insert_with(open_dev_kvm)
+            .as_ref()
+            .map_err(|&errno| KvmRefusal::open(errno))?;
+        create_vm(fd, flavour).map_err(KvmRefusal::create_vm)
+    };
+    let hv_refused = kvm_flavour_refusal(power, || ask(KvmFlavour::Hv));
+    let pr_refused = kvm_flavour_refusal(power, || ask(KvmFlavour::Pr));
+    KvmFacts {
+        dev_kvm,
+        hv_loaded: hv_refused.is_none(),
+        pr_loaded: pr_refused.is_none(),
+        hv_refused,
+        pr_refused,
+        htm: None,
+    }
+}
+
+/// Opens `/dev/kvm` read-write, or the errno.
+fn open_dev_kvm() -> std::result::Result<std::os::fd::OwnedFd, i32> {
+    use nix::fcntl::{open, OFlag};
+    open(
+        "/dev/kvm",
+        OFlag::O_RDWR | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| e as i32)
+}
+
+/// `KVM_CREATE_VM`: `_IO(KVMIO, 0x01)` with `KVMIO` = 0xAE
+/// (include/uapi/linux/kvm.h), encoded as this architecture's `_IO` does
+/// (POWER puts a direction bit where others put none).
+const KVM_CREATE_VM: nix::sys::ioctl::ioctl_num_type = nix::request_code_none!(0xAE, 0x01);
+
+/// Asks KVM for a VM of the flavour's type and closes it at once.
+fn create_vm(kvm: &std::os::fd::OwnedFd, flavour: KvmFlavour) -> std::result::Result<(), i32> {
+    create_vm_of_type(kvm, flavour.vm_type())
+}
+
+/// `KVM_CREATE_VM` with `vm_type`; the VM's descriptor is closed at once.
+fn create_vm_of_type(kvm: &std::os::fd::OwnedFd, vm_type: u64) -> std::result::Result<(), i32> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    // SAFETY: KVM_CREATE_VM takes its argument by value (the VM type) and
+    // writes no memory; `kvm` is an open descriptor for the call.
+    let fd = unsafe {
+        libc::ioctl(
+            kvm.as_raw_fd(),
+            KVM_CREATE_VM as _,
+            vm_type as libc::c_ulong,
+        )
+    };
+    if fd < 0 {
+        return Err(nix::errno::Errno::last_raw());
+    }
+    // SAFETY: the ioctl returned a new descriptor this process owns.
+    drop(unsafe { OwnedFd::from_raw_fd(fd) });
+    Ok(())
 }
 
 /// `uname -m`, from uname(2).
@@ -661,19 +845,17 @@ pub fn render_text(facts: &HostFacts, remediations: &[Remediation]) -> String {
         DevKvm::Usable => "usable",
     };
     if facts.is_power() {
-        s.push_str(&format!(
-            "KVM:        /dev/kvm {kvm}; kvm_hv {}; kvm_pr {}\n",
-            if facts.kvm.hv_loaded {
-                "loaded"
-            } else {
-                "not loaded"
-            },
-            if facts.kvm.pr_loaded {
-                "loaded"
-            } else {
-                "not loaded"
-            }
-        ));
+        s.push_str(&format!("KVM:        /dev/kvm {kvm}\n"));
+        for (flavour, usable, refused) in [
+            (KvmFlavour::Hv, facts.kvm.hv_loaded, &facts.kvm.hv_refused),
+            (KvmFlavour::Pr, facts.kvm.pr_loaded, &facts.kvm.pr_refused),
+        ] {
+            s.push_str(&format!(
+                "  {}:   {}\n",
+                flavour.name(),
+                flavour_state(flavour, usable, refused.as_ref())
+            ));
+        }
     } else {
         s.push_str(&format!(
             "KVM:        no POWER KVM on {} (/dev/kvm {kvm}, for this architecture only)\n",
@@ -715,6 +897,15 @@ pub fn render_text(facts: &HostFacts, remediations: &[Remediation]) -> String {
     s
 }
 
+/// `usable`, or `not usable` with the reason when it was probed.
+fn flavour_state(flavour: KvmFlavour, usable: bool, refused: Option<&KvmRefusal>) -> String {
+    match (usable, refused) {
+        (true, _) => "usable".into(),
+        (false, Some(r)) => format!("not usable: {}", r.describe(flavour)),
+        (false, None) => "not usable".into(),
+    }
+}
+
 /// The JSON of `bootmatrix host --format json`: `{ "facts": ..., "remediation": [...] }`.
 pub fn render_json(facts: &HostFacts, remediations: &[Remediation]) -> String {
     #[derive(Serialize)]
@@ -727,4 +918,33 @@ pub fn render_json(facts: &HostFacts, remediations: &[Remediation]) -> String {
         remediation: remediations,
     })
     .expect("host facts serialize")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_create_vm_request_is_encoded_for_this_architecture() {
+        // asm-generic/ioctl.h: no direction bits for _IO; POWER's
+        // arch/powerpc/include/uapi/asm/ioctl.h: _IOC_NONE is 1 << 29.
+        let want: nix::sys::ioctl::ioctl_num_type = if cfg!(target_arch = "powerpc64") {
+            0x2000_AE01
+        } else {
+            0xAE01
+        };
+        assert_eq!(KVM_CREATE_VM, want);
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn an_x86_vm_is_created_and_closed_through_the_same_request() {
+        // The live path of the probe, on the KVM this machine has: type 0 is
+        // the default VM everywhere. Without a usable /dev/kvm there is
+        // nothing to ask.
+        let Ok(kvm) = open_dev_kvm() else {
+            return;
+        };
+        assert_eq!(create_vm_of_type(&kvm, 0), Ok(()));
+    }
 }

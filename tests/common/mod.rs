@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use bootmatrix::host::{DevKvm, HostFacts, KvmFacts, QemuFacts};
+use bootmatrix::host::{DevKvm, HostFacts, KvmFacts, KvmRefusal, QemuFacts};
 use std::process::{Command, Output};
 
 /// The repository root.
@@ -178,6 +178,8 @@ pub fn x86_host() -> HostFacts {
             dev_kvm: DevKvm::Missing,
             hv_loaded: false,
             pr_loaded: false,
+            hv_refused: Some(KvmRefusal::NotPower),
+            pr_refused: Some(KvmRefusal::NotPower),
             htm: None,
         },
         qemu: None,

@@ -296,6 +296,8 @@ pub fn crate_host() -> HostFacts {
             hv_loaded: false,
             pr_loaded: false,
             htm: None,
+            hv_refused: Some(bootmatrix::host::KvmRefusal::NotPower),
+            pr_refused: Some(bootmatrix::host::KvmRefusal::NotPower),
         },
         qemu: Some(bootmatrix::host::QemuFacts {
             path: "/usr/bin/qemu-system-ppc64".into(),

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use bootmatrix::host::{DevKvm, HostFacts, KvmFacts, QemuFacts};
+use bootmatrix::host::{DevKvm, HostFacts, KvmFacts, KvmRefusal, QemuFacts};
 use bootmatrix::model::Outcome;
 use bootmatrix::model::{
     Accel, Cell, Expectation, Firmware, Fix, Guest, HostKind, HostSpec, Kernel, Machine, Mmu,
@@ -52,6 +52,8 @@ pub fn x86() -> HostFacts {
             dev_kvm: DevKvm::Usable,
             hv_loaded: false,
             pr_loaded: false,
+            hv_refused: Some(KvmRefusal::NotPower),
+            pr_refused: Some(KvmRefusal::NotPower),
             htm: None,
         },
         qemu: Some(QemuFacts {

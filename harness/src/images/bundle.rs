@@ -518,13 +518,13 @@ impl Walk<'_, '_> {
 
 /// What an ELF file asks the dynamic loader for.
 #[derive(Debug, Default)]
-struct ElfDeps {
-    interpreter: Option<String>,
-    needed: Vec<String>,
+pub(crate) struct ElfDeps {
+    pub interpreter: Option<String>,
+    pub needed: Vec<String>,
 }
 
 /// Reads `PT_INTERP` and the `DT_NEEDED` names of a 64-bit ELF file.
-fn elf_dependencies(data: &[u8]) -> std::result::Result<ElfDeps, object::read::Error> {
+pub(crate) fn elf_dependencies(data: &[u8]) -> std::result::Result<ElfDeps, object::read::Error> {
     let header = elf::FileHeader64::<Endianness>::parse(data)?;
     let endian = header.endian()?;
     let mut deps = ElfDeps::default();
@@ -546,6 +546,15 @@ fn elf_dependencies(data: &[u8]) -> std::result::Result<ElfDeps, object::read::E
     Ok(deps)
 }
 
+/// True for a 64-bit little-endian POWER ELF file.
+pub(crate) fn is_ppc64le_elf(data: &[u8]) -> bool {
+    data.len() > 20
+        && data.starts_with(&elf::ELFMAG)
+        && data[4] == elf::ELFCLASS64
+        && data[5] == elf::ELFDATA2LSB
+        && u16::from_le_bytes([data[18], data[19]]) == elf::EM_PPC64
+}
+
 /// The qemu binary must be a 64-bit little-endian POWER executable: a
 /// different one means apt resolved the wrong architecture.
 fn check_qemu_binary(out: &BTreeMap<String, BundleFile>) -> Result<()> {
@@ -553,11 +562,7 @@ fn check_qemu_binary(out: &BTreeMap<String, BundleFile>) -> Result<()> {
         Some(BundleContent::File(d)) => d,
         _ => return Ok(()), // a symlink: its target was checked as it was added
     };
-    let ok = data.len() > 20
-        && data[4] == elf::ELFCLASS64
-        && data[5] == elf::ELFDATA2LSB
-        && u16::from_le_bytes([data[18], data[19]]) == elf::EM_PPC64;
-    if ok {
+    if is_ppc64le_elf(data) {
         Ok(())
     } else {
         Err(Error::infra(format!(

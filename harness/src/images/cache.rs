@@ -126,10 +126,15 @@ impl Cache {
             .write(true)
             .open(&path)
             .map_err(|e| Error::io(&path, "cannot open cache lock", e))?;
-        // std's advisory lock (flock on Linux), stable since Rust 1.89; the
-        // toolchain this project builds with is newer than the declared MSRV.
-        file.lock()
-            .map_err(|e| Error::io(&path, "cannot take cache lock", e))?;
+        // flock(2) directly rather than std's `File::lock` (Rust 1.89): the
+        // project builds with Rust 1.85 (Debian's, for the ppc64le harness).
+        // Released when the file is closed, as std's is.
+        use std::os::fd::AsRawFd;
+        // SAFETY: the descriptor is open and owned by `file` for the call.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            let e = io::Error::last_os_error();
+            return Err(Error::io(&path, "cannot take cache lock", e));
+        }
         Ok(file)
     }
 

@@ -9,12 +9,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::cache::{sha256_bytes, sha256_file, Cache, Record};
+use super::built::BuildLog;
+use super::cache::{sha256_bytes, Cache};
 use super::spec::KernelBuild;
 use crate::{Error, Result};
 
 /// The cross toolchain prefix for little-endian POWER.
-const CROSS: &str = "powerpc64le-linux-gnu-";
+pub(super) const CROSS: &str = "powerpc64le-linux-gnu-";
 
 /// The `CONFIG_...` lines of a fragment, without comments and blanks.
 pub fn fragment_lines(config: &str) -> Vec<String> {
@@ -60,19 +61,20 @@ pub(crate) fn vmlinux(
     build: &KernelBuild,
 ) -> Result<(String, PathBuf, bool)> {
     let key = build_key(tarball_sha, build);
-    let cached = |cache: &Cache| -> Result<Option<(String, PathBuf)>> {
-        match cache.read_record(&key) {
-            Some(r) => Ok(cache.verified_blob(&r.sha256)?.map(|p| (r.sha256, p))),
-            None => Ok(None),
-        }
-    };
-    if let Some((sha, path)) = cached(cache)? {
-        return Ok((sha, path, true));
-    }
-    let _lock = cache.lock(&key)?;
-    if let Some((sha, path)) = cached(cache)? {
-        return Ok((sha, path, true));
-    }
+    super::built::once(cache, &key, "vmlinux", |work| {
+        build_vmlinux(cache, name, &key, work, tarball, build)
+    })
+}
+
+/// Builds vmlinux in `work` and returns its path there.
+fn build_vmlinux(
+    cache: &Cache,
+    name: &str,
+    key: &str,
+    work: &Path,
+    tarball: &Path,
+    build: &KernelBuild,
+) -> Result<PathBuf> {
     let gcc = format!("{CROSS}gcc");
     if Command::new(&gcc).arg("--version").output().is_err() {
         return Err(Error::infra(format!(
@@ -81,46 +83,21 @@ pub(crate) fn vmlinux(
              (bash ci/setup-debian.sh does)"
         )));
     }
-    let work = cache.temp_dir()?;
-    let log_path = cache
-        .root()
-        .join("logs")
-        .join(format!("kernel-{}.log", &key[..16]));
-    std::fs::create_dir_all(log_path.parent().expect("parent"))
-        .map_err(|e| Error::io(&log_path, "cannot create", e))?;
-    let log =
-        std::fs::File::create(&log_path).map_err(|e| Error::io(&log_path, "cannot create", e))?;
-    let run = |what: &str, cmd: &mut Command| -> Result<()> {
-        let out = log
-            .try_clone()
-            .map_err(|e| Error::io(&log_path, "cannot write", e))?;
-        let err = log
-            .try_clone()
-            .map_err(|e| Error::io(&log_path, "cannot write", e))?;
-        let status = cmd
-            .stdout(out)
-            .stderr(err)
-            .status()
-            .map_err(|e| Error::infra(format!("cannot run {what}: {e}")))?;
-        if status.success() {
-            Ok(())
-        } else {
-            Err(Error::infra(format!(
-                "building image `{name}`: {what} failed ({status}); the log is {}",
-                log_path.display()
-            )))
-        }
-    };
-    run(
+    let log = BuildLog::create(
+        cache,
+        &format!("kernel-{}", &key[..16]),
+        &format!("image `{name}`"),
+    )?;
+    log.run(
         "tar",
         Command::new("tar")
             .arg("-xf")
             .arg(tarball)
             .arg("-C")
-            .arg(work.path()),
+            .arg(work),
     )?;
-    let tree = std::fs::read_dir(work.path())
-        .map_err(|e| Error::io(work.path(), "cannot read", e))?
+    let tree = std::fs::read_dir(work)
+        .map_err(|e| Error::io(work, "cannot read", e))?
         .flatten()
         .map(|e| e.path())
         .find(|p| p.join("Makefile").is_file())
@@ -131,10 +108,10 @@ pub(crate) fn vmlinux(
         })?;
     // Applied from the text the key was computed from, not re-read.
     for (i, patch) in build.patches.iter().enumerate() {
-        let copy = work.path().join(format!("patch-{i}.diff"));
+        let copy = work.join(format!("patch-{i}.diff"));
         std::fs::write(&copy, &patch.text).map_err(|e| Error::io(&copy, "cannot write", e))?;
         let file = std::fs::File::open(&copy).map_err(|e| Error::io(&copy, "cannot read", e))?;
-        run(
+        log.run(
             &format!("patch -p1 < {}", patch.path.display()),
             Command::new("patch")
                 .args(["-p1", "--forward", "--batch"])
@@ -143,7 +120,7 @@ pub(crate) fn vmlinux(
         )?;
     }
     let lines = fragment_lines(&build.config);
-    let fragment = work.path().join("fragment.config");
+    let fragment = work.join("fragment.config");
     std::fs::write(&fragment, lines.join("\n") + "\n")
         .map_err(|e| Error::io(&fragment, "cannot write", e))?;
     let make = |targets: &[&str]| {
@@ -157,7 +134,7 @@ pub(crate) fn vmlinux(
     };
     // allnoconfig + fragment, not olddefconfig: the latter turns on about 90
     // options the fragment did not ask for (docs/emulated-hosts.md#host-kernels).
-    run("make allnoconfig", &mut make(&["allnoconfig"]))?;
+    log.run("make allnoconfig", &mut make(&["allnoconfig"]))?;
     let dot_config = std::fs::read_to_string(tree.join(".config"))
         .map_err(|e| Error::io(&tree.join(".config"), "cannot read", e))?;
     let missing = missing_lines(&lines, &dot_config);
@@ -169,21 +146,11 @@ pub(crate) fn vmlinux(
         )));
     }
     let jobs = std::thread::available_parallelism().map_or(2, |n| n.get());
-    run(
+    log.run(
         "make vmlinux",
         &mut make(&[&format!("-j{jobs}"), "vmlinux"]),
     )?;
-    let vmlinux = tree.join("vmlinux");
-    let sha = sha256_file(&vmlinux).map_err(|e| Error::io(&vmlinux, "cannot read", e))?;
-    let path = cache.commit(&vmlinux, &sha)?;
-    cache.write_record(
-        &key,
-        &Record {
-            sha256: sha.clone(),
-            member: Some("vmlinux".into()),
-        },
-    )?;
-    Ok((sha, path, false))
+    Ok(tree.join("vmlinux"))
 }
 
 #[cfg(test)]

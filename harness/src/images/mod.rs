@@ -19,12 +19,16 @@
 //!   repositories; [`plist`]: the property lists they are described in.
 //! - [`bundle`]: the L1 userland (ppc64el qemu with its libraries and
 //!   firmware) and a kernel package's KVM modules, for nested rows.
+//! - [`harness`]: the harness itself, cross-built for ppc64le from its own
+//!   source, for emulated hosts to run.
 
 mod apt;
+mod built;
 pub mod bundle;
 mod cache;
 mod deb;
 mod download;
+pub mod harness;
 mod kernel;
 mod kernel_source;
 pub mod plist;
