@@ -23,7 +23,7 @@ use std::process::Command;
 
 use bootmatrix::images::plist::Value;
 /// The compressions xbps-create offers, as the reader tells them apart.
-pub use bootmatrix::images::xbps::PackCompression as Pack;
+pub use bootmatrix::images::tarball::PackCompression as Pack;
 use sha2::{Digest, Sha256};
 
 /// `data` compressed as `how` says.

@@ -14,6 +14,9 @@ use std::path::Path;
 use glob::{MatchOptions, Pattern};
 
 use super::spec::{ArchiveKind, Compression};
+pub(crate) use super::tarball::entry_path;
+pub use super::tarball::normalize;
+use super::tarball::{bad_archive, EntryFn};
 use crate::{Error, Result};
 
 /// One file taken out of a package, with what is needed to put it into an
@@ -271,9 +274,6 @@ fn decoder<'a>(
     })
 }
 
-/// What is done with each member of an archive.
-pub(crate) type EntryFn<'f> = dyn FnMut(&mut tar::Entry<'_, Box<dyn Read + '_>>) -> Result<()> + 'f;
-
 /// What a file is, by its first bytes: the formats a kernel under test may
 /// come in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -290,7 +290,7 @@ pub(crate) enum Content {
 /// Tells an ELF file, a Debian package and a Void package (or any
 /// compressed tar) apart; `None` for anything else.
 pub(crate) fn sniff(path: &Path) -> Result<Option<Content>> {
-    let head = super::xbps::file_head(path)?;
+    let head = super::tarball::file_head(path)?;
     Ok(if head.starts_with(b"\x7fELF") && head.len() >= 20 {
         let machine = match head[5] {
             1 => u16::from_le_bytes([head[18], head[19]]),
@@ -301,7 +301,7 @@ pub(crate) fn sniff(path: &Path) -> Result<Option<Content>> {
         })
     } else if head.starts_with(b"!<arch>\n") {
         Some(Content::Archive(ArchiveKind::Deb))
-    } else if super::xbps::PackCompression::detect(&head).is_some() {
+    } else if super::tarball::PackCompression::detect(&head).is_some() {
         Some(Content::Archive(ArchiveKind::Xbps))
     } else {
         None
@@ -346,7 +346,7 @@ pub(crate) fn with_archive(
         ArchiveKind::Detect => with_archive(path, detect_package(path)?, decompress, f),
         ArchiveKind::Xbps => {
             let mut props = false;
-            super::xbps::walk(path, "an xbps package", &mut |entry| {
+            super::tarball::walk(path, "an xbps package", &mut |entry| {
                 props |= entry_path(entry, path)?.as_deref() == Some("props.plist");
                 f(entry)
             })?;
@@ -400,18 +400,6 @@ fn walk_tar(path: &Path, reader: Box<dyn Read + '_>, f: &mut EntryFn<'_>) -> Res
     Ok(())
 }
 
-/// The member's path without `./` or a trailing `/`; `None` for the root.
-pub(crate) fn entry_path<R: Read>(
-    entry: &tar::Entry<'_, R>,
-    archive: &Path,
-) -> Result<Option<String>> {
-    let raw = entry
-        .path()
-        .map_err(|e| bad_archive(archive, "reading a member name", e))?;
-    let p = normalize(&raw.to_string_lossy());
-    Ok((!p.is_empty()).then_some(p))
-}
-
 pub(crate) fn entry_kind<R: Read>(entry: &tar::Entry<'_, R>, archive: &Path) -> Result<MemberKind> {
     let t = entry.header().entry_type();
     let link = || -> Result<String> {
@@ -432,22 +420,6 @@ pub(crate) fn entry_kind<R: Read>(entry: &tar::Entry<'_, R>, archive: &Path) -> 
     })
 }
 
-/// `./a//b/../c` → `a/c`: an archive path relative to the root, the way
-/// package members and symlink targets are compared.
-pub fn normalize(p: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for c in p.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            c => parts.push(c),
-        }
-    }
-    parts.join("/")
-}
-
 /// Where the symlink at `link` pointing to `target` leads, inside the archive.
 pub fn resolve_link(link: &str, target: &str) -> String {
     if target.starts_with('/') {
@@ -456,14 +428,6 @@ pub fn resolve_link(link: &str, target: &str) -> String {
         let dir = link.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
         normalize(&format!("{dir}/{target}"))
     }
-}
-
-fn bad_archive(path: &Path, what: &str, err: io::Error) -> Error {
-    Error::infra(format!(
-        "{}: {what} failed: {err}; the archive is truncated, damaged or not what the \
-         description says: fetch or build it again",
-        path.display()
-    ))
 }
 
 /// Writes a tar with the given (path, contents or link) entries; shared by tests.

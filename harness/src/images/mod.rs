@@ -35,6 +35,7 @@ pub mod plist;
 mod repo;
 pub mod spec;
 mod store;
+pub mod tarball;
 pub mod xbps;
 
 pub use bundle::{kvm_modules, qemu_userland, BundleContent, BundleFile, Userland};

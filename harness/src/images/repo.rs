@@ -20,9 +20,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use super::cache::Cache;
 use super::cache::{sha256_bytes, sha256_file, Record};
+use super::download::{Downloader, Expected};
 use super::spec::{ImageSpec, XbpsRepository, XbpsSource, XbpsTrust};
-use super::store::{Expected, Store};
 use super::xbps::{digest_from_hex, IndexEntry, PublicKey, Repodata};
 use crate::{Error, Result};
 
@@ -60,9 +61,30 @@ struct IndexNote {
     fetched: u64,
 }
 
+/// What reading a repository needs of the image store: its cache, whether
+/// it may use the network, its downloads. The store provides it; repository
+/// reading does not reach into the store otherwise.
+pub(crate) trait Fetcher {
+    /// The content-addressed cache.
+    fn cache(&self) -> &Cache;
+    /// True when nothing may be downloaded.
+    fn offline(&self) -> bool;
+    /// The error for an image that is not cached while offline.
+    fn offline_miss(&self, spec: &ImageSpec) -> crate::Error;
+    /// The HTTP client.
+    fn downloader(&self) -> Result<&Downloader>;
+    /// Downloads `url` into the cache, verified as `expected` says.
+    fn fetch_url(
+        &self,
+        spec: &ImageSpec,
+        url: &str,
+        expected: &Expected<'_>,
+    ) -> Result<(std::path::PathBuf, bool)>;
+}
+
 /// Finds `src`'s package in its repository's index and, when the source
 /// names a key, checks its signature.
-pub(crate) fn resolve(store: &Store, spec: &ImageSpec, src: &XbpsSource) -> Result<Resolved> {
+pub(crate) fn resolve(store: &dyn Fetcher, spec: &ImageSpec, src: &XbpsSource) -> Result<Resolved> {
     let index_name = src.arch.repodata_name();
     let index = src.repository.locate(&index_name);
     let (index_path, mut cached) = match &src.repository {
@@ -155,7 +177,7 @@ fn local_index(
 /// A remote index from the cache when recent enough (or offline), else
 /// downloaded; the flag is true when nothing was downloaded.
 fn remote_index(
-    store: &Store,
+    store: &dyn Fetcher,
     spec: &ImageSpec,
     src: &XbpsSource,
     url: &str,
@@ -170,13 +192,13 @@ fn remote_index(
         .as_secs();
     if let Some(note) = cache.read_ref::<IndexNote>(&note_name) {
         let fresh = now.saturating_sub(note.fetched) < INDEX_MAX_AGE.as_secs();
-        if fresh || store.options().offline {
+        if fresh || store.offline() {
             if let Some(path) = cache.verified_blob(&note.sha256)? {
                 return Ok((path, true));
             }
         }
     }
-    if store.options().offline {
+    if store.offline() {
         return Err(store.offline_miss(spec));
     }
     // The index changes in place on the server: never resume an old part.
@@ -237,7 +259,7 @@ fn read_key(spec: &ImageSpec, path: &Path) -> Result<PublicKey> {
 /// read). A verified remote signature is kept in the cache; the flag is
 /// true when it came from there or from a local file.
 fn verify_signature(
-    store: &Store,
+    store: &dyn Fetcher,
     spec: &ImageSpec,
     entry: &IndexEntry,
     at: &PackageAt,
@@ -291,7 +313,7 @@ fn verify_signature(
             }
         }
         PackageAt::Url(url) => {
-            if store.options().offline {
+            if store.offline() {
                 return Err(store.offline_miss(spec));
             }
             let sig_url = format!("{url}.sig2");
@@ -331,7 +353,7 @@ fn verify_signature(
 /// size and hash where it lies, a remote one downloaded into the cache
 /// (whose download code checks both). The flag is true without network I/O.
 pub(crate) fn package_file(
-    store: &Store,
+    store: &dyn Fetcher,
     spec: &ImageSpec,
     pkg: &Resolved,
 ) -> Result<(PathBuf, bool)> {

@@ -14,7 +14,7 @@ use std::time::Duration;
 use super::apt;
 use super::cache::{sha256_bytes, sha256_file, Cache, Record};
 use super::deb::{self, Content};
-use super::download::Downloader;
+use super::download::{Downloader, Expected};
 use super::repo;
 use super::spec::{ArchiveKind, ImageSpec, Source};
 use crate::{Error, Result};
@@ -506,11 +506,6 @@ impl Store {
         bar
     }
 
-    /// How the store was told to behave (offline, retries, timeouts).
-    pub(crate) fn options(&self) -> &StoreOptions {
-        &self.options
-    }
-
     /// The HTTP client, set up on first use.
     pub(crate) fn downloader(&self) -> Result<&Downloader> {
         if let Some(d) = self.downloader.get() {
@@ -676,18 +671,6 @@ fn derivation(spec: &ImageSpec) -> Option<String> {
     }
 }
 
-/// What a download must be, and what to tell the user when it is not.
-pub(crate) struct Expected<'a> {
-    /// Lower-case hex SHA-256 of the whole file.
-    pub sha256: &'a str,
-    /// Its length, and who says so (for the message when it differs).
-    pub size: Option<(u64, &'a str)>,
-    /// What to do when the server does not deliver (a 404, say).
-    pub fix_hint: &'a str,
-    /// What to do when the bytes do not match the hash.
-    pub mismatch_hint: &'a str,
-}
-
 /// A kernel's package, as [`Store::kernel_package`] resolved it.
 pub(crate) struct KernelPackage {
     /// SHA-256 of the package file: what caches derived from it are keyed by.
@@ -745,4 +728,31 @@ fn apt_stamp() -> String {
     })
     .collect::<Vec<_>>()
     .join(";")
+}
+
+impl repo::Fetcher for Store {
+    fn cache(&self) -> &Cache {
+        Store::cache(self)
+    }
+
+    fn offline(&self) -> bool {
+        self.options.offline
+    }
+
+    fn offline_miss(&self, spec: &ImageSpec) -> Error {
+        Store::offline_miss(self, spec)
+    }
+
+    fn downloader(&self) -> Result<&Downloader> {
+        Store::downloader(self)
+    }
+
+    fn fetch_url(
+        &self,
+        spec: &ImageSpec,
+        url: &str,
+        expected: &Expected<'_>,
+    ) -> Result<(PathBuf, bool)> {
+        Store::fetch_url(self, spec, url, expected)
+    }
 }

@@ -24,13 +24,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 use std::str::FromStr;
 
-use super::deb::{entry_path, EntryFn};
 use super::plist::{self, Value};
+use super::tarball::{damaged, entry_path, open_stream, walk};
 use crate::{Error, Result};
 
 /// The Void architectures whose kernels the harness can boot: POWER, little
@@ -94,115 +93,6 @@ impl FromStr for XbpsArch {
                 )
             })
     }
-}
-
-/// How a package or repository index is compressed, told by its first bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PackCompression {
-    /// Zstandard (xbps's default).
-    Zstd,
-    /// gzip.
-    Gzip,
-    /// bzip2.
-    Bzip2,
-    /// The lz4 frame format.
-    Lz4,
-    /// xz.
-    Xz,
-    /// A bare tar.
-    None,
-}
-
-impl PackCompression {
-    /// The compression whose magic number `head` starts with; a bare tar is
-    /// recognised by `ustar` at offset 257 (so `head` should hold 262 bytes).
-    pub fn detect(head: &[u8]) -> Option<PackCompression> {
-        if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            Some(PackCompression::Zstd)
-        } else if head.starts_with(&[0x1f, 0x8b]) {
-            Some(PackCompression::Gzip)
-        } else if head.starts_with(b"BZh") {
-            Some(PackCompression::Bzip2)
-        } else if head.starts_with(&[0x04, 0x22, 0x4d, 0x18]) {
-            Some(PackCompression::Lz4)
-        } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
-            Some(PackCompression::Xz)
-        } else if head.len() >= 262 && &head[257..262] == b"ustar" {
-            Some(PackCompression::None)
-        } else {
-            None
-        }
-    }
-
-    /// Wraps `r` in the matching decoder.
-    fn decoder<'a>(self, r: impl BufRead + 'a) -> io::Result<Box<dyn Read + 'a>> {
-        Ok(match self {
-            PackCompression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(r)?),
-            PackCompression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(r)),
-            PackCompression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(r)),
-            PackCompression::Lz4 => Box::new(lz4_flex::frame::FrameDecoder::new(r)),
-            PackCompression::Xz => Box::new(liblzma::bufread::XzDecoder::new_multi_decoder(r)),
-            PackCompression::None => Box::new(r),
-        })
-    }
-}
-
-/// The first bytes of a file: enough to tell every format the harness reads.
-pub(crate) fn file_head(path: &Path) -> Result<Vec<u8>> {
-    let mut head = Vec::with_capacity(512);
-    File::open(path)
-        .and_then(|f| f.take(512).read_to_end(&mut head))
-        .map_err(|e| Error::io(path, "cannot read", e))?;
-    Ok(head)
-}
-
-/// The tar stream inside a package or index file, decompressed.
-fn open_stream(path: &Path, what: &str) -> Result<Box<dyn Read>> {
-    let head = file_head(path)?;
-    let Some(compression) = PackCompression::detect(&head) else {
-        return Err(Error::infra(format!(
-            "{} is not {what}: it is neither a tar archive nor compressed with zstd, gzip, \
-             bzip2, lz4 or xz; build or fetch it again",
-            path.display()
-        )));
-    };
-    let file = File::open(path).map_err(|e| Error::io(path, "cannot open", e))?;
-    compression
-        .decoder(BufReader::with_capacity(1 << 16, file))
-        .map_err(|e| damaged(path, &e))
-}
-
-/// The error for an archive that ends early or fails to decompress.
-pub(crate) fn damaged(path: &Path, err: &io::Error) -> Error {
-    Error::infra(format!(
-        "{} is truncated or damaged ({err}); nothing was taken from it: build or fetch it again",
-        path.display()
-    ))
-}
-
-/// Calls `f` on every entry of the tar inside the (compressed) file `path`,
-/// then checks that the archive really ended: a tar closes with zero
-/// blocks, so a file cut off exactly between two members is caught too.
-/// `what` names the kind of file for messages ("an xbps package").
-pub(crate) fn walk(path: &Path, what: &str, f: &mut EntryFn<'_>) -> Result<()> {
-    let mut tar = tar::Archive::new(open_stream(path, what)?);
-    for entry in tar.entries().map_err(|e| damaged(path, &e))? {
-        let mut entry = entry.map_err(|e| damaged(path, &e))?;
-        f(&mut entry)?;
-    }
-    // The reader stops at the first zero block; the second (at least) must
-    // still be there, and the decoder checks the stream's own end on the way.
-    let rest = io::copy(&mut tar.into_inner(), &mut io::sink()).map_err(|e| damaged(path, &e))?;
-    if rest == 0 {
-        return Err(damaged(
-            path,
-            &io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the tar has no end-of-archive blocks",
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// A package's own description (`./props.plist`), the fields the harness
@@ -520,6 +410,7 @@ pub fn digest_from_hex(hex: &str) -> Option<[u8; 32]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::images::tarball::PackCompression;
 
     const INDEX: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE plist PUBLIC "-//Apple Computer//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
