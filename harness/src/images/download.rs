@@ -351,6 +351,18 @@ fn file_len(p: &Path) -> u64 {
     std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
 }
 
+/// What a download must be, and what to tell the user when it is not.
+pub(crate) struct Expected<'a> {
+    /// Lower-case hex SHA-256 of the whole file.
+    pub sha256: &'a str,
+    /// Its length, and who says so (for the message when it differs).
+    pub size: Option<(u64, &'a str)>,
+    /// What to do when the server does not deliver (a 404, say).
+    pub fix_hint: &'a str,
+    /// What to do when the bytes do not match the hash.
+    pub mismatch_hint: &'a str,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,16 +377,4 @@ mod tests {
         assert_eq!(parse_content_range("items 0-9/10"), None);
         assert_eq!(parse_content_range("bytes x-9/10"), None);
     }
-}
-
-/// What a download must be, and what to tell the user when it is not.
-pub(crate) struct Expected<'a> {
-    /// Lower-case hex SHA-256 of the whole file.
-    pub sha256: &'a str,
-    /// Its length, and who says so (for the message when it differs).
-    pub size: Option<(u64, &'a str)>,
-    /// What to do when the server does not deliver (a 404, say).
-    pub fix_hint: &'a str,
-    /// What to do when the bytes do not match the hash.
-    pub mismatch_hint: &'a str,
 }
