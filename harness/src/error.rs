@@ -6,6 +6,7 @@
 //! a matrix or an image description ([`Error::BadInput`], exit status 2) or the
 //! machine that runs it ([`Error::Infrastructure`], exit status 3).
 
+use std::fmt;
 use std::path::Path;
 
 /// An error that prevents a verdict, classified by who must fix it. Every
@@ -39,6 +40,13 @@ impl Error {
         Error::Infrastructure(format!("{what} {}: {err}", path.display()))
     }
 
+    /// Bad input at `path:line` about `key`: the one shape every file the
+    /// user writes (matrices, image descriptions) is reported in, so that
+    /// the line is found at once.
+    pub fn at_key(path: &Path, line: usize, key: &str, what: impl fmt::Display) -> Self {
+        Error::BadInput(format!("{}:{line}: key `{key}`: {what}", path.display()))
+    }
+
     /// The process exit status this error maps to (documented in the README).
     pub fn exit_code(&self) -> i32 {
         match self {
@@ -57,3 +65,13 @@ impl Error {
 
 /// The harness's result type.
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// The 1-based line of byte `offset` in `text` (past the end: the last
+/// line): where a TOML span starts, for [`Error::at_key`].
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}

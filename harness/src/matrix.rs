@@ -427,19 +427,11 @@ struct Source<'a> {
 
 impl Source<'_> {
     fn line_of(&self, offset: usize) -> usize {
-        self.text[..offset.min(self.text.len())]
-            .bytes()
-            .filter(|&b| b == b'\n')
-            .count()
-            + 1
+        crate::error::line_of(self.text, offset)
     }
 
     fn error(&self, offset: usize, key: &str, msg: &str) -> Error {
-        Error::bad_input(format!(
-            "{}:{}: key `{key}`: {msg}",
-            self.path.display(),
-            self.line_of(offset)
-        ))
+        Error::at_key(self.path, self.line_of(offset), key, msg)
     }
 
     /// Turns a TOML syntax or shape error into one line with file, line and

@@ -364,11 +364,6 @@ impl Kind {
     }
 }
 
-/// `path:line: key `k`: what`, the shape every description error takes.
-fn at_line(path: &Path, line: usize, key: &str, what: impl fmt::Display) -> Error {
-    Error::bad_input(format!("{}:{line}: key `{key}`: {what}", path.display()))
-}
-
 /// Points errors at `path:line`.
 struct Locator<'a> {
     path: &'a Path,
@@ -377,17 +372,12 @@ struct Locator<'a> {
 
 impl Locator<'_> {
     fn line_of(&self, offset: usize) -> usize {
-        let end = offset.min(self.text.len());
-        self.text.as_bytes()[..end]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1
+        crate::error::line_of(self.text, offset)
     }
 
     /// The error for the key whose value spans `span`.
     fn at(&self, span: Range<usize>, key: &str, what: impl fmt::Display) -> Error {
-        at_line(self.path, self.line_of(span.start), key, what)
+        Error::at_key(self.path, self.line_of(span.start), key, what)
     }
 
     /// An error about the file as a whole (no line to point at).
@@ -407,7 +397,7 @@ impl Locator<'_> {
             .map(str::to_owned)
             .or_else(|| key_on_line(self.text, line));
         match key {
-            Some(key) => at_line(self.path, line, &key, msg),
+            Some(key) => Error::at_key(self.path, line, &key, msg),
             None => Error::bad_input(format!("{}:{line}: {msg}", self.path.display())),
         }
     }
@@ -494,7 +484,7 @@ impl Parsed {
         let desc = spec.description_file.clone();
         let read = |p: &Path, line: usize, key: &str| {
             std::fs::read_to_string(p).map_err(|e| {
-                at_line(
+                Error::at_key(
                     &desc,
                     line,
                     key,
@@ -507,7 +497,7 @@ impl Parsed {
         for patch_path in b.patches {
             let text = read(&patch_path, b.patches_line, "kernel_patches")?;
             if !text.lines().any(|l| l.starts_with("+++ ")) {
-                return Err(at_line(
+                return Err(Error::at_key(
                     &desc,
                     b.patches_line,
                     "kernel_patches",
