@@ -61,12 +61,6 @@ struct HostBoot<'a> {
     command: Result<QemuCommand, String>,
 }
 
-/// The release in a kernel image's `Linux version` banner (`None` for an
-/// image that shows none, such as a compressed one).
-fn banner_release(path: &Path) -> Option<String> {
-    crate::images::kernel_release(&std::fs::read(path).ok()?)
-}
-
 /// Binds the plan's placeholders: every cell gets its action, decided by
 /// the plan alone (skips) or by what preparation produced (errors).
 fn jobs<'a>(
@@ -74,8 +68,6 @@ fn jobs<'a>(
     files: &Files,
     kernels: &BTreeMap<String, KernelImage>,
 ) -> (Vec<Job<'a>>, Vec<HostBoot<'a>>) {
-    // Each kernel's banner, read once per file.
-    let mut releases: BTreeMap<PathBuf, Option<String>> = BTreeMap::new();
     let boots: Vec<HostBoot> = plan
         .sessions
         .iter()
@@ -114,25 +106,14 @@ fn jobs<'a>(
                     ))),
                 },
             };
-            let kernel = match &action {
-                Action::Boot(cmd) => cmd
-                    .args
-                    .iter()
-                    .position(|a| a == "-kernel")
-                    .and_then(|i| cmd.args.get(i + 1))
-                    .map(PathBuf::from),
-                Action::Inner { .. } => files
-                    .get(&plan::FileRef::Image(p.cell.guest.kernel.image.clone()).placeholder())
-                    .and_then(|f| f.as_ref().ok())
-                    .cloned(),
+            // The guest must report the release its kernel image's banner
+            // names, as the image store read it.
+            let expected_release = match &action {
+                Action::Boot(_) | Action::Inner { .. } => kernels
+                    .get(&p.cell.guest.kernel.image)
+                    .and_then(|k| k.release.clone()),
                 Action::Settled(_) => None,
             };
-            let expected_release = kernel.and_then(|k| {
-                releases
-                    .entry(k.clone())
-                    .or_insert_with(|| banner_release(&k))
-                    .clone()
-            });
             Job {
                 planned: p,
                 action,
