@@ -19,7 +19,8 @@ use bootmatrix::{diff, host, merge, plan, qemu, Error};
 
 const AFTER_HELP: &str = "\
 Exit status:
-  0  every cell passed or was skipped (a skipped cell names its reason)
+  0  every cell passed, was skipped (a skipped cell names its reason) or failed as
+     its known_failure mark expects
   1  a cell failed: the guest did something other than what the documentation says
   2  bad input: a matrix, image description or flag is wrong (file:line: key named)
   3  infrastructure: qemu or an image missing, a download failed
@@ -28,7 +29,9 @@ Exit status:
 Start with:
   bootmatrix run                      boot the default matrix (matrices/default.toml)
   bootmatrix plan matrices/void-compat.toml   predictions and qemu commands, no boot
-  bootmatrix host                     what this machine can run, and how to fix what it cannot";
+  bootmatrix host                     what this machine can run, and how to fix what it cannot
+  bootmatrix run M --kernel NAME=SOURCE   qualify a kernel (a vmlinux, .deb, .xbps or xbps:REPO#PKG)
+  then open target/bootmatrix/report.html";
 
 /// Boots real IBM POWER guest matrices under QEMU (pseries; TCG, KVM-HV,
 /// KVM-PR) and checks every cell against the documented compatibility table:
@@ -44,8 +47,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Boot every selected cell of a matrix and write JUnit, results.json,
-    /// summary.md and a directory per cell (console.log, qemu-stderr.log,
-    /// repro.sh, verdict.txt).
+    /// summary.md, report.html, plan.json and a directory per cell
+    /// (console.log, qemu-stderr.log, repro.sh, verdict.txt).
     Run(RunCmd),
     /// Show every cell's predicted outcome, the rule behind it and the exact
     /// qemu command, without booting.
@@ -553,8 +556,12 @@ fn dispatch(command: Command) -> bootmatrix::Result<i32> {
                     .filter(|r| r.verdict.status == s)
                     .count()
             };
+            let known = match count(Status::Xfail) {
+                0 => String::new(),
+                n => format!(", {n} known failures"),
+            };
             eprintln!(
-                "bootmatrix: {} passed, {} failed, {} skipped, {} errors, {} interrupted; JUnit: {}",
+                "bootmatrix: {} passed, {} failed, {} skipped, {} errors, {} interrupted{known}; JUnit: {}",
                 count(Status::Passed),
                 count(Status::Failed),
                 count(Status::Skipped),
