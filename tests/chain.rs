@@ -1,6 +1,7 @@
 //! Chains of levels without booting: how host rows become emulated hosts,
-//! what the rules see of an emulated host, the limits it has, and the init
-//! that runs the inner cells. The real boots are in `real_boot.rs`.
+//! what the outside expects of an emulated host (and how a probe inside is
+//! checked against it), the limits of placing cells there, and the init
+//! that starts the run inside. The real boots are in `real_boot.rs`.
 
 mod common;
 
@@ -53,7 +54,7 @@ fn emulation_turns_host_rows_into_emulated_hosts_and_keeps_names() {
 // Bare metal loads kvm-hv in either MMU mode.
 #[case(HostKind::PowerNv9, Mmu::Radix, true, false)]
 #[case(HostKind::PowerNv9, Mmu::Hpt, true, false)]
-fn the_rules_see_an_emulated_host_as_its_probe_would(
+fn an_emulated_host_is_expected_as_it_is_configured(
     #[case] kind: HostKind,
     #[case] mmu: Mmu,
     #[case] hv: bool,
@@ -67,7 +68,7 @@ fn the_rules_see_an_emulated_host_as_its_probe_would(
         .unwrap();
     cell.host.kind = kind;
     cell.host.mmu = Some(mmu);
-    let facts = chain::emulated_facts(&cell.host, 0);
+    let facts = chain::expected_host(&cell.host, 0).facts();
     assert_eq!(facts.kvm.hv_loaded, hv);
     assert_eq!(facts.kvm.pr_loaded, pr);
     assert_eq!(
@@ -81,7 +82,7 @@ fn the_rules_see_an_emulated_host_as_its_probe_would(
     assert!(facts.is_power());
     assert!(facts.hugetlbfs.is_empty());
     assert_eq!(
-        chain::emulated_facts(&cell.host, 136).hugetlbfs[0].path,
+        chain::expected_host(&cell.host, 136).facts().hugetlbfs[0].path,
         "/dev/hugepages"
     );
 }
@@ -94,7 +95,7 @@ fn every_kvm_guest_of_a_powernv9_host_gets_the_host_profile_caps_and_plan_says_w
         .iter()
         .find(|c| c.host.kind == HostKind::PowerNv9)
         .unwrap();
-    let p = rules::predict(&chain::emulated_facts(&c.host, 0), c);
+    let p = rules::predict(&chain::expected_host(&c.host, 0).facts(), c);
     for (cap, value) in rules::POWERNV9_GUEST_CAPS {
         assert!(
             p.machine_props
@@ -113,7 +114,7 @@ fn every_kvm_guest_of_a_powernv9_host_gets_the_host_profile_caps_and_plan_says_w
         .iter()
         .find(|c| c.host.kind == HostKind::NestedPseries)
         .unwrap();
-    let p = rules::predict(&chain::emulated_facts(&nested.host, 0), nested);
+    let p = rules::predict(&chain::expected_host(&nested.host, 0).facts(), nested);
     assert!(
         !p.machine_props.iter().any(|(k, _)| k == "cap-cfpc"),
         "only powernv9 has that quirk"
@@ -121,31 +122,63 @@ fn every_kvm_guest_of_a_powernv9_host_gets_the_host_profile_caps_and_plan_says_w
 }
 
 #[test]
-fn emulated_host_limits_are_skips_with_the_reason() {
+fn a_probe_inside_is_checked_against_what_the_host_was_booted_as() {
+    let m = void_compat();
+    let cells = chain::emulate(&m.cells, m.emulation.as_ref().unwrap()).unwrap();
+    let c = cells
+        .iter()
+        .find(|c| c.host.kind == HostKind::PowerNv9 && c.host.mmu == Some(Mmu::Hpt))
+        .unwrap();
+    let expected = chain::expected_host(&c.host, 130);
+    let mut probed = expected.facts();
+    assert!(expected.disagreements(&probed).is_empty());
+    // A host kernel that ignored `disable_radix`, reserved fewer hugepages
+    // and lost KVM-HV: each difference is named with both values.
+    probed.mmu = Some(Mmu::Radix);
+    probed.hugepages_total = 12;
+    probed.kvm.hv_loaded = false;
+    let wrong = expected.disagreements(&probed);
+    assert_eq!(wrong.len(), 3, "{wrong:?}");
+    assert!(
+        wrong.contains(&"MMU: expected Hash, probed Radix".to_string())
+            || wrong[0].starts_with("MMU: expected"),
+        "{wrong:?}"
+    );
+    assert!(
+        wrong
+            .iter()
+            .any(|w| w == "hugepages: expected 130 of 16384 KiB, probed 12 of 16384 KiB"),
+        "{wrong:?}"
+    );
+    assert!(
+        wrong
+            .iter()
+            .any(|w| w == "KVM-HV: expected usable, probed not usable"),
+        "{wrong:?}"
+    );
+}
+
+#[test]
+fn placing_a_cell_on_an_emulated_host_is_limited_by_the_matrix_and_the_machine_only() {
     let m = void_compat();
     let cells = chain::emulate(&m.cells, m.emulation.as_ref().unwrap()).unwrap();
     let probed = common::x86_host_with_qemu();
     let reason = |pred: &dyn Fn(&bootmatrix::model::Cell) -> bool| {
         let c = cells.iter().find(|c| pred(c)).expect("such a cell");
-        chain::host_limits(c, &probed, m.emulation.as_ref()).map(|m| m.to_string())
+        chain::placement_limit(c, &probed, m.emulation.as_ref()).map(|m| m.to_string())
     };
-    // PR rows get the harness-built kernel; on a Debian host kernel they skip.
-    assert_eq!(
-        reason(&|c| c.guest.accel == Accel::KvmPr && c.host.mmu == Some(Mmu::Radix)),
-        None
-    );
+    // What the host can do (KVM-PR, HugeTLB) is for the run inside to
+    // probe: a PR cell on a host kernel without PR is placed all the same.
     let mut on_debian = cells
         .iter()
         .find(|c| c.guest.accel == Accel::KvmPr)
         .unwrap()
         .clone();
     on_debian.host.kernel = m.kernels.get("debian-4k").cloned();
-    let pr = chain::host_limits(&on_debian, &probed, m.emulation.as_ref())
-        .unwrap()
-        .to_string();
-    assert!(pr.contains("no KVM-PR"), "{pr}");
-    // Hugepage-backed guests run on the patched host kernels, and skip on
-    // stock ones with the reason.
+    assert_eq!(
+        chain::placement_limit(&on_debian, &probed, m.emulation.as_ref()),
+        None
+    );
     let huge = |c: &bootmatrix::model::Cell, mmu: Mmu, page: PageSize| {
         c.host.kind == HostKind::PowerNv9
             && c.host.mmu == Some(mmu)
@@ -157,86 +190,66 @@ fn emulated_host_limits_are_skips_with_the_reason() {
                 .contains(&bootmatrix::model::Fix::HptMaxPageSize)
     };
     assert_eq!(reason(&|c| huge(c, Mmu::Radix, PageSize::K4)), None);
-    let hash = reason(&|c| huge(c, Mmu::Hpt, PageSize::K4)).unwrap();
-    assert!(hash.contains("hangs after SLOF starts"), "{hash}");
-    // A stock kernel on an emulated Radix host has no HugeTLB: a fact of
-    // the host, decided by code.
-    let mut stock = cells
+    // The measured hangs are the matrix's data: without the limitation the
+    // same cell is placed.
+    if let Some(hash) = reason(&|c| huge(c, Mmu::Hpt, PageSize::K4)) {
+        assert!(hash.contains("hangs"), "{hash}");
+        let mut unlimited = m.emulation.clone().unwrap();
+        unlimited.limitations.clear();
+        let hanging = cells
+            .iter()
+            .find(|c| huge(c, Mmu::Hpt, PageSize::K4))
+            .unwrap();
+        assert_eq!(
+            chain::placement_limit(hanging, &probed, Some(&unlimited)),
+            None
+        );
+    }
+    // A guest larger than the host's RAM allows cannot be placed.
+    let mut big = cells
         .iter()
-        .find(|c| huge(c, Mmu::Radix, PageSize::K4))
+        .find(|c| c.host.kind == HostKind::PowerNv9)
         .unwrap()
         .clone();
-    stock.host.kernel.as_mut().unwrap().emulated_hugepages = false;
-    let stock = chain::host_limits(&stock, &probed, m.emulation.as_ref())
+    big.guest.memory_mib = 8192;
+    let why = chain::placement_limit(&big, &probed, m.emulation.as_ref())
         .unwrap()
         .to_string();
-    assert!(
-        stock.contains("ibm,processor-radix-AP-encodings"),
-        "{stock}"
-    );
-    // The measured hangs are the matrix's data: without the limitation the
-    // same cell is planned to run.
-    let mut unlimited = m.emulation.clone().unwrap();
-    unlimited.limitations.clear();
-    let hanging = cells
-        .iter()
-        .find(|c| huge(c, Mmu::Hpt, PageSize::K4))
-        .unwrap();
-    assert_eq!(chain::host_limits(hanging, &probed, Some(&unlimited)), None);
-    // KVM-PR with hugepages on a 4 KiB HPT host hangs even on the patched kernel.
-    let pr_huge = reason(&|c| {
-        c.guest.accel == Accel::KvmPr
-            && c.host.page_size == Some(PageSize::K4)
-            && c.guest.fixes.contains(&bootmatrix::model::Fix::Hugepages)
-            && c.guest
-                .fixes
-                .contains(&bootmatrix::model::Fix::HptMaxPageSize)
-    })
-    .unwrap();
-    assert!(pr_huge.contains("TCE64"), "{pr_huge}");
-    assert_eq!(
-        reason(&|c| c.host.kind == HostKind::PowerNv9
-            && c.guest.fixes.is_empty()
-            && c.guest.accel == Accel::KvmHv),
-        None
-    );
+    assert!(why.contains("8192"), "{why}");
 }
 
 #[test]
-fn the_host_init_frames_each_inner_run_and_relays_its_stderr() {
-    let runs = vec![
-        chain::InnerRun {
-            argv: vec![
-                "/usr/bin/qemu-system-ppc64".into(),
-                "-append".into(),
-                "console=hvc0 quiet".into(),
-            ],
-            timeout_secs: 90,
-        },
-        chain::InnerRun {
-            argv: vec!["/usr/bin/true".into()],
-            timeout_secs: 5,
-        },
-    ];
+fn the_host_init_only_mounts_loads_kvm_and_starts_the_run_inside() {
+    let run: Vec<String> = [
+        chain::INNER_BOOTMATRIX,
+        "run",
+        "/bootmatrix/matrix.toml",
+        "--hosts",
+        "native",
+        "--filter",
+        "=radix-64k-host/kvm-hv/radix-guest/64k",
+    ]
+    .map(str::to_string)
+    .to_vec();
     let init = chain::l1_init(
         &["kvm.ko".into(), "kvm-hv.ko".into()],
-        &runs,
+        &run,
         Some(16 * 1024),
     );
     let kvm = init.find("insmod /lib/modules/kvm.ko").unwrap();
     let hv = init.find("insmod /lib/modules/kvm-hv.ko").unwrap();
     assert!(kvm < hv, "kvm.ko loads first");
     assert!(init.contains("mount -t hugetlbfs -o pagesize=16384K hugetlbfs /dev/hugepages"));
-    assert!(
-        init.contains("echo BOOTMATRIX-L2-BEGIN 0") && init.contains("echo BOOTMATRIX-L2-BEGIN 1")
-    );
-    assert!(
-        init.contains("timeout -s KILL 90 /usr/bin/qemu-system-ppc64 -append 'console=hvc0 quiet'"),
-        "{init}"
-    );
-    assert!(init.contains("sed 's/^/BM-L2-ERR: /'"));
-    assert!(init.find(chain::L1_READY).unwrap() < init.find("BOOTMATRIX-L2-BEGIN 0").unwrap());
+    // The runner spawns qemu under a pseudo-terminal.
+    assert!(init.contains("mount -t devpts devpts /dev/pts"));
+    let started = init
+        .find("/bin/bootmatrix run /bootmatrix/matrix.toml --hosts native --filter =radix-64k-host/kvm-hv/radix-guest/64k")
+        .unwrap_or_else(|| panic!("{init}"));
+    assert!(init.find(chain::L1_READY).unwrap() < started);
+    assert!(started < init.find(chain::L1_DONE).unwrap());
     assert!(init.trim_end().ends_with("poweroff -f"));
+    // No qemu command of its own: the run inside decides what to boot.
+    assert!(!init.contains("qemu-system-ppc64"), "{init}");
 }
 
 /// Radix hosts have 2 MiB hugepages, hash hosts 16 MiB: the L1 reserves
@@ -281,7 +294,7 @@ fn an_emulated_host_reserves_the_hugepages_its_mmu_has(
         "{cmd}"
     );
     assert_eq!(
-        chain::emulated_facts(&c.host, pages).hugetlbfs[0].page_size_kib,
+        chain::expected_host(&c.host, pages).facts().hugetlbfs[0].page_size_kib,
         Some(kib)
     );
     let init = chain::l1_init(&[], &[], Some(chain::l1_hugepage_kib(mmu)));
@@ -403,12 +416,12 @@ fn a_powernv8_host_is_a_power8_in_hash_mode() {
         "POWER8 needs no disable_radix: {cmd}"
     );
     assert!(cmd.contains("hugepagesz=16M"), "{cmd}");
-    let facts = chain::emulated_facts(&p8.host, pages);
+    let facts = chain::expected_host(&p8.host, pages).facts();
     assert_eq!(facts.power_generation, Some(8));
     assert_eq!(facts.mmu, Some(Mmu::Hpt));
     // Both hosts get the powernv profile caps, and plan shows both.
     for c in &m.cells {
-        let p = rules::predict(&chain::emulated_facts(&c.host, pages), c);
+        let p = rules::predict(&chain::expected_host(&c.host, pages).facts(), c);
         assert!(
             p.machine_props
                 .iter()

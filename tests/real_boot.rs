@@ -357,12 +357,22 @@ image = "debian-kernel-4k"
 page_size = "4k"
 "#;
 
+/// The first session's record in a run's results.json.
+fn session_record(out: &Path) -> serde_json::Value {
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    results["sessions"][0].clone()
+}
+
 #[test]
-fn an_emulated_powernv9_host_proves_a_documented_error_and_its_fix_under_real_kvm() {
-    // A 4 KiB Radix host (Void's default on POWER9): without the fix qemu
-    // inside the host refuses with the documented message; with
-    // cap-hpt-max-page-size=4096 the Radix guest boots under KVM-HV. Both
-    // cells share one boot of the emulated host.
+fn an_emulated_powernv9_host_runs_bootmatrix_which_boots_refuses_and_skips_by_its_own_probe() {
+    // A 4 KiB Radix host (Void's default on POWER9) booting Debian's stock
+    // 4 KiB kernel. The bootmatrix inside decides every cell from its
+    // probe: without the fix qemu there refuses with the documented
+    // message; with cap-hpt-max-page-size=4096 the Radix guest boots under
+    // KVM-HV; the hugepage-backed cell is skipped because that host has no
+    // hugetlbfs (a stock kernel disables HugeTLB on qemu's Radix powernv,
+    // docs/emulated-hosts.md). One boot of the host runs them all.
     let dir = tempfile::tempdir().unwrap();
     let m = common::matrix(
         dir.path(),
@@ -379,7 +389,7 @@ kernel = \"debian-64k\"
 mmu = \"radix\"
 memory = 1024
 timeout = 240
-fixes = [[], [\"hpt-max-page-size\"]]
+fixes = [[], [\"hpt-max-page-size\"], [\"hpt-max-page-size\", \"hugepages\"]]
 "
         ),
     );
@@ -405,6 +415,113 @@ fixes = [[], [\"hpt-max-page-size\"]]
         report["hypervisor"].as_str().unwrap().contains("linux,kvm"),
         "{report}"
     );
+    // Its console came back whole, and its reproducer boots the host and
+    // names the command the run inside chose.
+    let console =
+        std::fs::read_to_string(out.join("cells/powernv9-radix-4k_hpt-max-page-size/console.log"))
+            .unwrap();
+    assert!(console.contains("BOOTMATRIX-DONE"), "{console}");
+    let repro =
+        std::fs::read_to_string(out.join("cells/powernv9-radix-4k_hpt-max-page-size/repro.sh"))
+            .unwrap();
+    assert!(
+        repro.contains("powernv9") && repro.contains("cap-hpt-max-page-size=4096"),
+        "{repro}"
+    );
+    // Skipped inside, from the probe, with the reason.
+    let case = testcase(&xml, "powernv9-radix-4k/hpt-max-page-size+hugepages");
+    assert!(case.contains("<skipped"), "{case}");
+    assert!(case.contains("no writable hugetlbfs mount"), "{case}");
+    // What the probe inside found, as `bootmatrix host --format json` prints
+    // it there: the host the plan booted.
+    let probed = &session_record(&out)["probed"]["facts"];
+    assert_eq!(probed["arch"], "ppc64le", "{probed}");
+    assert_eq!(probed["platform"], "PowerNV", "{probed}");
+    assert_eq!(probed["mmu"], "radix", "{probed}");
+    assert_eq!(probed["page_size"], "4k", "{probed}");
+    assert_eq!(probed["kvm"]["dev_kvm"], "usable", "{probed}");
+    assert_eq!(probed["kvm"]["hv_loaded"], true, "{probed}");
+    assert_eq!(probed["kvm"]["pr_loaded"], false, "{probed}");
+    // The CPU exactly as /proc/cpuinfo shows it there (the host's init
+    // prints that line on its console).
+    let host_log = std::fs::read_dir(out.join("hosts"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path().join("console.log")).unwrap())
+        .next()
+        .unwrap();
+    let cpu_line = host_log
+        .lines()
+        .find_map(|l| l.strip_prefix("BOOTMATRIX-L1: cpu"))
+        .unwrap_or_else(|| panic!("{host_log}"));
+    let cpu = cpu_line.trim_start().trim_start_matches(':').trim();
+    assert_eq!(probed["cpu"], cpu, "{probed}");
+    assert!(cpu.starts_with("POWER9"), "{cpu}");
+    no_qemu_left(&out);
+}
+
+#[test]
+fn an_emulated_host_killed_mid_session_leaves_its_cells_as_infrastructure_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = common::matrix(
+        dir.path(),
+        "killed",
+        &format!(
+            "{HOST_KERNELS}
+[[cells]]
+name = \"doomed/{{fixes}}\"
+host = \"powernv9\"
+host_kernel = \"debian-4k\"
+host_mmu = \"radix\"
+accel = \"kvm-hv\"
+kernel = \"debian-64k\"
+mmu = \"radix\"
+memory = 1024
+timeout = 240
+fixes = [[\"hpt-max-page-size\"], [\"hpt-max-page-size\", \"nested-hv\"]]
+"
+        ),
+    );
+    let out = dir.path().join("out");
+    let child = spawn_run(&m, &out, &[]);
+    // Once the run inside has started its first guest, the host dies.
+    let host_log = || -> String {
+        std::fs::read_dir(out.join("hosts"))
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| std::fs::read_to_string(e.ok()?.path().join("console.log")).ok())
+            .unwrap_or_default()
+    };
+    wait_until(
+        "the first guest to start inside",
+        Duration::from_secs(600),
+        || host_log().contains("\"message\":\"started\""),
+    );
+    let needle = out.display().to_string();
+    let level0: Vec<u32> = processes_mentioning(&needle)
+        .into_iter()
+        .filter(|(_, cmd)| cmd.contains("powernv9"))
+        .map(|(pid, _)| pid)
+        .collect();
+    assert_eq!(level0.len(), 1, "{level0:?}");
+    std::process::Command::new("kill")
+        .args(["-9", &level0[0].to_string()])
+        .status()
+        .unwrap();
+    let (code, err) = stderr_of(child);
+    assert_eq!(code, Some(3), "{err}");
+    let xml = junit(&out);
+    for cell in [
+        "doomed/hpt-max-page-size",
+        "doomed/hpt-max-page-size+nested-hv",
+    ] {
+        let case = testcase(&xml, cell);
+        assert!(
+            case.contains("<error") && case.contains("no verdict came back from the emulated host"),
+            "{case}"
+        );
+        // With the host's own last words.
+        assert!(case.contains("its last lines:"), "{case}");
+    }
     no_qemu_left(&out);
 }
 

@@ -522,19 +522,3 @@ fn a_cell_record_says_what_the_grid_shows() {
         .any(|k| k.name == "host-4k" && k.roles == vec![report::results::KernelRole::Host]));
     assert!(!file.sessions.is_empty() && file.sessions.iter().all(|s| s.end >= s.start));
 }
-
-#[test]
-fn the_cells_of_a_host_session_are_placed_back_to_back_before_its_end() {
-    use bootmatrix::run::inner_spans;
-    assert_eq!(
-        inner_spans(&[Some(10.0), Some(2.0), Some(3.0)], 100.0),
-        vec![(85.0, 95.0), (95.0, 97.0), (97.0, 100.0)]
-    );
-    // A run that never finished (the host died) takes no time where it
-    // would have started.
-    assert_eq!(
-        inner_spans(&[Some(4.0), None], 10.0),
-        vec![(6.0, 10.0), (10.0, 10.0)]
-    );
-    assert_eq!(inner_spans(&[Some(50.0)], 20.0), vec![(0.0, 20.0)]);
-}

@@ -609,7 +609,7 @@ fn host_row_comes_from_the_cell_then_the_probe_then_the_void_default() {
 #[case::page_differs(power9(RADIX, K64), "4 KiB pages")]
 #[case::no_dev_kvm({ let mut h = power9(RADIX, K4); h.kvm.dev_kvm = bootmatrix::host::DevKvm::Missing; h }, "/dev/kvm is missing: modprobe kvm_hv")]
 #[case::no_access({ let mut h = power9(RADIX, K4); h.kvm.dev_kvm = bootmatrix::host::DevKvm::NoAccess; h }, "kvm group")]
-#[case::no_kvm_hv({ let mut h = power9(RADIX, K4); h.kvm.hv_loaded = false; h }, "kvm_hv is not loaded: modprobe kvm_hv")]
+#[case::no_kvm_hv({ let mut h = power9(RADIX, K4); h.kvm.hv_loaded = false; h }, "KVM-HV is not usable (kvm_hv is not loaded): KVM-HV must be built into the host kernel or loaded (modprobe kvm_hv)")]
 #[case::no_hugetlbfs({ let mut h = power9(RADIX, K4); h.hugetlbfs.clear(); h }, "mount -t hugetlbfs hugetlbfs /dev/hugepages")]
 #[case::few_hugepages({ let mut h = power9(RADIX, K4); h.hugepages_free = 10; h }, "sysctl vm.nr_hugepages=")]
 #[case::no_kvm_accel({ let mut h = power9(RADIX, K4); h.qemu.as_mut().unwrap().accels = vec!["tcg".into()]; h }, "without KVM")]

@@ -11,8 +11,10 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::chain;
 use crate::error::{Error, Result};
+use crate::event::{Event, Listener};
 use crate::health::Suppressions;
 use crate::host::{self, HostFacts};
+use crate::hosted::{self, Relay};
 use crate::images::{self, Image, ImageSpec, KernelSource, Store, StoreOptions};
 use crate::matrix::{self, Matrix};
 use crate::model::Cell;
@@ -115,6 +117,9 @@ pub struct RunArgs {
     pub suppressions: Option<PathBuf>,
     /// The JUnit dialect to write.
     pub junit_flavor: report::JunitFlavor,
+    /// Where to relay every event as framed lines (`-`: stdout), for the
+    /// run outside an emulated host.
+    pub relay: Option<PathBuf>,
 }
 
 /// What a run ended with.
@@ -303,12 +308,42 @@ fn write_plan(out: &Path, plan: &Plan) -> Result<()> {
 
 /// `bootmatrix run`.
 pub fn run(args: &RunArgs) -> Result<RunOutcome> {
+    let relay = match &args.relay {
+        None => None,
+        Some(p) if p.as_os_str() == "-" => Some(Relay::new(Box::new(std::io::stdout()))),
+        Some(p) => Some(Relay::new(Box::new(
+            std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(p)
+                .map_err(|e| Error::io(p, "cannot open the relay", e))?,
+        ))),
+    };
+    let outcome = run_relayed(args, relay.as_ref());
+    // The outside waits for this line: a run that failed before its first
+    // cell says so too, rather than leaving the host to time out.
+    if let Some(relay) = &relay {
+        let exit_status = match &outcome {
+            Ok(o) => o.exit_code,
+            Err(e) => e.exit_code(),
+        };
+        relay.send(hosted::Message::Ended { exit_status });
+    }
+    outcome
+}
+
+fn run_relayed(args: &RunArgs, relay: Option<&Relay>) -> Result<RunOutcome> {
     let started = Instant::now();
     let started_unix = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let facts = host::probe(&args.sources.qemu);
+    if let Some(relay) = relay {
+        relay.send(hosted::Message::Probed {
+            facts: Box::new(facts.clone()),
+        });
+    }
     let (matrix, plan, under_test) = plan_selected(
         &args.selection,
         &facts,
@@ -347,7 +382,10 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
         kernels: prepared.kernels.clone(),
     };
     let progress = Progress::new(plan.cells.len(), args.mode);
-    let results = run::execute(&plan, files, &opts, &progress);
+    let results = match relay {
+        Some(relay) => run::execute(&plan, files, &opts, &Both(&progress, relay)),
+        None => run::execute(&plan, files, &opts, &progress),
+    };
     progress.finish();
     let names: Vec<&str> = matrix.cells.iter().map(|c| c.name.as_str()).collect();
     let facts_run = RunFacts {
@@ -411,6 +449,17 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
     })
 }
 
+/// Two listeners, each told every event.
+struct Both<'a>(&'a dyn Listener, &'a dyn Listener);
+
+impl Listener for Both<'_> {
+    fn on(&self, event: Event<'_>) {
+        let again = event.clone();
+        self.0.on(event);
+        self.1.on(again);
+    }
+}
+
 /// What preparing a plan produced: the files by placeholder, the sha256 of
 /// every image resolved and what is known of each kernel image (for the
 /// report).
@@ -469,6 +518,13 @@ fn prepare(plan: &Plan, args: &RunArgs, specs: &ImageSpecs) -> Result<Prepared> 
         };
         files.insert(file.placeholder(), path);
     }
+    // One ppc64le build of this very bootmatrix serves every host.
+    let booted = plan.sessions.iter().any(|s| !s.cells.is_empty());
+    let inner_bootmatrix = booted.then(|| {
+        images::harness::ppc64le_harness(&store)
+            .and_then(|h| std::fs::read(&h.path).map_err(|e| Error::io(&h.path, "cannot read", e)))
+            .map_err(|e| e.message().to_string())
+    });
     for (k, session) in plan.sessions.iter().enumerate() {
         if session.cells.is_empty() {
             continue;
@@ -482,7 +538,14 @@ fn prepare(plan: &Plan, args: &RunArgs, specs: &ImageSpecs) -> Result<Prepared> 
             FileRef::Image(kernel.clone()).placeholder(),
             image_path(&kernel),
         );
-        let initramfs = prepare_session(plan, session, &image_path, specs, &store, &payload_dir);
+        let inside = Inside {
+            bootmatrix: inner_bootmatrix
+                .as_ref()
+                .expect("built when a session boots"),
+            image_path: &image_path,
+            args,
+        };
+        let initramfs = prepare_session(plan, session, &inside, specs, &store, &payload_dir);
         files.insert(FileRef::HostInitramfs(k).placeholder(), initramfs);
     }
     let image_sha256 = resolved
@@ -511,26 +574,100 @@ fn host_kvm_modules(store: &Store, spec: &ImageSpec) -> Result<Vec<(String, Vec<
     })
 }
 
-/// Builds the initramfs of an emulated host for the cells of `session`:
-/// busybox, the host kernel's KVM modules, qemu's userland, the L2 kernels
-/// and payload, and the init that runs them. Named by content, so a rerun
-/// reuses it.
+/// What an emulated host's run inside is made of, besides the plan.
+struct Inside<'a> {
+    /// The ppc64le bootmatrix's bytes, or why there are none.
+    bootmatrix: &'a std::result::Result<Vec<u8>, String>,
+    /// Where each prepared image is.
+    image_path: &'a dyn Fn(&str) -> std::result::Result<PathBuf, String>,
+    /// The run's options, passed on to the run inside.
+    args: &'a RunArgs,
+}
+
+/// The command the host's init starts: this run's options, for the
+/// session's cells exactly, on the files placed under [`chain::INNER_DIR`].
+fn inner_argv(
+    session: &Session,
+    plan: &Plan,
+    kernels: &[(String, String)],
+    args: &RunArgs,
+    suppressions: bool,
+) -> Vec<String> {
+    let dir = chain::INNER_DIR;
+    let mut argv: Vec<String> = [
+        chain::INNER_BOOTMATRIX,
+        "run",
+        &format!("{dir}/matrix.toml"),
+        "--hosts",
+        "native",
+        "--images",
+        &format!("{dir}/images"),
+        "--cache-dir",
+        "/tmp/bootmatrix-cache",
+        "--offline",
+        "--qemu",
+        chain::L1_QEMU,
+        "--out",
+        "/tmp/bootmatrix-out",
+        "--jobs",
+        "1",
+        "--quiet",
+        "--relay",
+        "-",
+        "--retries",
+        &args.retries.to_string(),
+        "--timeout-scale",
+        &args.timeout_scale.to_string(),
+        "--warnings",
+        match args.warnings {
+            WarningPolicy::Report => "report",
+            WarningPolicy::Fail => "fail",
+        },
+        "--known-failures",
+        match args.selection.known_failures {
+            KnownFailures::Ignore => "ignore",
+            KnownFailures::Run | KnownFailures::Skip => "run",
+        },
+    ]
+    .map(str::to_string)
+    .to_vec();
+    if args.flaky_fails {
+        argv.push("--flaky-fails".into());
+    }
+    if suppressions {
+        argv.extend(["--suppressions".into(), format!("{dir}/suppressions")]);
+    }
+    for (name, file) in kernels {
+        argv.extend(["--kernel".into(), format!("{name}={file}")]);
+    }
+    for &i in &session.cells {
+        argv.extend(["--filter".into(), format!("={}", plan.cells[i].name)]);
+    }
+    argv
+}
+
+/// Builds (or reuses) the initramfs of an emulated host: its KVM modules,
+/// the qemu it runs guests with, the ppc64le bootmatrix, and what that
+/// bootmatrix reads (the matrix, a description of the busybox image, the
+/// images themselves), with an init that starts the run inside.
 fn prepare_session(
     plan: &Plan,
     session: &Session,
-    image_path: &dyn Fn(&str) -> std::result::Result<PathBuf, String>,
+    inside: &Inside,
     specs: &ImageSpecs,
     store: &Store,
     payload_dir: &Path,
 ) -> std::result::Result<PathBuf, String> {
     let hugepages = session.hugepages;
+    let bootmatrix = inside.bootmatrix.as_ref().map_err(|e| {
+        format!("cannot build the bootmatrix that runs inside the emulated host: {e}")
+    })?;
     let first = &plan.cells[session.cells[0]].cell;
     let host_kernel = first
         .host
         .kernel
         .as_ref()
         .ok_or("the emulated host has no kernel")?;
-    let busybox = std::fs::read(image_path(&first.guest.busybox)?).map_err(|e| e.to_string())?;
     let kernel_spec = specs
         .get(&host_kernel.image)
         .map_err(|e| e.message().to_string())?;
@@ -546,35 +683,59 @@ fn prepare_session(
             wanted.version.0, wanted.version.1, wanted.release, wanted.release, userland.qemu_version
         ));
     }
-    let mut l2_kernels: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut runs = Vec::new();
+    let dir = chain::INNER_DIR.trim_start_matches('/');
+    let read = |path: &Path| {
+        std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    };
+    let mut run_files: Vec<(String, Vec<u8>)> =
+        vec![(format!("{dir}/matrix.toml"), read(&plan.matrix)?)];
+    // The busybox images, described as the local files they are inside.
+    let mut kernels: Vec<(String, String)> = Vec::new();
     for &i in &session.cells {
-        let p = &plan.cells[i];
-        let c = &p.cell;
-        if !l2_kernels.iter().any(|(n, _)| n == &c.guest.kernel.name) {
-            let bytes =
-                std::fs::read(image_path(&c.guest.kernel.image)?).map_err(|e| e.to_string())?;
-            l2_kernels.push((c.guest.kernel.name.clone(), bytes));
+        let c = &plan.cells[i].cell;
+        let busybox = &c.guest.busybox;
+        let description = format!("{dir}/images/{busybox}.toml");
+        if !run_files.iter().any(|(p, _)| p == &description) {
+            let file = format!("/{dir}/files/{busybox}");
+            run_files.push((
+                description,
+                format!(
+                    "# The busybox image, placed here by the run outside.\nfile = \"{file}\"\n"
+                )
+                .into_bytes(),
+            ));
+            run_files.push((file[1..].to_string(), read(&(inside.image_path)(busybox)?)?));
         }
-        if let plan::Placement::InHost { command, .. } = &p.placement {
-            runs.push(chain::InnerRun {
-                argv: command.argv(),
-                timeout_secs: c.timeout.as_secs().max(1),
-            });
+        let kernel = &c.guest.kernel;
+        if !kernels.iter().any(|(n, _)| n == &kernel.name) {
+            let file = format!("/{dir}/files/kernel-{}", kernel.name);
+            run_files.push((
+                file[1..].to_string(),
+                read(&(inside.image_path)(&kernel.image)?)?,
+            ));
+            kernels.push((kernel.name.clone(), file));
         }
     }
+    let suppressions = match &inside.args.suppressions {
+        Some(p) => {
+            run_files.push((format!("{dir}/suppressions"), read(p)?));
+            true
+        }
+        None => false,
+    };
+    let argv = inner_argv(session, plan, &kernels, inside.args, suppressions);
     let module_names: Vec<String> = modules.iter().map(|(n, _)| n.clone()).collect();
     let hugepage_kib = (hugepages > 0)
         .then(|| chain::l1_hugepage_kib(first.host.mmu.unwrap_or(crate::model::Mmu::Radix)));
-    let init = chain::l1_init(&module_names, &runs, hugepage_kib);
-    let l2_initrd =
-        payload::build_initramfs(&busybox, Compression::None).map_err(|e| e.to_string())?;
+    let init = chain::l1_init(&module_names, &argv, hugepage_kib);
+    let busybox = read(&(inside.image_path)(&first.guest.busybox)?)?;
     let mut key_material = format!(
-        "{init}|{}|{}",
+        "{init}|{}|{}|{}",
         payload::checksum(&String::from_utf8_lossy(&busybox)),
-        userland.packages.join(",")
+        userland.packages.join(","),
+        images::sha256_bytes(bootmatrix)
     );
-    for (n, b) in modules.iter().chain(l2_kernels.iter()) {
+    for (n, b) in modules.iter().chain(run_files.iter()) {
         key_material.push_str(&format!("|{n}:{}", images::sha256_bytes(b)));
     }
     let path = payload_dir.join(format!("l1-{}.cpio.zst", payload::checksum(&key_material)));
@@ -598,8 +759,8 @@ fn prepare_session(
             init: &init,
             modules: &modules,
             userland: files,
-            l2_kernels,
-            l2_initrd: &l2_initrd,
+            bootmatrix,
+            run_files,
         };
         chain::write_l1_initramfs(&path, &contents)
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;

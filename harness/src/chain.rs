@@ -1,24 +1,26 @@
-//! Cells as chains of levels: an emulated host booted by qemu under TCG at
-//! level 0, running the cell's guest under real KVM at level 1.
+//! Cells as chains of levels: an emulated host booted by qemu at level 0
+//! runs bootmatrix itself, which boots the cell's guest under real KVM at
+//! level 1.
 //!
 //! No POWER machine is needed to prove the KVM rows of the table: qemu's
 //! `powernv9` machine boots a host kernel in hypervisor mode (KVM-HV loads
 //! as on a real POWER9), and a `pseries` guest with `cap-nested-hv=on` is an
-//! L1 of the nested scenarios. The harness builds the L1's initramfs itself
+//! L1 of the nested scenarios. The harness builds the host's initramfs
 //! (busybox, the kernel's KVM modules, Debian's ppc64el qemu with its
-//! libraries and firmware, the L2 kernels and payload) and an init that runs
-//! every L2 command of the host in sequence, framing each on the console:
+//! libraries and firmware, a ppc64le build of this very bootmatrix, the
+//! matrix and the images its cells boot) and an init that only mounts, loads
+//! KVM, reserves hugepages and starts `bootmatrix run --hosts native` on the
+//! host's cells. That run probes the host, plans and boots exactly as on a
+//! POWER9 runner, and relays each event over the console
+//! ([`crate::hosted`]).
 //!
-//! ```text
-//! BOOTMATRIX-L1-READY
-//! BOOTMATRIX-L2-BEGIN 0
-//! ...the L2 guest's console; qemu's stderr as "BM-L2-ERR: <line>"...
-//! BOOTMATRIX-L2-END 0 rc=0
-//! BOOTMATRIX-L1-DONE
-//! ```
+//! What the outside knows of a host before it boots is only what it
+//! configures ([`ExpectedHost`]): the plan previews the host's cells with
+//! it, and the session checks the inner probe against it before believing
+//! any verdict.
 //!
 //! Cells that share an emulated host (same kind, kernel, MMU, memory) share
-//! one boot of it: the L1 boots once and runs its cells one after another.
+//! one boot of it: the host boots once and runs its cells one after another.
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -107,16 +109,14 @@ pub fn emulate(
         .collect()
 }
 
-/// Framing printed by the L1 init.
+/// Printed by the host's init once KVM is loaded, before the run starts.
 pub const L1_READY: &str = "BOOTMATRIX-L1-READY";
-/// See [`L1_READY`].
-pub const L2_BEGIN: &str = "BOOTMATRIX-L2-BEGIN";
-/// See [`L1_READY`].
-pub const L2_END: &str = "BOOTMATRIX-L2-END";
-/// See [`L1_READY`].
-pub const L1_DONE: &str = "BOOTMATRIX-L1-DONE";
-/// Prefix of the L2 qemu's stderr lines relayed on the L1 console.
-pub const L2_STDERR: &str = "BM-L2-ERR: ";
+/// Printed by the host's init after the run inside, with its exit status.
+pub const L1_DONE: &str = crate::relay::CLOSED;
+/// Where the ppc64le bootmatrix lives inside the host.
+pub const INNER_BOOTMATRIX: &str = "/bin/bootmatrix";
+/// Where the matrix, image descriptions and images live inside the host.
+pub const INNER_DIR: &str = "/bootmatrix";
 /// Size of the hugepages an L1 reserves for hugepage-backed guests: the
 /// hash MMU's 16 MiB pages, or Radix's 2 MiB ones.
 pub fn l1_hugepage_kib(mmu: Mmu) -> u64 {
@@ -141,77 +141,180 @@ pub fn hugepages_for(guest_memory_mib: u32, hugepage_kib: u64) -> u64 {
     (guest_memory_mib as u64 + 16) * 1024 / hugepage_kib.max(1) + 1
 }
 
-/// What the rules see of an emulated host: plain facts, as a probe inside
-/// the L1 would report them.
-pub fn emulated_facts(host: &HostSpec, hugepages: u64) -> HostFacts {
+/// What the outside configures of an emulated host, and so what the probe
+/// inside must find: the plan previews the host's cells with these facts
+/// and the session checks the inner probe against them (any disagreement
+/// makes the session's cells infrastructure errors, never re-planned).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ExpectedHost {
+    /// pSeries for a nested L1, else PowerNV.
+    pub platform: Platform,
+    /// The MMU the host is booted with.
+    pub mmu: Mmu,
+    /// Its kernel's base page size.
+    pub page_size: Option<PageSize>,
+    /// Hugepages reserved at boot (0: none).
+    pub hugepages: u64,
+    /// Their size, KiB.
+    pub hugepage_kib: u64,
+    /// Whether KVM-HV must be usable: on bare metal always, in a nested
+    /// L1 only when it is Radix (nested HV needs an all-Radix chain).
+    pub kvm_hv: bool,
+    /// Whether KVM-PR must be usable: when the host kernel has it and the
+    /// host is HPT (KVM-PR refuses Radix hosts).
+    pub kvm_pr: bool,
+    /// The POWER generation qemu emulates.
+    pub power_generation: u32,
+    /// The inner qemu's (major, minor).
+    pub qemu: (u32, u32),
+}
+
+/// What `host` will be once booted with `hugepages` reserved.
+pub fn expected_host(host: &HostSpec, hugepages: u64) -> ExpectedHost {
     let mmu = host.mmu.unwrap_or(Mmu::Radix);
     let nested = host.kind == HostKind::NestedPseries;
-    let kernel_pr = host.kernel.as_ref().is_some_and(|k| k.kvm_pr);
-    // kvm-hv loads on bare metal, and in a guest only when it is Radix and
-    // its L0 offers nesting (the L0 command always does).
-    let hv_loaded = !nested || mmu == Mmu::Radix;
-    let pr_loaded = kernel_pr && mmu == Mmu::Hpt;
-    let hugetlbfs = if hugepages > 0 {
-        vec![HugetlbfsMount {
-            path: "/dev/hugepages".into(),
-            page_size_kib: Some(l1_hugepage_kib(mmu)),
-            writable: true,
-        }]
-    } else {
-        Vec::new()
-    };
-    let generation = if host.kind == HostKind::PowerNv8 {
-        8
-    } else {
-        9
-    };
-    HostFacts {
-        arch: "ppc64le".into(),
-        cpu: Some(format!("POWER{generation} (emulated by qemu TCG)")),
-        power_generation: Some(generation),
-        model: Some(
-            if nested {
-                "IBM pSeries (emulated by qemu)"
-            } else {
-                "IBM PowerNV (emulated by qemu)"
-            }
-            .into(),
-        ),
-        platform: Some(if nested {
+    let qemu = inner_qemu(host).version;
+    ExpectedHost {
+        platform: if nested {
             Platform::PSeries
         } else {
             Platform::PowerNv
-        }),
-        mmu: Some(mmu),
-        page_size: host.page_size,
-        hugepage_size_kib: Some(l1_hugepage_kib(mmu)),
-        hugepages_total: hugepages,
-        hugepages_free: hugepages,
-        hugetlbfs,
-        // TCG emulates no transactional memory, so the L1's KVM has none to
-        // offer (measured: `KVM implementation does not support Transactional
-        // Memory` from qemu 7.2 in the L1).
-        kvm: KvmFacts {
-            dev_kvm: DevKvm::Usable,
-            hv_loaded,
-            pr_loaded,
-            hv_refused: None,
-            pr_refused: None,
-            htm: Some(false),
         },
-        qemu: Some(QemuFacts {
-            path: L1_QEMU.into(),
-            version: inner_qemu(host).version,
-            machines: Vec::new(),
-            accels: vec!["kvm".into(), "tcg".into()],
-        }),
+        mmu,
+        page_size: host.page_size,
+        hugepages,
+        hugepage_kib: l1_hugepage_kib(mmu),
+        kvm_hv: !nested || mmu == Mmu::Radix,
+        kvm_pr: host.kernel.as_ref().is_some_and(|k| k.kvm_pr) && mmu == Mmu::Hpt,
+        power_generation: if host.kind == HostKind::PowerNv8 {
+            8
+        } else {
+            9
+        },
+        qemu: (qemu.0, qemu.1),
     }
 }
 
-/// Why an emulated host cannot run `cell` at all, beyond what the rules
-/// say, or `None`: the machine qemu must emulate, a host kernel without
-/// KVM-PR or HugeTLB there, RAM, and the matrix's measured limitations.
-pub fn host_limits(
+impl ExpectedHost {
+    /// The expectation as the facts a probe inside would report, for the
+    /// plan's preview of the host's cells.
+    pub fn facts(&self) -> HostFacts {
+        let hugetlbfs = if self.hugepages > 0 {
+            vec![HugetlbfsMount {
+                path: "/dev/hugepages".into(),
+                page_size_kib: Some(self.hugepage_kib),
+                writable: true,
+            }]
+        } else {
+            Vec::new()
+        };
+        let generation = self.power_generation;
+        HostFacts {
+            arch: "ppc64le".into(),
+            cpu: Some(format!("POWER{generation} (emulated by qemu TCG)")),
+            power_generation: Some(generation),
+            model: Some(
+                match self.platform {
+                    Platform::PSeries => "IBM pSeries (emulated by qemu)",
+                    _ => "IBM PowerNV (emulated by qemu)",
+                }
+                .into(),
+            ),
+            platform: Some(self.platform.clone()),
+            mmu: Some(self.mmu),
+            page_size: self.page_size,
+            hugepage_size_kib: Some(self.hugepage_kib),
+            hugepages_total: self.hugepages,
+            hugepages_free: self.hugepages,
+            hugetlbfs,
+            // TCG emulates no transactional memory, so the host's KVM has
+            // none to offer (docs/emulated-hosts.md).
+            kvm: KvmFacts {
+                dev_kvm: DevKvm::Usable,
+                hv_loaded: self.kvm_hv,
+                pr_loaded: self.kvm_pr,
+                hv_refused: None,
+                pr_refused: None,
+                htm: Some(false),
+            },
+            qemu: Some(QemuFacts {
+                path: L1_QEMU.into(),
+                version: (self.qemu.0, self.qemu.1, 0),
+                machines: Vec::new(),
+                accels: vec!["kvm".into(), "tcg".into()],
+            }),
+        }
+    }
+
+    /// Where the probe inside disagrees with this expectation, one line
+    /// each naming both values; empty when it agrees.
+    pub fn disagreements(&self, probed: &HostFacts) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut differ = |what: &str, expected: String, found: String| {
+            if expected != found {
+                out.push(format!("{what}: expected {expected}, probed {found}"));
+            }
+        };
+        let show = |v: Option<String>| v.unwrap_or_else(|| "nothing".into());
+        differ("architecture", "ppc64le".into(), probed.arch.clone());
+        differ(
+            "platform",
+            self.platform.to_string(),
+            show(probed.platform.as_ref().map(|p| p.to_string())),
+        );
+        differ(
+            "MMU",
+            self.mmu.to_string(),
+            show(probed.mmu.map(|m| m.to_string())),
+        );
+        differ(
+            "page size",
+            show(self.page_size.map(|p| p.to_string())),
+            show(probed.page_size.map(|p| p.to_string())),
+        );
+        if self.hugepages > 0 {
+            differ(
+                "hugepages",
+                format!("{} of {} KiB", self.hugepages, self.hugepage_kib),
+                format!(
+                    "{} of {} KiB",
+                    probed.hugepages_total,
+                    probed.hugepage_size_kib.unwrap_or(0)
+                ),
+            );
+        }
+        differ(
+            "/dev/kvm",
+            format!("{:?}", DevKvm::Usable),
+            format!("{:?}", probed.kvm.dev_kvm),
+        );
+        let usable = |yes: bool| if yes { "usable" } else { "not usable" }.to_string();
+        differ("KVM-HV", usable(self.kvm_hv), usable(probed.kvm.hv_loaded));
+        differ("KVM-PR", usable(self.kvm_pr), usable(probed.kvm.pr_loaded));
+        // TCG emulates no transactional memory, so no KVM there offers it.
+        if let Some(htm) = probed.kvm.htm {
+            let offered = |yes: bool| if yes { "offered" } else { "not offered" }.to_string();
+            differ("transactional memory", offered(false), offered(htm));
+        }
+        differ(
+            "qemu",
+            format!("{}.{}", self.qemu.0, self.qemu.1),
+            show(
+                probed
+                    .qemu
+                    .as_ref()
+                    .map(|q| format!("{}.{}", q.version.0, q.version.1)),
+            ),
+        );
+        out
+    }
+}
+
+/// Why `cell` cannot be placed on an emulated host at all, or `None`: the
+/// machine qemu must emulate (from this machine's probe), the host's RAM
+/// (configured), and the matrix's measured limitations (data). Everything
+/// about the host itself is decided by the run inside it, from its probe.
+pub fn placement_limit(
     cell: &Cell,
     probed: &HostFacts,
     emulation: Option<&crate::matrix::Emulation>,
@@ -231,21 +334,6 @@ pub fn host_limits(
             machine: machine.to_string(),
             version: q.version,
         });
-    }
-    if cell.guest.accel == crate::model::Accel::KvmPr
-        && !host.kernel.as_ref().is_some_and(|k| k.kvm_pr)
-    {
-        return Some(Missing::HostKernelWithoutPr {
-            kernel: host
-                .kernel
-                .as_ref()
-                .map_or("?".to_string(), |k| k.name.clone()),
-        });
-    }
-    let hugepages = cell.guest.fixes.contains(&Fix::Hugepages);
-    let patched = host.kernel.as_ref().is_some_and(|k| k.emulated_hugepages);
-    if hugepages && host.kind.is_powernv() && host.mmu != Some(Mmu::Hpt) && !patched {
-        return Some(Missing::EmulatedRadixHugetlb);
     }
     // Configurations measured to hang on emulated hosts are the matrix's
     // data, not code: a matrix re-tests one by dropping its entry.
@@ -320,7 +408,7 @@ pub fn session_key(host: &HostSpec) -> SessionKey {
 
 /// Hugepages the emulated host of `cell` reserves: enough for the largest
 /// hugepage-backed guest among `cells` on the same host (none where the
-/// host kernel has no HugeTLB there, see [`host_limits`]).
+/// host kernel has no HugeTLB there).
 pub fn session_hugepages(cell: &Cell, cells: &[Cell]) -> u64 {
     let mmu = cell.host.mmu.unwrap_or(Mmu::Radix);
     let patched = cell
@@ -341,11 +429,12 @@ pub fn session_hugepages(cell: &Cell, cells: &[Cell]) -> u64 {
         .unwrap_or(0)
 }
 
-/// Paths inside the L1 of the files an L2 boots from.
+/// Paths inside the host of the files a cell's guest would boot from, for
+/// the plan's preview of its command (the run inside names its own).
 pub fn l2_files(cell: &Cell) -> BootFiles {
     BootFiles {
-        kernel: PathBuf::from(format!("/l2/{}.vmlinux", cell.guest.kernel.name)),
-        initrd: PathBuf::from("/l2/initrd.cpio"),
+        kernel: PathBuf::from(format!("{INNER_DIR}/files/{}", cell.guest.kernel.image)),
+        initrd: PathBuf::from("<initramfs inside the host>"),
     }
 }
 
@@ -451,23 +540,15 @@ pub fn host_command(
     }
 }
 
-/// One L2 run inside the L1: its argv (inside the L1) and time limit.
-#[derive(Debug, Clone)]
-pub struct InnerRun {
-    /// The qemu argv inside the L1.
-    pub argv: Vec<String>,
-    /// Seconds before the L1 kills it.
-    pub timeout_secs: u64,
-}
-
-/// The L1's `/init`: load KVM, mount hugetlbfs if asked, then run each L2
-/// command under `timeout`, framing each and relaying its stderr with a
-/// prefix, and report the exit status.
-/// `hugepage_kib` is the size of the hugepages the L1 reserved, if any.
-pub fn l1_init(modules: &[String], runs: &[InnerRun], hugepage_kib: Option<u64>) -> String {
+/// The host's `/init`: mount, load KVM, mount hugetlbfs if asked, then run
+/// `run` (the inner bootmatrix's argv) and power off. Its stdout is the
+/// console, where the inner run relays its events. `hugepage_kib` is the
+/// size of the hugepages the host reserved, if any.
+pub fn l1_init(modules: &[String], run: &[String], hugepage_kib: Option<u64>) -> String {
     let mut s = String::from(
         "#!/bin/busybox sh\n/bin/busybox --install -s /bin\nexport PATH=/bin:/usr/bin\n\
          mount -t proc proc /proc\nmount -t sysfs sysfs /sys\nmount -t devtmpfs devtmpfs /dev 2>/dev/null\n\
+         mkdir -p /dev/pts\nmount -t devpts devpts /dev/pts\n\
          ln -s /proc/self/fd /dev/fd 2>/dev/null\n",
     );
     for m in modules {
@@ -477,26 +558,16 @@ pub fn l1_init(modules: &[String], runs: &[InnerRun], hugepage_kib: Option<u64>)
     }
     if let Some(kib) = hugepage_kib {
         s.push_str(&format!("mkdir -p /dev/hugepages\nmount -t hugetlbfs -o pagesize={kib}K hugetlbfs /dev/hugepages\n"));
-        s.push_str("echo \"BOOTMATRIX-L1: hugepages $(grep HugePages_Free /proc/meminfo)\"\n");
     }
-    s.push_str(&format!("echo {L1_READY}\n"));
-    for (i, r) in runs.iter().enumerate() {
-        let cmd: Vec<String> = r.argv.iter().map(|a| shell_quote(a)).collect();
-        s.push_str(&format!(
-            "echo {L2_BEGIN} {i}\n\
-             {{ timeout -s KILL {t} {cmd} < /dev/console; echo $? > /tmp/rc; }} 2>&1 1>&3 | sed 's/^/{L2_STDERR}/'\n\
-             echo \"{L2_END} {i} rc=$(cat /tmp/rc)\"\n",
-            t = r.timeout_secs,
-            cmd = cmd.join(" "),
-        ));
-    }
-    s.push_str(&format!("echo {L1_DONE}\npoweroff -f\n"));
-    // fd 3 is the console for the whole script.
-    s.replacen(
-        "export PATH=/bin:/usr/bin\n",
-        "export PATH=/bin:/usr/bin\nexec 3>/dev/console\n",
-        1,
-    )
+    // The host's own words, for whoever reads its console log.
+    s.push_str("echo \"BOOTMATRIX-L1: $(grep -m1 '^cpu' /proc/cpuinfo)\"\n");
+    s.push_str(&format!("echo {L1_READY}\ncd /tmp\n"));
+    let cmd: Vec<String> = run.iter().map(|a| shell_quote(a)).collect();
+    s.push_str(&format!(
+        "{} < /dev/null\necho \"{L1_DONE} rc=$?\"\npoweroff -f\n",
+        cmd.join(" ")
+    ));
+    s
 }
 
 /// A file of the L1 userland (qemu, its libraries and firmware).
@@ -519,10 +590,11 @@ pub struct L1Contents<'a> {
     pub modules: &'a [(String, Vec<u8>)],
     /// qemu and what it needs.
     pub userland: Vec<UserlandFile<'a>>,
-    /// L2 kernels by name (placed at `/l2/<name>.vmlinux`).
-    pub l2_kernels: Vec<(String, Vec<u8>)>,
-    /// The L2 payload (an uncompressed initramfs).
-    pub l2_initrd: &'a [u8],
+    /// The ppc64le bootmatrix (placed at [`INNER_BOOTMATRIX`]).
+    pub bootmatrix: &'a [u8],
+    /// What the run inside reads, `(path without the leading /, bytes)`:
+    /// the matrix, image descriptions and the images under [`INNER_DIR`].
+    pub run_files: Vec<(String, Vec<u8>)>,
 }
 
 /// Writes the L1 initramfs to `path`, zstd-compressed, via a temporary file
@@ -534,11 +606,6 @@ pub fn write_l1_initramfs(path: &Path, c: &L1Contents) -> std::io::Result<()> {
         .modules
         .iter()
         .map(|(n, _)| format!("lib/modules/{n}"))
-        .collect();
-    let kernel_paths: Vec<String> = c
-        .l2_kernels
-        .iter()
-        .map(|(n, _)| format!("l2/{n}.vmlinux"))
         .collect();
     let mut files: Vec<Member> = Vec::new();
     for ((_, data), p) in c.modules.iter().zip(&module_paths) {
@@ -560,7 +627,7 @@ pub fn write_l1_initramfs(path: &Path, c: &L1Contents) -> std::io::Result<()> {
             UserlandFile::Symlink(p, target) => files.push(Member::Symlink { path: p, target }),
         }
     }
-    for ((_, data), p) in c.l2_kernels.iter().zip(&kernel_paths) {
+    for (p, data) in &c.run_files {
         files.push(Member::File {
             path: p,
             mode: 0o644,
@@ -568,9 +635,9 @@ pub fn write_l1_initramfs(path: &Path, c: &L1Contents) -> std::io::Result<()> {
         });
     }
     files.push(Member::File {
-        path: "l2/initrd.cpio",
-        mode: 0o644,
-        data: c.l2_initrd,
+        path: INNER_BOOTMATRIX.trim_start_matches('/'),
+        mode: 0o755,
+        data: c.bootmatrix,
     });
     // Every parent directory, once, before anything inside it.
     let base = ["bin", "dev", "proc", "sys", "tmp"];

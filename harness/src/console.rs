@@ -30,13 +30,13 @@ use rexpect::process::PtyProcess;
 
 use crate::error::{Error, Result};
 use crate::health::{Finding, Scanner};
-use crate::observation::{classify, Frame, SeenError, Sighting, Stream};
+use crate::observation::{classify, SeenError, Sighting, Stream};
 use crate::qemu::QemuCommand;
 use crate::teardown;
 
 /// What a watch returns, defined with the rest of the observation
 /// vocabulary in [`crate::observation`].
-pub use crate::observation::{EndCause, Observation, SessionObservation, Tail};
+pub use crate::observation::{EndCause, Observation, Tail};
 
 enum Event {
     Seen(Stream, Sighting, Instant),
@@ -174,7 +174,7 @@ impl RunningGuest {
                         obs.qemu_errors.push(line);
                         stop_by.get_or_insert(Instant::now() + grace);
                     }
-                    Sighting::Frame(_) => {}
+                    Sighting::Relayed(_) => {}
                 },
                 Ok(Event::Closed) => {
                     open -= 1;
@@ -213,120 +213,51 @@ impl RunningGuest {
         obs
     }
 
-    /// Watches an emulated host running its inner cells in turn (see
-    /// [`crate::chain`]): `timeouts[i]` bounds inner run `i` (the host kills
-    /// it first; this is the backstop), `boot` bounds the host's own boot.
-    /// Returns one observation per inner run that finished, and why the
-    /// session ended.
-    pub fn watch_session(&mut self, timeouts: &[Duration], boot: Duration) -> SessionObservation {
-        let slack = Duration::from_secs(60);
-        let mut out = SessionObservation {
-            cells: vec![None; timeouts.len()],
-            ready: false,
-            ended: EndCause::Timeout,
-            host_lines: Vec::new(),
-        };
-        let mut deadline = self.started + boot;
-        let mut current: Option<(usize, Observation, Instant)> = None;
+    /// Watches an emulated host whose bootmatrix relays what it does
+    /// (see [`crate::hosted`]): each relayed line goes to `relayed`, which
+    /// returns the next deadline, or `None` once nothing more is expected.
+    /// Ends at that point (`Marker`), at a deadline (`Timeout`), when the
+    /// host's kernel panics, when qemu exits, or on an interrupt. The host's
+    /// own last lines stay in [`RunningGuest::console_tail`].
+    pub fn watch_host(
+        &mut self,
+        first_deadline: Instant,
+        relayed: &mut dyn FnMut(&str) -> Option<Instant>,
+    ) -> EndCause {
+        let mut deadline = first_deadline;
         let mut open = 2;
         loop {
             let now = Instant::now();
             if now >= deadline {
-                out.ended = if teardown::interrupted() {
+                return if teardown::interrupted() {
                     EndCause::Interrupted
                 } else {
                     EndCause::Timeout
                 };
-                break;
             }
             match self.events.recv_timeout(deadline - now) {
-                Ok(Event::Seen(stream, s, at)) => match (s, current.as_mut()) {
-                    (Sighting::Frame(Frame::Ready), _) => {
-                        out.ready = true;
-                        deadline = Instant::now() + slack;
-                    }
-                    (Sighting::Frame(Frame::Begin(i)), _) if i < timeouts.len() => {
-                        current = Some((i, Observation::empty(), Instant::now()));
-                        deadline = Instant::now() + timeouts[i] + slack;
-                    }
-                    (Sighting::Frame(Frame::End(i, rc)), Some((j, _, _))) if i == *j => {
-                        let (i, mut obs, began) = current.take().expect("current");
-                        obs.elapsed = began.elapsed();
-                        obs.cause = if obs.marker_seen_at.is_some() {
-                            EndCause::Marker
-                        } else if let EndCause::Panic(line) = &obs.cause {
-                            EndCause::Panic(line.clone())
-                        } else if rc == 137 {
-                            EndCause::Timeout
-                        } else {
-                            EndCause::QemuExited(Some(rc))
-                        };
-                        obs.console_tail = self
-                            .console_tail
-                            .lock()
-                            .map(|t| t.lines())
-                            .unwrap_or_default();
-                        out.cells[i] = Some(obs);
-                        deadline = Instant::now() + slack;
-                    }
-                    (Sighting::Frame(Frame::Done), _) => {
-                        out.ended = EndCause::Marker;
-                        break;
-                    }
-                    (Sighting::Frame(_), _) => {}
-                    (s, Some((_, obs, _))) => match s {
-                        Sighting::Report(r) => obs.add_report(r),
-                        Sighting::DamagedReport => obs.damaged_reports += 1,
-                        Sighting::Done => obs.marker_seen_at = Some(at),
-                        // The inner kernel panics and its qemu exits; the
-                        // frame's end says so. The first panic is kept.
-                        Sighting::Panic(line) => {
-                            if !matches!(obs.cause, EndCause::Panic(_)) {
-                                obs.cause = EndCause::Panic(line);
-                            }
-                        }
-                        Sighting::Documented(id, line) => {
-                            obs.documented.push(SeenError { id, line, stream })
-                        }
-                        Sighting::QemuError(line) => obs.qemu_errors.push(line),
-                        Sighting::Frame(_) => unreachable!("matched above"),
-                    },
-                    (s, None) => match s {
-                        // The host itself failed: nothing more will run.
-                        Sighting::Panic(line) => {
-                            out.host_lines.push(line.clone());
-                            out.ended = EndCause::Panic(line);
-                            break;
-                        }
-                        Sighting::Documented(_, line) | Sighting::QemuError(line) => {
-                            out.host_lines.push(line)
-                        }
-                        _ => {}
-                    },
+                Ok(Event::Seen(_, Sighting::Relayed(line), _)) => match relayed(&line) {
+                    Some(next) => deadline = next,
+                    None => return EndCause::Marker,
                 },
-                Ok(Event::Health(f)) => match current.as_mut() {
-                    Some((_, obs, _)) => obs.add_finding(f),
-                    None => out.host_lines.push(f.headline()),
-                },
+                Ok(Event::Seen(_, Sighting::Panic(line), _)) => return EndCause::Panic(line),
+                Ok(Event::Seen(..)) | Ok(Event::Health(_)) => {}
                 Ok(Event::Closed) => {
                     open -= 1;
                     if open == 0 {
-                        out.ended = if teardown::interrupted() {
+                        return if teardown::interrupted() {
                             EndCause::Interrupted
                         } else {
                             EndCause::QemuExited(self.reap())
                         };
-                        break;
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => {
-                    out.ended = EndCause::QemuExited(self.reap());
-                    break;
+                    return EndCause::QemuExited(self.reap());
                 }
             }
         }
-        out
     }
 
     fn poll_exit(&mut self) -> Option<i32> {
@@ -458,16 +389,19 @@ fn reader(
         let mut handle = |line: &[u8], tx: &Sender<Event>| {
             let text = String::from_utf8_lossy(line);
             let text = text.trim_end_matches('\r');
+            // A relayed line is the inner run's data, not this console's
+            // words: no tail, no health scan.
+            if text.contains(crate::relay::TAG) || text.contains(crate::relay::CLOSED) {
+                let _ = tx.send(Event::Seen(
+                    stream,
+                    Sighting::Relayed(text.to_string()),
+                    Instant::now(),
+                ));
+                return;
+            }
             if let Ok(mut t) = tail.lock() {
                 t.push(text);
             }
-            let (stream, text) = match text.find(crate::chain::L2_STDERR) {
-                Some(at) => (
-                    Stream::InnerStderr,
-                    &text[at + crate::chain::L2_STDERR.len()..],
-                ),
-                None => (stream, text),
-            };
             if stream == Stream::Console {
                 for f in scanner.as_mut().map(|s| s.feed(text)).unwrap_or_default() {
                     let _ = tx.send(Event::Health(f));

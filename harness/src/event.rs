@@ -5,6 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use crate::cell_result::CellResult;
 use crate::observation::Tail;
 use crate::verdict::Status;
 
@@ -14,7 +15,7 @@ use crate::verdict::Status;
 pub struct Slot(pub usize);
 
 /// One thing that happened during a run.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Event<'a> {
     /// A qemu started; `console` is its live console tail, for a display
     /// that shows the last line while it runs.
@@ -43,6 +44,8 @@ pub enum Event<'a> {
         seconds: f64,
         /// True when it failed first and passed on a retry.
         flaky: bool,
+        /// Everything known about it (a relay sends it on whole).
+        result: &'a CellResult,
     },
 }
 

@@ -531,12 +531,17 @@ pub fn probe(qemu: &str) -> HostFacts {
 fn probe_kvm(dev_kvm: DevKvm, power: bool) -> KvmFacts {
     // Opened on the first question, once for both.
     let mut kvm: Option<std::result::Result<std::os::fd::OwnedFd, i32>> = None;
+    // Transactional memory as the first VM that KVM accepts offers it
+    // (KVM-HV's, else KVM-PR's): what qemu asks before it turns HTM on.
+    let mut htm: Option<bool> = None;
     let mut ask = |flavour: KvmFlavour| {
         let fd = kvm
             .get_or_insert_with(open_dev_kvm)
             .as_ref()
             .map_err(|&errno| KvmRefusal::open(errno))?;
-        create_vm(fd, flavour).map_err(KvmRefusal::create_vm)
+        let offers = create_vm(fd, flavour).map_err(KvmRefusal::create_vm)?;
+        htm.get_or_insert(offers);
+        Ok(())
     };
     let hv_refused = kvm_flavour_refusal(power, || ask(KvmFlavour::Hv));
     let pr_refused = kvm_flavour_refusal(power, || ask(KvmFlavour::Pr));
@@ -546,7 +551,7 @@ fn probe_kvm(dev_kvm: DevKvm, power: bool) -> KvmFacts {
         pr_loaded: pr_refused.is_none(),
         hv_refused,
         pr_refused,
-        htm: None,
+        htm,
     }
 }
 
@@ -566,13 +571,22 @@ fn open_dev_kvm() -> std::result::Result<std::os::fd::OwnedFd, i32> {
 /// (POWER puts a direction bit where others put none).
 const KVM_CREATE_VM: nix::sys::ioctl::ioctl_num_type = nix::request_code_none!(0xAE, 0x01);
 
-/// Asks KVM for a VM of the flavour's type and closes it at once.
-fn create_vm(kvm: &std::os::fd::OwnedFd, flavour: KvmFlavour) -> std::result::Result<(), i32> {
+/// `KVM_CHECK_EXTENSION`: `_IO(KVMIO, 0x03)` (include/uapi/linux/kvm.h).
+const KVM_CHECK_EXTENSION: nix::sys::ioctl::ioctl_num_type = nix::request_code_none!(0xAE, 0x03);
+
+/// `KVM_CAP_PPC_HTM` (include/uapi/linux/kvm.h): whether the VM's guests
+/// get transactional memory (target/ppc/kvm.c asks the VM).
+const KVM_CAP_PPC_HTM: libc::c_ulong = 132;
+
+/// Asks KVM for a VM of the flavour's type, asks that VM whether it offers
+/// transactional memory, and closes it.
+fn create_vm(kvm: &std::os::fd::OwnedFd, flavour: KvmFlavour) -> std::result::Result<bool, i32> {
     create_vm_of_type(kvm, flavour.vm_type())
 }
 
-/// `KVM_CREATE_VM` with `vm_type`; the VM's descriptor is closed at once.
-fn create_vm_of_type(kvm: &std::os::fd::OwnedFd, vm_type: u64) -> std::result::Result<(), i32> {
+/// `KVM_CREATE_VM` with `vm_type`, then `KVM_CHECK_EXTENSION` of
+/// `KVM_CAP_PPC_HTM` on the VM; the VM's descriptor is closed at once.
+fn create_vm_of_type(kvm: &std::os::fd::OwnedFd, vm_type: u64) -> std::result::Result<bool, i32> {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     // SAFETY: KVM_CREATE_VM takes its argument by value (the VM type) and
     // writes no memory; `kvm` is an open descriptor for the call.
@@ -587,8 +601,11 @@ fn create_vm_of_type(kvm: &std::os::fd::OwnedFd, vm_type: u64) -> std::result::R
         return Err(nix::errno::Errno::last_raw());
     }
     // SAFETY: the ioctl returned a new descriptor this process owns.
-    drop(unsafe { OwnedFd::from_raw_fd(fd) });
-    Ok(())
+    let vm = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: KVM_CHECK_EXTENSION takes the capability by value and writes
+    // no memory; `vm` is open for the call.
+    let htm = unsafe { libc::ioctl(vm.as_raw_fd(), KVM_CHECK_EXTENSION as _, KVM_CAP_PPC_HTM) };
+    Ok(htm > 0)
 }
 
 /// `uname -m`, from uname(2).
@@ -729,8 +746,16 @@ pub fn remediation(facts: &HostFacts) -> Vec<Remediation> {
             "`modprobe kvm_hv`"
         };
         out.push(Remediation {
-            missing: "kvm_hv module (KVM HV rows)".into(),
-            fix: fix.into(),
+            missing: format!(
+                "KVM-HV (KVM HV rows){}",
+                facts
+                    .kvm
+                    .hv_refused
+                    .as_ref()
+                    .map(|r| format!(": {}", r.describe(KvmFlavour::Hv)))
+                    .unwrap_or_default()
+            ),
+            fix: format!("{fix}, or boot a kernel with KVM-HV built in"),
         });
     }
     if !facts.kvm.pr_loaded {
@@ -741,8 +766,16 @@ pub fn remediation(facts: &HostFacts) -> Vec<Remediation> {
             "`modprobe kvm_pr`"
         };
         out.push(Remediation {
-            missing: "kvm_pr module (KVM PR rows)".into(),
-            fix: fix.into(),
+            missing: format!(
+                "KVM-PR (KVM PR rows){}",
+                facts
+                    .kvm
+                    .pr_refused
+                    .as_ref()
+                    .map(|r| format!(": {}", r.describe(KvmFlavour::Pr)))
+                    .unwrap_or_default()
+            ),
+            fix: format!("{fix}, or boot a kernel with KVM-PR built in"),
         });
     }
     match facts.kvm.dev_kvm {
@@ -908,16 +941,31 @@ fn flavour_state(flavour: KvmFlavour, usable: bool, refused: Option<&KvmRefusal>
 
 /// The JSON of `bootmatrix host --format json`: `{ "facts": ..., "remediation": [...] }`.
 pub fn render_json(facts: &HostFacts, remediations: &[Remediation]) -> String {
-    #[derive(Serialize)]
-    struct Report<'a> {
-        facts: &'a HostFacts,
-        remediation: &'a [Remediation],
-    }
-    serde_json::to_string_pretty(&Report {
-        facts,
-        remediation: remediations,
+    serde_json::to_string_pretty(&HostReport {
+        facts: facts.clone(),
+        remediation: remediations.to_vec(),
     })
     .expect("host facts serialize")
+}
+
+/// What `bootmatrix host --format json` prints: the facts and what the
+/// host lacks. Results record an emulated host's probe in this form too.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostReport {
+    /// What was probed.
+    pub facts: HostFacts,
+    /// What it lacks for some rows, with the remedies.
+    pub remediation: Vec<Remediation>,
+}
+
+impl HostReport {
+    /// The report of `facts`.
+    pub fn of(facts: &HostFacts) -> HostReport {
+        HostReport {
+            facts: facts.clone(),
+            remediation: remediation(facts),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -945,6 +993,6 @@ mod tests {
         let Ok(kvm) = open_dev_kvm() else {
             return;
         };
-        assert_eq!(create_vm_of_type(&kvm, 0), Ok(()));
+        assert!(create_vm_of_type(&kvm, 0).is_ok());
     }
 }

@@ -13,6 +13,7 @@
 //! place in a matrix before it is planned.
 
 pub mod app;
+pub mod cell_result;
 pub mod chain;
 pub mod console;
 pub mod diff;
@@ -21,6 +22,7 @@ pub mod error;
 pub mod event;
 pub mod health;
 pub mod host;
+pub mod hosted;
 pub mod images;
 pub mod matrix;
 pub mod merge;

@@ -270,8 +270,8 @@ struct RunCmd {
     /// than three quarters of what is available].
     #[arg(short, long, value_name = "N")]
     jobs: Option<usize>,
-    /// Run only cells whose name matches: a glob (`tcg/*`) or a substring
-    /// (`hpt`). Repeat for "any of".
+    /// Run only cells whose name matches: a glob (`tcg/*`), a substring
+    /// (`hpt`), or `=NAME` for exactly that cell. Repeat for "any of".
     #[arg(long, value_name = "PATTERN")]
     filter: Vec<String>,
     /// Run one shard: `hash:M/N` (stable: a cell keeps its shard whatever is
@@ -313,6 +313,13 @@ struct RunCmd {
     /// them with the mark's reason.
     #[arg(long, value_enum, default_value_t = KnownFailuresArg::Run)]
     known_failures: KnownFailuresArg,
+    /// Also tell every event as one framed, checksummed line on FILE (`-`:
+    /// standard output): the probe's facts, each cell's start, logs and
+    /// verdict, the run's end. This is how the bootmatrix inside an
+    /// emulated host reports to the one outside, over the host's console
+    /// (README, "Chains of levels").
+    #[arg(long, value_name = "FILE")]
+    relay: Option<PathBuf>,
     #[command(flatten)]
     health: HealthArgs,
 }
@@ -356,7 +363,7 @@ struct PlanCmd {
     /// The qemu-system-ppc64 to probe and to name in commands.
     #[arg(long, default_value = qemu::DEFAULT_QEMU, value_name = "PATH")]
     qemu: String,
-    /// Only cells whose name matches (glob or substring).
+    /// Only cells whose name matches (glob, substring, or `=NAME`).
     #[arg(long, value_name = "PATTERN")]
     filter: Vec<String>,
     /// Where host rows run (see `run --hosts`).
@@ -448,6 +455,7 @@ fn bisect(c: BisectCmd) -> i32 {
         junit_flavor: JunitFlavor::default(),
         warnings: c.health.warnings.into(),
         suppressions: c.health.suppressions,
+        relay: None,
     };
     let outcome = match app::run(&args) {
         Ok(o) => o,
@@ -546,6 +554,7 @@ fn dispatch(command: Command) -> bootmatrix::Result<i32> {
                 junit_flavor: c.junit_flavor.into(),
                 warnings: c.health.warnings.into(),
                 suppressions: c.health.suppressions,
+                relay: c.relay,
             };
             let outcome = app::run(&args)?;
             tell_unused(&outcome.unused_suppressions);

@@ -7,14 +7,14 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::documented::{self, DocumentedError};
 use crate::health::{Finding, Kind};
 use crate::payload::{GuestReport, ReportProblem, DONE_MARKER};
 
 /// Which output a line came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Stream {
     /// The guest's serial console (qemu's stdout on the PTY).
@@ -44,56 +44,17 @@ pub enum Sighting {
     /// Any other fatal-looking qemu message (`qemu-system-ppc64: ...`, not a
     /// warning).
     QemuError(String),
-    /// An emulated host's framing (see [`crate::chain`]).
-    Frame(Frame),
-}
-
-/// The framing an emulated host's init prints around each inner run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Frame {
-    /// KVM is loaded; inner runs follow.
-    Ready,
-    /// Inner run N starts.
-    Begin(usize),
-    /// Inner run N ended with this exit status.
-    End(usize, i32),
-    /// Every inner run is done.
-    Done,
-}
-
-fn frame(line: &str) -> Option<Frame> {
-    use crate::chain::{L1_DONE, L1_READY, L2_BEGIN, L2_END};
-    let l = line.trim();
-    if l.ends_with(L1_READY) {
-        return Some(Frame::Ready);
-    }
-    if l.ends_with(L1_DONE) {
-        return Some(Frame::Done);
-    }
-    if let Some(at) = l.find(L2_BEGIN) {
-        return l[at + L2_BEGIN.len()..]
-            .trim()
-            .parse()
-            .ok()
-            .map(Frame::Begin);
-    }
-    if let Some(at) = l.find(L2_END) {
-        let rest = l[at + L2_END.len()..].trim();
-        let (n, rc) = rest.split_once(" rc=")?;
-        return Some(Frame::End(
-            n.trim().parse().ok()?,
-            rc.trim().parse().unwrap_or(-1),
-        ));
-    }
-    None
+    /// A line relayed by a bootmatrix running inside an emulated host
+    /// (see [`crate::hosted`]), whole.
+    Relayed(String),
 }
 
 /// Classifies one line of output.
 pub fn classify(line: &str) -> Option<Sighting> {
-    if line.contains("BOOTMATRIX-L") {
-        if let Some(f) = frame(line) {
-            return Some(Sighting::Frame(f));
-        }
+    // First: a relayed line quotes the inner guests' consoles, panics and
+    // errors included, which are not this console's.
+    if line.contains(crate::relay::TAG) || line.contains(crate::relay::CLOSED) {
+        return Some(Sighting::Relayed(line.to_string()));
     }
     if let Some(found) = GuestReport::find(line) {
         return Some(match found {
@@ -121,7 +82,7 @@ pub fn classify(line: &str) -> Option<Sighting> {
 }
 
 /// What ended a watch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "detail", rename_all = "kebab-case")]
 pub enum EndCause {
     /// The guest printed the marker.
@@ -137,7 +98,7 @@ pub enum EndCause {
 }
 
 /// A documented error seen during the watch, attributed to its stream.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeenError {
     /// Which documented error.
     pub id: DocumentedError,
@@ -148,7 +109,7 @@ pub struct SeenError {
 }
 
 /// Everything the verdict needs from a watch.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Observation {
     /// What ended it.
     pub cause: EndCause,
@@ -263,19 +224,6 @@ fn covers(finding: &Finding, text: &str) -> bool {
     !text.is_empty() && finding.lines().any(|l| l.starts_with(text))
 }
 
-/// What a watch of an emulated host saw.
-#[derive(Debug, Clone)]
-pub struct SessionObservation {
-    /// One observation per inner run that finished, by index.
-    pub cells: Vec<Option<Observation>>,
-    /// The host loaded KVM and started its inner runs.
-    pub ready: bool,
-    /// Why the session ended (`Marker`: the host finished every run).
-    pub ended: EndCause,
-    /// Error lines the host itself printed outside any inner run.
-    pub host_lines: Vec<String>,
-}
-
 /// The last lines of a stream, bounded in count and length.
 #[derive(Debug, Default)]
 pub struct Tail {
@@ -363,24 +311,17 @@ mod tests {
     }
 
     #[test]
-    fn an_emulated_hosts_framing_is_recognised() {
+    fn relayed_lines_are_taken_whole_before_anything_they_quote() {
+        // A relayed chunk of an inner guest's console quotes its panics and
+        // qemu's errors: they belong to that cell, not to this console.
+        let line =
+            "BOOTMATRIX-RELAY 40 0123456789abcdef {\"lines\":[\"Kernel panic - not syncing: x\"]}";
+        assert_eq!(classify(line), Some(Sighting::Relayed(line.to_string())));
         assert_eq!(
-            classify("BOOTMATRIX-L1-READY"),
-            Some(Sighting::Frame(Frame::Ready))
+            classify("BOOTMATRIX-L1-DONE rc=0"),
+            Some(Sighting::Relayed("BOOTMATRIX-L1-DONE rc=0".into()))
         );
-        assert_eq!(
-            classify("[ 3.1] x BOOTMATRIX-L2-BEGIN 3"),
-            Some(Sighting::Frame(Frame::Begin(3)))
-        );
-        assert_eq!(
-            classify("BOOTMATRIX-L2-END 3 rc=137"),
-            Some(Sighting::Frame(Frame::End(3, 137)))
-        );
-        assert_eq!(
-            classify("BOOTMATRIX-L1-DONE"),
-            Some(Sighting::Frame(Frame::Done))
-        );
-        // The L1's own messages are not frames.
+        // The host's own messages are not relayed.
         assert_eq!(classify("BOOTMATRIX-L1: insmod kvm-hv.ko failed"), None);
     }
 }

@@ -181,6 +181,7 @@ impl Listener for Progress {
                 summary,
                 seconds,
                 flaky,
+                ..
             } => self.finished(name, status, summary, seconds, flaky),
         }
     }

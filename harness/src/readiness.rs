@@ -66,10 +66,13 @@ pub enum Missing {
     },
     /// /dev/kvm exists but this user cannot open it.
     DevKvmAccess,
-    /// The KVM flavour the cell needs is not there.
+    /// The KVM flavour the cell needs is not usable: KVM refused a VM of
+    /// its type (not built in nor loaded, or refusing this machine).
     KvmModule {
         /// The accelerator the cell asks for.
         accel: Accel,
+        /// KVM's refusal as the probe described it, when it asked.
+        refusal: Option<String>,
     },
     /// No writable hugetlbfs mount for `-mem-path`.
     Hugetlbfs,
@@ -93,14 +96,6 @@ pub enum Missing {
         /// qemu's version.
         version: (u32, u32, u32),
     },
-    /// A KVM-PR row on an emulated host whose kernel has no KVM-PR.
-    HostKernelWithoutPr {
-        /// The host kernel's name in the matrix.
-        kernel: String,
-    },
-    /// Hugepages on an emulated Radix host whose kernel disables HugeTLB
-    /// there.
-    EmulatedRadixHugetlb,
     /// The guest does not fit the emulated host's RAM.
     HostMemory {
         /// Guest RAM, MiB.
@@ -118,6 +113,13 @@ pub enum Missing {
         /// The matrix's reason.
         reason: String,
     },
+}
+
+fn flavour(accel: Accel) -> &'static str {
+    match accel {
+        Accel::KvmPr => "KVM-PR",
+        _ => "KVM-HV",
+    }
 }
 
 fn module(accel: Accel) -> &'static str {
@@ -198,7 +200,10 @@ impl Missing {
             }
             Missing::DevKvm { .. } => "/dev/kvm is missing".into(),
             Missing::DevKvmAccess => "/dev/kvm is not accessible to this user".into(),
-            Missing::KvmModule { accel } => format!("{} is not loaded", module(*accel)),
+            Missing::KvmModule { accel, refusal } => match refusal {
+                Some(why) => format!("{} is not usable ({why})", flavour(*accel)),
+                None => format!("{} is not usable ({} is not loaded)", flavour(*accel), module(*accel)),
+            },
             Missing::Hugetlbfs => "no writable hugetlbfs mount".into(),
             Missing::Hugepages {
                 guest_mib,
@@ -213,15 +218,6 @@ impl Missing {
                 "qemu {}.{}.{} has no `{machine}` machine to emulate the host",
                 version.0, version.1, version.2
             ),
-            Missing::HostKernelWithoutPr { kernel } => format!(
-                "the host kernel `{kernel}` has no KVM-PR (CONFIG_KVM_BOOK3S_64_PR is unset in Debian's kernels)"
-            ),
-            Missing::EmulatedRadixHugetlb => {
-                "hugepages on an emulated Radix host: QEMU's powernv device tree lacks \
-                 ibm,processor-radix-AP-encodings, so a stock host kernel disables HugeTLB \
-                 (docs/emulated-hosts.md#radix-hugepages)"
-                    .into()
-            }
             Missing::HostMemory {
                 guest_mib,
                 host_mib,
@@ -264,22 +260,20 @@ impl Missing {
             }
             Missing::DevKvm { accel } => format!("modprobe {}", module(*accel)),
             Missing::DevKvmAccess => KVM_GROUP.into(),
-            Missing::KvmModule { accel } => format!("modprobe {}", module(*accel)),
+            Missing::KvmModule { accel, .. } => match accel {
+                Accel::KvmPr => "KVM-PR must be built into the host kernel or loaded (modprobe kvm_pr), \
+                                 on an HPT host (boot with disable_radix)"
+                    .into(),
+                _ => "KVM-HV must be built into the host kernel or loaded (modprobe kvm_hv); \
+                      in a guest, its host must offer nesting (cap-nested-hv=on) and it must be Radix"
+                    .into(),
+            },
             Missing::Hugetlbfs => MOUNT_HUGETLBFS.into(),
             Missing::Hugepages {
                 need, free, total, ..
             } => reserve_hugepages(total + need - free),
             Missing::EmulatedMachine { .. } => {
                 "install qemu 10.x (ci/setup-debian.sh), which has it".into()
-            }
-            Missing::HostKernelWithoutPr { .. } => {
-                "give the emulated host a kernel built with it and mark it `kvm_pr = true` in [kernels]"
-                    .into()
-            }
-            Missing::EmulatedRadixHugetlb => {
-                "give the host a kernel patched for it (images/kernel-host-*.toml, \
-                 `emulated_hugepages = true` in [kernels]) or run this row on a POWER9 runner"
-                    .into()
             }
             Missing::HostMemory { .. } => "raise host_memory".into(),
             Missing::KnownLimitation { .. } => {
@@ -308,8 +302,6 @@ impl Missing {
             Missing::Hugetlbfs => "hugetlbfs",
             Missing::Hugepages { .. } => "hugepages",
             Missing::EmulatedMachine { .. } => "emulated-machine",
-            Missing::HostKernelWithoutPr { .. } => "host-kernel-without-pr",
-            Missing::EmulatedRadixHugetlb => "emulated-radix-hugetlb",
             Missing::HostMemory { .. } => "host-memory",
             Missing::KnownLimitation { .. } => "known-limitation",
             Missing::KnownFailure { .. } => "known-failure",
@@ -369,6 +361,7 @@ mod tests {
             Missing::Hugetlbfs,
             Missing::KvmModule {
                 accel: Accel::KvmPr,
+                refusal: None,
             },
             Missing::PowerKvm {
                 accel: Accel::KvmHv,
@@ -384,7 +377,21 @@ mod tests {
             all[4].to_string(),
             "kvm-hv needs a POWER host with /dev/kvm; this host is x86_64 — run this row on a POWER9 runner"
         );
-        assert_eq!(all[3].to_string(), "kvm_pr is not loaded: modprobe kvm_pr");
+        assert!(
+            all[3].to_string().starts_with(
+                "KVM-PR is not usable (kvm_pr is not loaded): KVM-PR must be built into the host kernel or loaded"
+            ),
+            "{}",
+            all[3]
+        );
+        // With the probe's answer, the reason is KVM's own refusal.
+        let refused = Missing::KvmModule {
+            accel: Accel::KvmPr,
+            refusal: Some("KVM_CREATE_VM with type 2 refused: EINVAL (Invalid argument)".into()),
+        };
+        assert!(refused
+            .to_string()
+            .starts_with("KVM-PR is not usable (KVM_CREATE_VM with type 2 refused: EINVAL"));
         assert_eq!(
             skip_reason(&all[1..3]).unwrap(),
             format!("/dev/kvm is not accessible to this user: {KVM_GROUP}; no writable hugetlbfs mount: {MOUNT_HUGETLBFS}")

@@ -14,6 +14,11 @@ use sha2::{Digest, Sha256};
 /// The word that starts every relayed line.
 pub const TAG: &str = "BOOTMATRIX-RELAY";
 
+/// The plain line that closes a relayed stream from outside the relaying
+/// program (an emulated host's init prints it once its run is over, even
+/// when the run died before saying so itself).
+pub const CLOSED: &str = "BOOTMATRIX-L1-DONE";
+
 /// What a console line holds, for the relay.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Relayed<T> {

@@ -8,18 +8,21 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
 use crate::console::RunningGuest;
 use crate::event::{Event, Listener, Slot};
 use crate::health::Suppressions;
-use crate::model::{Cell, Outcome};
+use crate::hosted::{self, Update};
+use crate::model::Cell;
+use crate::observation::EndCause;
 use crate::observation::Observation;
 use crate::plan::{self, Placement, Plan, PlannedCell, Readiness, Session};
 use crate::qemu::QemuCommand;
-use crate::rules::Prediction;
 use crate::teardown;
 use crate::verdict::{self, Checks, Status, Verdict, WarningPolicy};
+
+pub use crate::cell_result::{
+    Attempt, CellResult, KernelImage, KernelRole, KernelUsed, SessionTiming, Timing,
+};
 
 /// Prepared files by placeholder ([`plan::FileRef::placeholder`]): a path,
 /// or why it could not be prepared (then the cells that need it are
@@ -128,147 +131,6 @@ fn jobs<'a>(
         })
         .collect();
     (jobs, boots)
-}
-
-/// One attempt at a cell.
-#[derive(Debug, Clone, Serialize)]
-pub struct Attempt {
-    /// The verdict of this attempt.
-    pub verdict: Verdict,
-    /// Wall time.
-    pub seconds: f64,
-    /// What the watch saw.
-    pub observation: Option<Observation>,
-    /// qemu's exit status once torn down.
-    pub exit_status: Option<i32>,
-}
-
-/// Everything known about a finished cell.
-#[derive(Debug, Clone, Serialize)]
-pub struct CellResult {
-    /// The cell's name.
-    pub name: String,
-    /// The cell.
-    pub cell: Cell,
-    /// The rules' prediction.
-    pub prediction: Prediction,
-    /// What had to happen.
-    pub expected: Outcome,
-    /// The final verdict (the last attempt's, or a pass after retries).
-    pub verdict: Verdict,
-    /// Every attempt, first to last.
-    pub attempts: Vec<Attempt>,
-    /// True when an attempt failed and a later one passed.
-    pub flaky: bool,
-    /// The cell's directory (logs, repro.sh, verdict).
-    pub dir: PathBuf,
-    /// The qemu argv, when it booted.
-    pub argv: Vec<String>,
-    /// Total wall time over attempts.
-    pub seconds: f64,
-    /// When and where it ran, for the report's timeline.
-    pub timing: Timing,
-    /// The kernels it used (guest, and the emulated host's), as prepared
-    /// for the run; those that could not be prepared are left out, and a
-    /// skipped cell has none.
-    pub kernels: Vec<KernelUsed>,
-}
-
-/// When and where a cell ran: its span in seconds since the run started
-/// ([`RunOptions::epoch`]), the pool worker that ran it, and the emulated
-/// host session it ran in, if any. The report draws its timeline from these.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Timing {
-    /// Seconds from the run's start to the cell's start.
-    pub start: f64,
-    /// Seconds from the run's start to the cell's end.
-    pub end: f64,
-    /// The pool worker (0-based) that ran the cell (or its host session).
-    pub worker: usize,
-    /// The emulated host session the cell ran inside.
-    pub session: Option<SessionTiming>,
-}
-
-/// The span of an emulated host's session, in seconds since the run
-/// started.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct SessionTiming {
-    /// The session's key.
-    pub key: String,
-    /// When the host was started.
-    pub start: f64,
-    /// When the host had run its last cell (or stopped).
-    pub end: f64,
-}
-
-/// What a run knows of a prepared kernel image: what a release is
-/// qualified by.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KernelImage {
-    /// The release its own `Linux version` banner names (`None`: no
-    /// banner found).
-    pub release: Option<String>,
-    /// SHA-256 of the kernel file booted.
-    pub sha256: String,
-    /// Where it came from (a URL, `apt …`, `xbps … from …`, a path).
-    pub origin: String,
-}
-
-/// Which kernel of a cell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum KernelRole {
-    /// The guest's kernel, the innermost level.
-    Guest,
-    /// The kernel of the cell's emulated host.
-    Host,
-}
-
-impl KernelRole {
-    /// `guest` or `host`, as reports name it.
-    pub fn word(self) -> &'static str {
-        match self {
-            KernelRole::Guest => "guest",
-            KernelRole::Host => "host",
-        }
-    }
-}
-
-/// One kernel a cell used, as results record it, so that a qualified
-/// release is known by its bytes and not by the matrix's name alone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KernelUsed {
-    /// Guest or host.
-    pub role: KernelRole,
-    /// The matrix's name of the kernel.
-    pub name: String,
-    /// The image it booted (a kernel under test: `kernel-under-test:NAME`).
-    pub image: String,
-    /// The release, SHA-256 and origin of that image.
-    #[serde(flatten)]
-    pub file: KernelImage,
-}
-
-impl KernelUsed {
-    /// The kernels `cell` uses whose images are in `images` (by image
-    /// name): its guest's, then its emulated host's.
-    pub fn of_cell(cell: &Cell, images: &BTreeMap<String, KernelImage>) -> Vec<KernelUsed> {
-        [
-            (KernelRole::Guest, Some(&cell.guest.kernel)),
-            (KernelRole::Host, cell.host.kernel.as_ref()),
-        ]
-        .into_iter()
-        .filter_map(|(role, k)| {
-            let k = k?;
-            Some(KernelUsed {
-                role,
-                name: k.name.clone(),
-                image: k.image.clone(),
-                file: images.get(&k.image)?.clone(),
-            })
-        })
-        .collect()
-    }
 }
 
 /// How to run.
@@ -383,6 +245,7 @@ impl Pool<'_> {
             summary: &r.verdict.summary,
             seconds: r.seconds,
             flaky: r.flaky,
+            result: r,
         });
     }
 }
@@ -449,15 +312,11 @@ pub fn execute(
                             end: since_epoch(),
                             worker,
                             session: None,
+                            relay_seconds: None,
                         };
                         finish(r, i)
                     }
-                    Work::Session(k) => {
-                        for (i, mut r) in run_session(&boots[k], cells, pool) {
-                            r.timing.worker = worker;
-                            finish(r, i);
-                        }
-                    }
+                    Work::Session(k) => run_session(&boots[k], cells, pool, worker, finish),
                 }
             });
         }
@@ -516,11 +375,18 @@ fn or_write_error(r: &mut CellResult, written: Result<(), String>) {
     }
 }
 
-/// Boots an emulated host once and runs its cells in turn.
-fn run_session(boot: &HostBoot, cells: &[Job], pool: &Pool) -> Vec<(usize, CellResult)> {
+/// Boots an emulated host once; the bootmatrix inside runs its cells and
+/// relays each verdict, which is handed to `finish` as it arrives.
+fn run_session(
+    boot: &HostBoot,
+    cells: &[Job],
+    pool: &Pool,
+    worker: usize,
+    finish: &dyn Fn(CellResult, usize),
+) {
     let session = boot.session;
     let Ok(command) = &boot.command else {
-        return Vec::new();
+        return;
     };
     let opts = pool.opts;
     let key = session.key.to_string();
@@ -536,185 +402,270 @@ fn run_session(boot: &HostBoot, cells: &[Job], pool: &Pool) -> Vec<(usize, CellR
                 true,
             )
         });
-    let timeouts: Vec<Duration> = session
-        .cells
-        .iter()
-        .map(|&i| cells[i].cell().timeout)
-        .collect();
-    let held = pool.budget.take(session.memory_mib as u64);
-    let started = Instant::now();
-    let mut watch_end = started;
-    let watched = host_files
-        .clone()
-        .map_err(crate::error::Error::infra)
-        .and_then(|()| {
-            RunningGuest::spawn(command, &host_dir).map(|mut guest| {
-                let slot = pool.slot();
-                pool.events.on(Event::Booting {
-                    slot,
-                    label: &format!("host {key}"),
-                    console: guest.console_tail(),
-                });
-                let seen = guest.watch_session(&timeouts, session.boot_timeout());
-                watch_end = Instant::now();
-                // OPAL power-off does not end a powernv qemu: end it here.
-                guest.finish(Duration::from_secs(1));
-                pool.events.on(Event::Stopped { slot });
-                seen
-            })
-        });
-    pool.budget.give(held);
-    let host_seconds = started.elapsed().as_secs_f64();
     let offset = |at: Instant| at.saturating_duration_since(opts.epoch).as_secs_f64();
-    let span = SessionTiming {
+    let started = Instant::now();
+    let mut span = SessionTiming {
         key: key.clone(),
         start: offset(started),
-        end: offset(watch_end),
+        end: offset(started),
+        probed: None,
     };
-    let elapsed: Vec<Option<f64>> = match &watched {
-        Ok(seen) => seen
-            .cells
-            .iter()
-            .map(|o| o.as_ref().map(|o| o.elapsed.as_secs_f64()))
-            .collect(),
-        Err(_) => vec![None; session.cells.len()],
-    };
-    let spans = inner_spans(&elapsed, span.end);
-    let host_log = std::fs::read_to_string(host_dir.join("console.log")).unwrap_or_default();
-    let mut out = Vec::new();
-    for (n, &i) in session.cells.iter().enumerate() {
-        let job = &cells[i];
-        let Action::Inner { argv, .. } = &job.action else {
-            continue;
-        };
-        let dir = opts
-            .out_dir
-            .join("cells")
-            .join(cell_dir_name(&job.cell().name));
-        let mut r = blank_result(job, dir.clone());
-        r.argv = argv.clone();
-        let own = segment(&host_log, n);
-        let files = std::fs::create_dir_all(&dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))
-            .and_then(|()| {
-                promised(
-                    &dir.join("repro.sh"),
-                    crate::chain::repro_script(&job.cell().name, command, argv).as_bytes(),
-                    true,
-                )
-            })
-            .and_then(|()| promised(&dir.join("console.log"), own.as_bytes(), false));
-        // The cell's own last lines, without the host's framing (the shared
-        // tail may already hold the next cell's first lines).
-        let own_tail: Vec<String> = {
-            let lines: Vec<&str> = own
-                .lines()
-                .filter(|l| !l.contains("BOOTMATRIX-L2-"))
-                .collect();
-            lines[lines.len().saturating_sub(40)..]
-                .iter()
-                .map(|l| l.to_string())
-                .collect()
-        };
-        let (verdict, obs, seconds) = match &watched {
-            Err(e) => (Verdict::error(e.message()), None, 0.0),
-            Ok(seen) => match &seen.cells[n] {
-                Some(obs) => {
-                    let mut obs = obs.clone();
-                    obs.console_tail = own_tail;
-                    (
-                        judge(job, opts, &mut obs),
-                        Some(obs.clone()),
-                        obs.elapsed.as_secs_f64(),
-                    )
+    // The session's cells not yet told, by name.
+    let mut pending: BTreeMap<String, usize> = session
+        .cells
+        .iter()
+        .map(|&i| (cells[i].cell().name.clone(), i))
+        .collect();
+    let mut starts: BTreeMap<String, f64> = BTreeMap::new();
+    // Why the cells still pending at the end cannot be believed, when
+    // something more precise than the host's end is known.
+    let mut refused: Option<String> = None;
+    let mut inner_exit: Option<i32> = None;
+    let held = pool.budget.take(session.memory_mib as u64);
+    let ended = match host_files
+        .map_err(crate::error::Error::infra)
+        .and_then(|()| RunningGuest::spawn(command, &host_dir))
+    {
+        Err(e) => Err(e.message().to_string()),
+        Ok(mut guest) => {
+            let slot = pool.slot();
+            let tail = guest.console_tail();
+            pool.events.on(Event::Booting {
+                slot,
+                label: &format!("host {key}"),
+                console: tail.clone(),
+            });
+            let mut collector = hosted::Collector::new();
+            // After a verdict, the run inside starts the next guest at once;
+            // preparing its images before the first may take a while.
+            let slack = Duration::from_secs(120);
+            let retries = opts.retries + 1;
+            let mut on_line = |line: &str| -> Option<Instant> {
+                let now = Instant::now();
+                // The host's init closes the stream (`None` below) after
+                // the run inside, whatever became of it.
+                let update = collector.line(line)?;
+                match update {
+                    Update::Probed(facts) => {
+                        let wrong = session.expected.disagreements(&facts);
+                        span.probed = Some(facts);
+                        if !wrong.is_empty() {
+                            refused = Some(format!(
+                                "the emulated host {key} is not what the plan expected: {}",
+                                wrong.join("; ")
+                            ));
+                            return None;
+                        }
+                        Some(now + session.boot_timeout())
+                    }
+                    Update::Started(cell) => {
+                        starts.entry(cell.clone()).or_insert(offset(now));
+                        let timeout = pending
+                            .get(&cell)
+                            .map_or(Duration::ZERO, |&i| cells[i].cell().timeout);
+                        Some(now + timeout * retries + slack)
+                    }
+                    Update::Logs(_) => Some(now + slack),
+                    Update::Delivered(d) => {
+                        let relay_seconds = d.result.relay_seconds;
+                        if let Some(i) = pending.remove(&d.cell) {
+                            let start = starts.get(&d.cell).copied().unwrap_or(offset(now));
+                            span.end = offset(now);
+                            let mut r = delivered(&cells[i], command, *d, opts);
+                            r.timing = Timing {
+                                start,
+                                end: offset(now),
+                                worker,
+                                session: Some(span.clone()),
+                                relay_seconds: Some(relay_seconds),
+                            };
+                            finish(r, i);
+                        }
+                        Some(now + slack)
+                    }
+                    Update::Lost { cell, why } => {
+                        if let Some(i) = cell.as_ref().and_then(|c| pending.remove(c)) {
+                            let mut r = session_error(&cells[i], command, opts, &why);
+                            r.timing = Timing {
+                                start: offset(now),
+                                end: offset(now),
+                                worker,
+                                session: Some(span.clone()),
+                                relay_seconds: None,
+                            };
+                            finish(r, i);
+                        }
+                        Some(now + slack)
+                    }
+                    Update::Ended(code) => {
+                        inner_exit = Some(code);
+                        None
+                    }
                 }
-                None if teardown::interrupted() => (
-                    Verdict {
-                        status: Status::Interrupted,
-                        summary: "the run was interrupted before this cell finished".into(),
-                        details: vec![],
+            };
+            let end = guest.watch_host(started + session.boot_timeout(), &mut on_line);
+            // OPAL power-off does not end a powernv qemu: end it here.
+            guest.finish(Duration::from_secs(1));
+            pool.events.on(Event::Stopped { slot });
+            let last: Vec<String> = tail.lock().map(|t| t.lines()).unwrap_or_default();
+            Ok((end, last))
+        }
+    };
+    pool.budget.give(held);
+    span.end = offset(Instant::now());
+    for (name, i) in pending {
+        let why = match (&refused, &ended) {
+            (Some(why), _) => why.clone(),
+            (None, Err(e)) => e.clone(),
+            (None, Ok((end, last))) => {
+                let how = match end {
+                    EndCause::Marker => match inner_exit {
+                        Some(code) => {
+                            format!("the run inside ended (exit status {code}) without its verdict")
+                        }
+                        None => {
+                            "the host's init ended the run inside before its verdict".to_string()
+                        }
                     },
-                    None,
-                    0.0,
-                ),
-                None => {
-                    let why = if !seen.ready {
-                        format!(
-                            "the emulated host {key} never became ready ({:?} after {host_seconds:.0} s){}",
-                            seen.ended,
-                            seen.host_lines
-                                .first()
-                                .map(|l| format!(": {l}"))
-                                .unwrap_or_default()
-                        )
+                    EndCause::Timeout => {
+                        "the emulated host stopped answering (timeout)".to_string()
+                    }
+                    EndCause::Panic(line) => format!("the host kernel panicked: {line}"),
+                    EndCause::QemuExited(code) => {
+                        format!("the emulated host's qemu exited ({code:?})")
+                    }
+                    EndCause::Interrupted => String::new(),
+                };
+                let tail: Vec<&str> = last
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|l| !l.trim().is_empty())
+                    .collect();
+                let tail = &tail[tail.len().saturating_sub(5)..];
+                format!(
+                    "no verdict came back from the emulated host {key} for {name}: {how}{}",
+                    if tail.is_empty() {
+                        String::new()
                     } else {
-                        format!(
-                            "the emulated host {key} stopped before this cell finished ({:?})",
-                            seen.ended
-                        )
-                    };
-                    (Verdict::error(&why), None, 0.0)
-                }
-            },
+                        format!("; its last lines: {}", tail.join(" | "))
+                    }
+                )
+            }
         };
-        r.seconds = seconds;
+        let mut r = session_error(&cells[i], command, opts, &why);
+        if teardown::interrupted() {
+            r.verdict = Verdict {
+                status: Status::Interrupted,
+                summary: "the run was interrupted before this cell finished".into(),
+                details: vec![],
+            };
+        }
         r.timing = Timing {
-            start: spans[n].0,
-            end: spans[n].1,
-            worker: 0,
+            start: span.end,
+            end: span.end,
+            worker,
             session: Some(span.clone()),
+            relay_seconds: None,
         };
-        r.attempts.push(Attempt {
-            verdict: verdict.clone(),
-            seconds,
-            observation: obs,
-            exit_status: None,
+        finish(r, i);
+    }
+}
+
+/// The outside's result of a cell whose verdict came back whole: the run
+/// inside decided it, from its own probe; the files are written here as for
+/// a cell booted here.
+fn delivered(job: &Job, l0: &QemuCommand, d: hosted::Delivered, opts: &RunOptions) -> CellResult {
+    let dir = opts
+        .out_dir
+        .join("cells")
+        .join(cell_dir_name(&job.cell().name));
+    let mut r = blank_result(job, dir.clone());
+    let inner = d.result;
+    let previewed = std::mem::replace(&mut r.expected, inner.expected);
+    r.prediction.rule = inner.rule;
+    r.verdict = inner.verdict;
+    if previewed != r.expected {
+        r.verdict.details.push(format!(
+            "the plan previewed {previewed}; the run inside, from its probe, expected {}",
+            r.expected
+        ));
+    }
+    r.attempts = inner.attempts;
+    let tail = |lines: &[String]| lines[lines.len().saturating_sub(40)..].to_vec();
+    if let Some(o) = r.attempts.last_mut().and_then(|a| a.observation.as_mut()) {
+        o.console_tail = tail(&d.console);
+        o.stderr_tail = tail(&d.stderr);
+    }
+    r.flaky = inner.flaky;
+    r.argv = inner.argv;
+    r.seconds = inner.seconds;
+    let joined = |lines: &[String]| {
+        let mut s = lines.join("\n");
+        if !s.is_empty() {
+            s.push('\n');
+        }
+        s
+    };
+    let files = std::fs::create_dir_all(&dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))
+        .and_then(|()| {
+            promised(
+                &dir.join("repro.sh"),
+                crate::chain::repro_script(&job.cell().name, l0, &r.argv).as_bytes(),
+                true,
+            )
+        })
+        .and_then(|()| {
+            promised(
+                &dir.join("console.log"),
+                joined(&d.console).as_bytes(),
+                false,
+            )
+        })
+        .and_then(|()| {
+            promised(
+                &dir.join("qemu-stderr.log"),
+                joined(&d.stderr).as_bytes(),
+                false,
+            )
         });
-        r.verdict = verdict;
-        or_write_error(&mut r, files);
-        let written = write_cell_files(&r);
-        or_write_error(&mut r, written);
-        out.push((i, r));
-    }
-    out
+    or_write_error(&mut r, files);
+    let written = write_cell_files(&r);
+    or_write_error(&mut r, written);
+    r
 }
 
-/// The spans of a host session's inner runs, given how long each one that
-/// finished took and when the session's watch ended. The host runs them
-/// back to back and ends right after the last, so each span is placed by
-/// counting back from the end; a run that never finished gets an empty span
-/// where it would have started.
-pub fn inner_spans(elapsed: &[Option<f64>], end: f64) -> Vec<(f64, f64)> {
-    let mut cursor = end;
-    let mut spans = vec![(end, end); elapsed.len()];
-    for (n, e) in elapsed.iter().enumerate().rev() {
-        let took = e.unwrap_or(0.0);
-        spans[n] = ((cursor - took).max(0.0), cursor);
-        cursor = spans[n].0;
-    }
-    spans
-}
-
-/// The lines of an emulated host's console between the frames of inner
-/// run `n`.
-fn segment(log: &str, n: usize) -> String {
-    let begin = format!("{} {n}", crate::chain::L2_BEGIN);
-    let end = format!("{} {n} ", crate::chain::L2_END);
-    let mut inside = false;
-    let mut out = String::new();
-    for line in log.lines() {
-        if line.contains(&begin) {
-            inside = true;
-        }
-        if inside {
-            out.push_str(line.trim_end_matches('\r'));
-            out.push('\n');
-        }
-        if line.contains(&end) {
-            break;
-        }
-    }
-    out
+/// The result of a session cell that has no verdict to believe.
+fn session_error(job: &Job, l0: &QemuCommand, opts: &RunOptions, why: &str) -> CellResult {
+    let dir = opts
+        .out_dir
+        .join("cells")
+        .join(cell_dir_name(&job.cell().name));
+    let mut r = blank_result(job, dir.clone());
+    r.verdict = Verdict::error(why);
+    r.attempts.push(Attempt {
+        verdict: r.verdict.clone(),
+        seconds: 0.0,
+        observation: None,
+        exit_status: None,
+    });
+    let argv = match &job.action {
+        Action::Inner { argv } => argv.clone(),
+        _ => Vec::new(),
+    };
+    let files = std::fs::create_dir_all(&dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))
+        .and_then(|()| {
+            promised(
+                &dir.join("repro.sh"),
+                crate::chain::repro_script(&job.cell().name, l0, &argv).as_bytes(),
+                true,
+            )
+        });
+    or_write_error(&mut r, files);
+    let written = write_cell_files(&r);
+    or_write_error(&mut r, written);
+    r
 }
 
 fn run_one(job: &Job, pool: &Pool) -> CellResult {

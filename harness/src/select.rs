@@ -59,10 +59,13 @@ pub fn hash_shard(name: &str, count: u32) -> u32 {
     (n % count as u64) as u32
 }
 
-/// True when `name` matches a `--filter` pattern: a glob (`*`, `?`, `[...]`)
-/// if the pattern has glob characters, else a substring.
+/// True when `name` matches a `--filter` pattern: `=NAME` exactly that
+/// name, a glob (`*`, `?`, `[...]`) if the pattern has glob characters, else
+/// a substring.
 pub fn matches_filter(name: &str, pattern: &str) -> bool {
-    if pattern.contains(['*', '?', '[']) {
+    if let Some(exact) = pattern.strip_prefix('=') {
+        name == exact
+    } else if pattern.contains(['*', '?', '[']) {
         glob::Pattern::new(pattern)
             .map(|p| p.matches(name))
             .unwrap_or(false)
@@ -74,7 +77,7 @@ pub fn matches_filter(name: &str, pattern: &str) -> bool {
 /// Checks filter patterns before any cell is considered.
 pub fn check_filters(patterns: &[String]) -> Result<()> {
     for p in patterns {
-        if p.contains(['*', '?', '[']) {
+        if !p.starts_with('=') && p.contains(['*', '?', '[']) {
             glob::Pattern::new(p).map_err(|e| Error::bad_input(format!("--filter `{p}`: {e}")))?;
         }
     }

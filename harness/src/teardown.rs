@@ -75,21 +75,29 @@ pub fn interrupt() {
     });
 }
 
-/// Installs the SIGINT/SIGTERM watcher (once per process).
+/// Installs the SIGINT/SIGTERM/SIGHUP watcher (once per process). The
+/// handler only raises a flag, which a thread turns into [`interrupt`]
+/// within 50 ms: no socket is needed, so this works on the minimal kernels
+/// of emulated hosts too (built without networking, where the usual
+/// self-pipe over a UNIX socket pair fails with ENOSYS).
 pub fn install_signal_handlers() -> std::io::Result<()> {
     if INSTALLED.get().is_some() {
         return Ok(());
     }
-    let mut signals = signal_hook::iterator::Signals::new([
+    let raised = std::sync::Arc::new(AtomicBool::new(false));
+    for signal in [
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGHUP,
-    ])?;
+    ] {
+        signal_hook::flag::register(signal, raised.clone())?;
+    }
     let _ = INSTALLED.set(());
-    std::thread::spawn(move || {
-        for _ in signals.forever() {
+    std::thread::spawn(move || loop {
+        if raised.swap(false, Ordering::SeqCst) {
             interrupt();
         }
+        std::thread::sleep(Duration::from_millis(50));
     });
     Ok(())
 }

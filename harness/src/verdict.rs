@@ -99,7 +99,7 @@ pub fn expected(cell: &Cell, prediction: &Prediction) -> Outcome {
 
 /// A cell's verdict: the status, one line saying why, and details for the
 /// report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Verdict {
     /// Pass, fail, skip...
     pub status: Status,

@@ -209,6 +209,7 @@ pub fn run_of(
                 end: 0.1,
                 worker: n % 2,
                 session: None,
+                relay_seconds: None,
             },
             (_, session) => {
                 // A host session starts on the next worker and boots for 5 s.
@@ -228,11 +229,13 @@ pub fn run_of(
                     key,
                     start,
                     end: 0.0,
+                    probed: None,
                 });
                 Timing {
                     start,
                     end: start + took,
                     worker: w,
+                    relay_seconds: session.as_ref().map(|_| 0.2),
                     session,
                 }
             }

@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::chain::{self, SessionKey};
 use crate::host::{DevKvm, HostFacts};
 use crate::matrix::Matrix;
-use crate::model::{Cell, HostSpec, InnerQemu, Outcome};
+use crate::model::{Cell, HostKind, HostSpec, InnerQemu, Outcome};
 use crate::qemu::{self, BootFiles, QemuCommand};
 use crate::readiness::Missing;
 use crate::rules::{self, Prediction};
@@ -37,6 +37,9 @@ pub enum HostsMode {
     #[default]
     Auto,
     /// On this machine only; rows it cannot run are skipped with the reason.
+    /// A cell that names an emulated host kind (`host = "powernv9"`) is
+    /// planned here as the host row that kind stands for: this is how the
+    /// bootmatrix inside an emulated host runs that host's cells.
     Native,
     /// On emulated hosts, as the matrix's `[emulation]` says.
     Emulated,
@@ -174,6 +177,9 @@ pub struct Session {
     pub key: SessionKey,
     /// The host.
     pub host: HostSpec,
+    /// What the host must be once booted; the probe inside is checked
+    /// against it.
+    pub expected: chain::ExpectedHost,
     /// Whether level 0 runs it under TCG or under this machine's KVM.
     pub level0: chain::Level0,
     /// Hugepages the host reserves at boot for its hugepage-backed guests.
@@ -279,7 +285,29 @@ pub fn build(matrix: &Matrix, cells: &[Cell], input: &PlanInput) -> Result<Plan,
     } else {
         cells.to_vec()
     };
+    if input.hosts == HostsMode::Native {
+        for c in &mut cells {
+            if c.host.kind.is_emulated() {
+                c.host.kind = HostKind::Native;
+                c.host.nested = Some(c.host.nested == Some(true));
+                // This machine is that host: its kernel is the one running.
+                c.host.kernel = None;
+                c.host.memory_mib = None;
+                c.host.inner_qemu = None;
+            }
+        }
+    }
+    // Inside an emulated host (this run is the one its init started) KVM
+    // guests run at emulation speed: a timeout the matrix left at the
+    // native default gets the emulated one, as the run outside gave it.
+    let inside_emulation = !emulated_hosts && input.host.emulated_by_qemu();
     for c in &mut cells {
+        if inside_emulation && c.host.kind == HostKind::Native && c.guest.accel.is_kvm() {
+            let native = crate::matrix::default_timeout(c.guest.accel, HostKind::Native);
+            if c.timeout == native {
+                c.timeout = crate::matrix::default_timeout(c.guest.accel, HostKind::PowerNv9);
+            }
+        }
         c.timeout = c.timeout.mul_f64(input.timeout_scale);
     }
     let mut planned = Vec::with_capacity(cells.len());
@@ -287,22 +315,26 @@ pub fn build(matrix: &Matrix, cells: &[Cell], input: &PlanInput) -> Result<Plan,
     let mut by_key: BTreeMap<SessionKey, usize> = BTreeMap::new();
     for cell in &cells {
         let hugepages = chain::session_hugepages(cell, &cells);
-        let facts = if cell.host.kind.is_emulated() {
-            chain::emulated_facts(&cell.host, hugepages)
+        let emulated = cell.host.kind.is_emulated();
+        // A cell on an emulated host is previewed with what the host is
+        // configured to be; the run inside decides it from its own probe,
+        // which the session checks against this expectation.
+        let expected_host = chain::expected_host(&cell.host, hugepages);
+        let facts = if emulated {
+            expected_host.facts()
         } else {
             input.host.clone()
         };
         let prediction = rules::predict(&facts, cell);
-        let limits = chain::host_limits(cell, input.host, matrix.emulation.as_ref());
-        // An emulated host's own limits say more than the rules' remedies,
-        // which are written for a machine an admin can change.
-        let missing = match (limits, &cell.known_failure) {
+        let limit = chain::placement_limit(cell, input.host, matrix.emulation.as_ref());
+        let missing = match (limit, &cell.known_failure) {
             (Some(limit), _) => vec![limit],
             (None, Some(why)) if input.known_failures == KnownFailures::Skip => {
                 vec![Missing::KnownFailure {
                     reason: why.clone(),
                 }]
             }
+            (None, _) if emulated => Vec::new(),
             (None, _) => prediction.skip.clone(),
         };
         let readiness = if missing.is_empty() {
@@ -335,6 +367,7 @@ pub fn build(matrix: &Matrix, cells: &[Cell], input: &PlanInput) -> Result<Plan,
                     );
                     sessions.push(Session {
                         key: key.clone(),
+                        expected: expected_host,
                         level0,
                         host: cell.host.clone(),
                         hugepages,

@@ -49,10 +49,17 @@ pub fn render_text(plan: &Plan) -> String {
                 }
                 let q = &host.inner_qemu;
                 s.push_str(&format!(
-                    "  level 1 runs qemu {}.{} from Debian {} (ppc64el)\n",
-                    q.version.0, q.version.1, q.release
+                    "  level 1 runs qemu {}.{} from Debian {} (ppc64el) under the bootmatrix inside the host,\n  \
+                     which decides this cell from its own probe (checked against: {})\n",
+                    q.version.0,
+                    q.version.1,
+                    q.release,
+                    expected_words(&host.expected)
                 ));
-                s.push_str(&format!("  level 1:  {}\n\n", command.shell_line()));
+                s.push_str(&format!(
+                    "  level 1 (as expected there):  {}\n\n",
+                    command.shell_line()
+                ));
             }
             Placement::Here { command } => {
                 s.push_str(&format!("  command:  {}\n\n", command.shell_line()))
@@ -83,6 +90,38 @@ pub fn render_text(plan: &Plan) -> String {
 /// The plan as JSON: the [`Plan`] value itself, exactly as `run` executes it.
 pub fn render_json(plan: &Plan) -> String {
     serde_json::to_string_pretty(plan).expect("a plan serializes")
+}
+
+/// What a session's host must be, in a few words.
+fn expected_words(e: &crate::chain::ExpectedHost) -> String {
+    let mut kvm: Vec<&str> = Vec::new();
+    if e.kvm_hv {
+        kvm.push("KVM-HV");
+    }
+    if e.kvm_pr {
+        kvm.push("KVM-PR");
+    }
+    let mut words = format!(
+        "{} {}, {} pages",
+        e.platform,
+        e.mmu,
+        e.page_size.map_or("any".to_string(), |p| p.to_string())
+    );
+    if e.hugepages > 0 {
+        words.push_str(&format!(
+            ", {} hugepages of {} KiB",
+            e.hugepages, e.hugepage_kib
+        ));
+    }
+    words.push_str(&format!(
+        ", {}",
+        if kvm.is_empty() {
+            "no KVM".to_string()
+        } else {
+            kvm.join(" and ")
+        }
+    ));
+    words
 }
 
 #[cfg(test)]

@@ -272,11 +272,12 @@ pub fn outcome_line(c: &CellRecord) -> String {
 }
 
 /// A documented error's line without what prefixes it on its stream (the
-/// relay tag of an emulated host, qemu's program name): the message itself.
+/// stderr tag of emulated hosts in results of earlier versions, qemu's
+/// program name): the message itself.
 fn error_message(line: &str) -> &str {
     let line = line.trim();
     let line = line
-        .strip_prefix(crate::chain::L2_STDERR)
+        .strip_prefix("BM-L2-ERR: ")
         .unwrap_or(line)
         .trim_start();
     match line.split_once(": ") {

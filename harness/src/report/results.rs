@@ -280,6 +280,10 @@ pub struct SessionRecord {
     /// The host's console log, relative to the output directory.
     #[serde(default)]
     pub console: Option<String>,
+    /// What the bootmatrix inside the host probed, as `bootmatrix host
+    /// --format json` prints it there (`None`: it never said).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probed: Option<crate::host::HostReport>,
 }
 
 /// One cell in results.json.
@@ -362,6 +366,10 @@ pub struct CellRecord {
     /// The worker or host session it ran in.
     #[serde(default)]
     pub lane: Option<Lane>,
+    /// For a cell run inside an emulated host: seconds from its verdict
+    /// there to the verdict's frame leaving for the outside.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay_seconds: Option<f64>,
     /// Its files, relative to the output directory.
     #[serde(default)]
     pub logs: CellLogs,
@@ -514,7 +522,14 @@ impl ResultsFile {
         let mut sessions: Vec<SessionRecord> = Vec::new();
         for r in results {
             if let Some(s) = &r.timing.session {
-                if !sessions.iter().any(|k| k.key == s.key) {
+                // Cells are told as they finish: the session's span is
+                // their widest, its probe the one any of them carries.
+                if let Some(k) = sessions.iter_mut().find(|k| k.key == s.key) {
+                    k.end = k.end.max(s.end);
+                    if k.probed.is_none() {
+                        k.probed = s.probed.as_deref().map(crate::host::HostReport::of);
+                    }
+                } else {
                     let console =
                         format!("hosts/{}/console.log", crate::run::cell_dir_name(&s.key));
                     sessions.push(SessionRecord {
@@ -524,6 +539,7 @@ impl ResultsFile {
                         start: s.start,
                         end: s.end,
                         console: facts.out.join(&console).is_file().then_some(console),
+                        probed: s.probed.as_deref().map(crate::host::HostReport::of),
                     });
                 }
             }
@@ -794,6 +810,7 @@ fn record(r: &CellResult, facts: &RunFacts) -> CellRecord {
                 worker: r.timing.worker,
             },
         }),
+        relay_seconds: r.timing.relay_seconds,
         logs: CellLogs::find(&facts.out, &dir),
         console_tail: if failed {
             obs.map(|o| o.console_tail.clone()).unwrap_or_default()

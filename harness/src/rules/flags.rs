@@ -221,16 +221,25 @@ pub const POWERNV9_GUEST_CAPS: [(&str, &str); 4] = [
     ("cap-ccf-assist", "off"),
 ];
 
-/// Quirks of the host, not of the cell: added to every KVM guest of an
-/// emulated powernv8 or powernv9 host unless the cell sets the cap itself.
+/// Quirks of the host, not of the cell: added to every KVM guest of a
+/// bare-metal host that qemu emulates (its powernv8 or powernv9, as the
+/// probe there reads it from the device tree's model) unless the cell sets
+/// the cap itself.
 pub(super) fn host_profile(
+    host: &HostFacts,
     cell: &Cell,
     props: &mut Vec<(String, String)>,
     additions: &mut Vec<Addition>,
 ) {
-    if !cell.host.kind.is_powernv() || !cell.guest.accel.is_kvm() {
+    let emulated_powernv =
+        host.emulated_by_qemu() && host.platform == Some(crate::model::Platform::PowerNv);
+    if !emulated_powernv || !cell.guest.accel.is_kvm() {
         return;
     }
+    let profile = match host.power_generation {
+        Some(8) => "powernv8",
+        _ => "powernv9",
+    };
     for (cap, value) in POWERNV9_GUEST_CAPS {
         if props.iter().any(|(k, _)| k == cap) {
             continue;
@@ -242,7 +251,7 @@ pub(super) fn host_profile(
                 "host profile {}: TCG's powernv machines offer no speculation-mitigation levels, so KVM \
                  there refuses the defaults (`Requested safe cache capability level not supported by KVM`, \
                  docs/emulated-hosts.md#powernv-caps)",
-                cell.host.kind.as_str()
+                profile
             ),
         });
     }

@@ -324,7 +324,7 @@ pub fn predict(host: &HostFacts, cell: &Cell) -> Prediction {
     let mut seen = std::collections::BTreeSet::new();
     notes.retain(|n| seen.insert(n.clone()));
     let (mut machine_props, mut additions) = (f.machine_props, f.additions);
-    flags::host_profile(cell, &mut machine_props, &mut additions);
+    flags::host_profile(host, cell, &mut machine_props, &mut additions);
     Prediction {
         outcome,
         skip,

@@ -70,7 +70,15 @@ pub(super) fn missing(host: &HostFacts, cell: &Cell, outcome: &Outcome, f: &Flag
         host.kvm.pr_loaded
     };
     if !loaded && !expects_module_error {
-        out.push(Missing::KvmModule { accel: g.accel });
+        let (refused, flavour) = if g.accel == Accel::KvmHv {
+            (&host.kvm.hv_refused, crate::host::KvmFlavour::Hv)
+        } else {
+            (&host.kvm.pr_refused, crate::host::KvmFlavour::Pr)
+        };
+        out.push(Missing::KvmModule {
+            accel: g.accel,
+            refusal: refused.as_ref().map(|r| r.describe(flavour)),
+        });
     }
     if f.mem_path.is_some() {
         if !host.hugetlbfs.iter().any(|m| m.writable) {
