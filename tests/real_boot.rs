@@ -557,6 +557,12 @@ timeout = 240
         result.contains("linux,kvm"),
         "the L2 must run under KVM: {result}"
     );
+    // The bootmatrix inside the L1 probed a pSeries guest with KVM-HV.
+    let probed = &session_record(&out)["probed"]["facts"];
+    assert_eq!(probed["platform"], "pSeries", "{probed}");
+    assert_eq!(probed["mmu"], "radix", "{probed}");
+    assert_eq!(probed["kvm"]["dev_kvm"], "usable", "{probed}");
+    assert_eq!(probed["kvm"]["hv_loaded"], true, "{probed}");
     // The reproducer boots the L1 (level 0) and names the inner command.
     let repro = std::fs::read_to_string(out.join("cells/nested_radix-l2/repro.sh")).unwrap();
     assert!(
@@ -640,17 +646,11 @@ fixes = [\"hugepages\"]
     assert!(run.result("powernv9-radix-64k_hugepages")["argv"]
         .to_string()
         .contains("/dev/hugepages"));
-    let host = std::fs::read_to_string(
-        run.out
-            .join("hosts/powernv9-radix-host-64k-6144-qemu10.0/console.log"),
-    )
-    .unwrap();
-    let free = host
-        .lines()
-        .find(|l| l.contains("BOOTMATRIX-L1: hugepages"))
-        .expect("the L1 reports its hugepages");
-    let pages: u64 = free.split_whitespace().last().unwrap().parse().unwrap();
-    assert!(pages * 2 >= 1024, "{free}: the 2M pool holds the guest");
+    // The probe inside saw the pool the host reserved at boot.
+    let probed = &session_record(&run.out)["probed"]["facts"];
+    assert_eq!(probed["hugepage_size_kib"], 2048, "{probed}");
+    let pages = probed["hugepages_total"].as_u64().unwrap();
+    assert!(pages * 2 >= 1024, "{probed}: the 2M pool holds the guest");
     no_qemu_left(&run.out);
 }
 
