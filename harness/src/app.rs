@@ -867,6 +867,8 @@ pub fn fetch(matrix_path: &Path, kernels: &[KernelFlag], sources: &Sources) -> R
                 u.files.len()
             ));
         }
+        // And this very bootmatrix, built for them.
+        lines.push(images::harness::ppc64le_harness(&store)?.fetch_line());
     }
     Ok(lines)
 }
