@@ -236,6 +236,7 @@ impl ExpectedHost {
                 hv_refused: None,
                 pr_refused: None,
                 htm: Some(false),
+                pr_mmu_notifiers: None,
             },
             qemu: Some(QemuFacts {
                 path: L1_QEMU.into(),

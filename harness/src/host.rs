@@ -154,6 +154,11 @@ pub struct KvmFacts {
     /// pseries-2.11 turn HTM on and stop where it is `Some(false)`.
     #[serde(default)]
     pub htm: Option<bool>,
+    /// Whether a KVM-PR VM has MMU notifiers (`KVM_CAP_SYNC_MMU`), without
+    /// which qemu refuses guest RAM from a file (`-mem-path`); `None` when
+    /// no PR VM could be asked.
+    #[serde(default)]
+    pub pr_mmu_notifiers: Option<bool>,
 }
 
 /// A hugetlbfs mount point.
@@ -283,6 +288,7 @@ impl HostFacts {
                 hv_refused: None,
                 pr_refused: None,
                 htm: None,
+                pr_mmu_notifiers: None,
             },
             qemu: Some(QemuFacts {
                 path: "qemu-system-ppc64".into(),
@@ -534,13 +540,17 @@ fn probe_kvm(dev_kvm: DevKvm, power: bool) -> KvmFacts {
     // Transactional memory as the first VM that KVM accepts offers it
     // (KVM-HV's, else KVM-PR's): what qemu asks before it turns HTM on.
     let mut htm: Option<bool> = None;
+    let mut pr_mmu_notifiers: Option<bool> = None;
     let mut ask = |flavour: KvmFlavour| {
         let fd = kvm
             .get_or_insert_with(open_dev_kvm)
             .as_ref()
             .map_err(|&errno| KvmRefusal::open(errno))?;
         let offers = create_vm(fd, flavour).map_err(KvmRefusal::create_vm)?;
-        htm.get_or_insert(offers);
+        htm.get_or_insert(offers.htm);
+        if flavour == KvmFlavour::Pr {
+            pr_mmu_notifiers = Some(offers.mmu_notifiers);
+        }
         Ok(())
     };
     let hv_refused = kvm_flavour_refusal(power, || ask(KvmFlavour::Hv));
@@ -552,6 +562,7 @@ fn probe_kvm(dev_kvm: DevKvm, power: bool) -> KvmFacts {
         hv_refused,
         pr_refused,
         htm,
+        pr_mmu_notifiers,
     }
 }
 
@@ -578,15 +589,35 @@ const KVM_CHECK_EXTENSION: nix::sys::ioctl::ioctl_num_type = nix::request_code_n
 /// get transactional memory (target/ppc/kvm.c asks the VM).
 const KVM_CAP_PPC_HTM: libc::c_ulong = 132;
 
-/// Asks KVM for a VM of the flavour's type, asks that VM whether it offers
-/// transactional memory, and closes it.
-fn create_vm(kvm: &std::os::fd::OwnedFd, flavour: KvmFlavour) -> std::result::Result<bool, i32> {
+/// `KVM_CAP_SYNC_MMU` (include/uapi/linux/kvm.h): MMU notifiers, which
+/// qemu needs for guest RAM from a file (system/physmem.c).
+const KVM_CAP_SYNC_MMU: libc::c_ulong = 16;
+
+/// What a VM of one flavour offers, as qemu asks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct VmOffers {
+    /// `KVM_CAP_PPC_HTM`.
+    htm: bool,
+    /// `KVM_CAP_SYNC_MMU`.
+    mmu_notifiers: bool,
+}
+
+/// Asks KVM for a VM of the flavour's type, asks that VM what it offers,
+/// and closes it.
+fn create_vm(
+    kvm: &std::os::fd::OwnedFd,
+    flavour: KvmFlavour,
+) -> std::result::Result<VmOffers, i32> {
     create_vm_of_type(kvm, flavour.vm_type())
 }
 
-/// `KVM_CREATE_VM` with `vm_type`, then `KVM_CHECK_EXTENSION` of
-/// `KVM_CAP_PPC_HTM` on the VM; the VM's descriptor is closed at once.
-fn create_vm_of_type(kvm: &std::os::fd::OwnedFd, vm_type: u64) -> std::result::Result<bool, i32> {
+/// `KVM_CREATE_VM` with `vm_type`, then `KVM_CHECK_EXTENSION` of the
+/// capabilities qemu asks about on the VM; the VM's descriptor is closed at
+/// once.
+fn create_vm_of_type(
+    kvm: &std::os::fd::OwnedFd,
+    vm_type: u64,
+) -> std::result::Result<VmOffers, i32> {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     // SAFETY: KVM_CREATE_VM takes its argument by value (the VM type) and
     // writes no memory; `kvm` is an open descriptor for the call.
@@ -604,8 +635,13 @@ fn create_vm_of_type(kvm: &std::os::fd::OwnedFd, vm_type: u64) -> std::result::R
     let vm = unsafe { OwnedFd::from_raw_fd(fd) };
     // SAFETY: KVM_CHECK_EXTENSION takes the capability by value and writes
     // no memory; `vm` is open for the call.
-    let htm = unsafe { libc::ioctl(vm.as_raw_fd(), KVM_CHECK_EXTENSION as _, KVM_CAP_PPC_HTM) };
-    Ok(htm > 0)
+    let has = |cap: libc::c_ulong| unsafe {
+        libc::ioctl(vm.as_raw_fd(), KVM_CHECK_EXTENSION as _, cap) > 0
+    };
+    Ok(VmOffers {
+        htm: has(KVM_CAP_PPC_HTM),
+        mmu_notifiers: has(KVM_CAP_SYNC_MMU),
+    })
 }
 
 /// `uname -m`, from uname(2).

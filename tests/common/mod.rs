@@ -181,6 +181,7 @@ pub fn x86_host() -> HostFacts {
             hv_refused: Some(KvmRefusal::NotPower),
             pr_refused: Some(KvmRefusal::NotPower),
             htm: None,
+            pr_mmu_notifiers: None,
         },
         qemu: None,
     }

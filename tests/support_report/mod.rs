@@ -299,6 +299,7 @@ pub fn crate_host() -> HostFacts {
             hv_loaded: false,
             pr_loaded: false,
             htm: None,
+            pr_mmu_notifiers: None,
             hv_refused: Some(bootmatrix::host::KvmRefusal::NotPower),
             pr_refused: Some(bootmatrix::host::KvmRefusal::NotPower),
         },

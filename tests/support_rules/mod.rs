@@ -55,6 +55,7 @@ pub fn x86() -> HostFacts {
             hv_refused: Some(KvmRefusal::NotPower),
             pr_refused: Some(KvmRefusal::NotPower),
             htm: None,
+            pr_mmu_notifiers: None,
         },
         qemu: Some(QemuFacts {
             path: "/usr/bin/qemu-system-ppc64".into(),
