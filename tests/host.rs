@@ -181,6 +181,7 @@ fn each_missing_piece_gets_the_void_remedy() {
         hv_refused: Some(KvmRefusal::create_vm(libc::EINVAL)),
         pr_refused: Some(KvmRefusal::create_vm(libc::EINVAL)),
         htm: None,
+        pr_mmu_notifiers: None,
     };
     h.hugepages_total = 0;
     h.hugepages_free = 0;
