@@ -44,7 +44,8 @@ pub fn inner_qemu(host: &HostSpec) -> InnerQemu {
 }
 /// Turns every native cell that names a host row into the same cell on an
 /// emulated host: a `powernv9` bare-metal host, or a `nested-pseries` L1 for
-/// the nested rows. Cell names do not change, so results of a native and an
+/// the nested rows (or the machine and host kernel the row names, matrix keys
+/// `emulated_host` and `emulated_host_kernel`). Cell names do not change, so results of a native and an
 /// emulated run compare cell by cell (`bootmatrix diff`).
 pub fn emulate(
     cells: &[Cell],
@@ -60,7 +61,11 @@ pub fn emulate(
             }
             let page = c.host.page_size.unwrap_or(PageSize::K64);
             let pr = c.guest.accel == crate::model::Accel::KvmPr;
+            // A row may name its emulated host kernel (matrix key
+            // `emulated_host_kernel`); else the table's by page size.
+            let pinned = c.host.emulated_kernel.take();
             let kernel = match page {
+                _ if pinned.is_some() => pinned,
                 PageSize::K4 => emulation
                     .pr_kernel_4k
                     .clone()
@@ -79,10 +84,11 @@ pub fn emulate(
                 )
             })?;
             let native_default = crate::matrix::default_timeout(c.guest.accel, HostKind::Native);
+            let pinned_kind = c.host.emulated_kind.take();
             c.host.kind = if c.host.nested == Some(true) {
                 HostKind::NestedPseries
             } else {
-                HostKind::PowerNv9
+                pinned_kind.unwrap_or(HostKind::PowerNv9)
             };
             // A timeout the matrix left at the native default grows with the
             // extra level; one the matrix set stays as written.

@@ -536,6 +536,16 @@ pub struct HostSpec {
     /// default one (`chain::DEFAULT_INNER_QEMU`): an older one for machine
     /// types the default qemu no longer has.
     pub inner_qemu: Option<InnerQemu>,
+    /// For a native host row: the machine an emulated run boots in its
+    /// place (matrix key `emulated_host`); `None`: powernv9, or a nested
+    /// pseries L1 for the nested rows. Used by `chain::emulate` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emulated_kind: Option<HostKind>,
+    /// For a native host row: the host kernel an emulated run boots (matrix
+    /// key `emulated_host_kernel`); `None`: the one `[emulation]` names for
+    /// the row's page size. Used by `chain::emulate` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emulated_kernel: Option<Kernel>,
 }
 
 impl HostSpec {
@@ -549,6 +559,8 @@ impl HostSpec {
             kernel: None,
             memory_mib: None,
             inner_qemu: None,
+            emulated_kind: None,
+            emulated_kernel: None,
         }
     }
 }

@@ -99,6 +99,8 @@ pub fn cell(
             kernel: None,
             memory_mib: None,
             inner_qemu: None,
+            emulated_kind: None,
+            emulated_kernel: None,
         },
         guest: Guest {
             kernel: Kernel {

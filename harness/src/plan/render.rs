@@ -104,6 +104,8 @@ mod tests {
                 kernel: None,
                 memory_mib: None,
                 inner_qemu: None,
+                emulated_kind: None,
+                emulated_kernel: None,
             },
             guest: Guest {
                 kernel: Kernel {
