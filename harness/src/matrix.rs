@@ -110,6 +110,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Matrix> {
                 page_size,
                 kvm_pr: k.get_ref().kvm_pr,
                 emulated_hugepages: k.get_ref().emulated_hugepages,
+                kvm_pr_mmu_notifiers: k.get_ref().kvm_pr_mmu_notifiers,
             },
         );
     }
@@ -354,6 +355,12 @@ struct RawKernel {
     kvm_pr: bool,
     #[serde(default)]
     emulated_hugepages: bool,
+    #[serde(default = "yes")]
+    kvm_pr_mmu_notifiers: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 type Field = Option<Spanned<Value>>;

@@ -417,6 +417,21 @@ pub struct Kernel {
     /// cells are skipped with the reason.
     #[serde(default)]
     pub emulated_hugepages: bool,
+    /// Whether, as a host kernel, its KVM-PR VMs get MMU notifiers
+    /// (`KVM_CAP_SYNC_MMU`), without which qemu refuses `-mem-path`. Linux
+    /// 6.1 built with KVM-HV offers them to KVM-HV VMs only
+    /// (arch/powerpc/kvm/powerpc.c); 6.12 to every VM. Matrix key
+    /// `kvm_pr_mmu_notifiers`, default true.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub kvm_pr_mmu_notifiers: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// One guest: what qemu boots at the innermost level of a cell.
@@ -543,7 +558,8 @@ pub struct HostSpec {
     pub emulated_kind: Option<HostKind>,
     /// For a native host row: the host kernel an emulated run boots (matrix
     /// key `emulated_host_kernel`); `None`: the one `[emulation]` names for
-    /// the row's page size. Used by `chain::emulate` only.
+    /// the row's page size. Used by `chain::emulate`, and by the rules for
+    /// what they know of the kernel (`Kernel::kvm_pr_mmu_notifiers`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emulated_kernel: Option<Kernel>,
 }

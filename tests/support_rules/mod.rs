@@ -109,6 +109,7 @@ pub fn cell(
                 page_size: page,
                 kvm_pr: false,
                 emulated_hugepages: false,
+                kvm_pr_mmu_notifiers: true,
             },
             busybox: "debian-busybox".into(),
             mmu,

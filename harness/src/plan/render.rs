@@ -114,6 +114,7 @@ mod tests {
                     page_size: PageSize::K4,
                     kvm_pr: false,
                     emulated_hugepages: false,
+                    kvm_pr_mmu_notifiers: true,
                 },
                 busybox: "bb".into(),
                 mmu: Mmu::Hpt,
