@@ -164,7 +164,7 @@ fn an_unknown_kernel_name_lists_the_matrixs_kernels() {
         m,
         "--kernel debian-16k=",
         "the matrix defines no kernel `debian-16k`",
-        "its kernels are debian-4k, debian-64k, host-4k, host-64k",
+        "its kernels are debian-4k, debian-64k, host-4k, host-4k-6.1, host-4k-6.12, host-64k",
     ];
     for sub in ["plan", "fetch", "run"] {
         let out = common::run(&[sub, m, "--kernel", "debian-16k=build/vmlinux"]);

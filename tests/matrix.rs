@@ -125,6 +125,56 @@ fn old_machine_types_get_the_old_qemu_on_emulated_hosts() {
     );
 }
 
+/// A native host row may name the machine and the host kernel an emulated
+/// run boots for it (`emulated_host`, `emulated_host_kernel`, both axes);
+/// rows that name neither get powernv9 and `[emulation]`'s kernel.
+#[test]
+fn a_row_names_its_emulated_host_and_kernel() {
+    let m = parse(
+        "[kernels.host-4k]\nimage = \"kernel-host-4k\"\npage_size = \"4k\"\n\
+         [kernels.\"host-4k-6.1\"]\nimage = \"kernel-host-4k-6.1\"\npage_size = \"4k\"\n\
+         [emulation]\nkernel_4k = \"host-4k\"\n\
+         [[cells]]\nname = \"{host_mmu}/{emulated_host}/{emulated_host_kernel}\"\nkernel = \"debian-64k\"\n\
+         accel = \"kvm-hv\"\nhost_mmu = \"hpt\"\nhost_page_size = \"4k\"\n\
+         emulated_host = [\"powernv9\", \"powernv8\"]\nemulated_host_kernel = [\"host-4k-6.1\", \"host-4k\"]\n\
+         [[cells]]\nname = \"{host_mmu}/{emulated_host}/{emulated_host_kernel}\"\nkernel = \"debian-64k\"\n\
+         accel = \"kvm-hv\"\nhost_mmu = \"radix\"\nhost_page_size = \"4k\"\n",
+    )
+    .unwrap();
+    // Natively the rows stay native rows: the choice only places them.
+    assert!(m
+        .cells
+        .iter()
+        .all(|c| c.host.kind == bootmatrix::model::HostKind::Native && c.host.kernel.is_none()));
+    let cells = bootmatrix::chain::emulate(&m.cells, m.emulation.as_ref().unwrap()).unwrap();
+    let placed: Vec<String> = cells
+        .iter()
+        .map(|c| {
+            format!(
+                "{} -> {} {} {}",
+                c.name,
+                c.host.kind.as_str(),
+                c.host.mmu.unwrap(),
+                c.host.kernel.as_ref().unwrap().name
+            )
+        })
+        .collect();
+    assert_eq!(
+        placed,
+        [
+            "hpt/powernv9/host-4k-6.1 -> powernv9 hpt host-4k-6.1",
+            "hpt/powernv9/host-4k -> powernv9 hpt host-4k",
+            "hpt/powernv8/host-4k-6.1 -> powernv8 hpt host-4k-6.1",
+            "hpt/powernv8/host-4k -> powernv8 hpt host-4k",
+            "radix/default/default -> powernv9 radix host-4k",
+        ]
+    );
+    // Placed, a cell keeps no second choice of host.
+    assert!(cells
+        .iter()
+        .all(|c| c.host.emulated_kind.is_none() && c.host.emulated_kernel.is_none()));
+}
+
 #[test]
 fn fixes_parse_to_the_domain_names() {
     let m = parse("[[cells]]\nkernel = \"debian-64k\"\nfixes = [\"nested-hv\", \"pr-caps\"]\n")
@@ -195,7 +245,61 @@ fn fixes_parse_to_the_domain_names() {
     12,
     "key `known_failure`: say why the cell fails"
 )]
+#[case::emulated_host_without_emulation(
+    "[[cells]]\nkernel = \"debian-64k\"\nhost_mmu = \"hpt\"\nemulated_host = \"powernv8\"\n",
+    10,
+    "key `emulated_host`: only meaningful with an [emulation] table"
+)]
 fn mistakes_name_file_line_and_key(#[case] body: &str, #[case] line: usize, #[case] says: &str) {
+    assert_mistake(body, line, says);
+}
+
+/// Mistakes in naming where an emulated run places a row, in a matrix with
+/// a host kernel and an `[emulation]` table: 5 lines before the cells, which
+/// each case's line leaves out.
+#[rstest]
+#[case::emulated_host_not_a_machine(
+    "[[cells]]\nkernel = \"debian-64k\"\nhost_mmu = \"hpt\"\nemulated_host = \"powernv7\"\n",
+    13,
+    "key `emulated_host`: unknown host `powernv7`"
+)]
+#[case::emulated_host_nested_pseries(
+    "[[cells]]\nkernel = \"debian-64k\"\nhost_mmu = \"hpt\"\nemulated_host = \"nested-pseries\"\n",
+    13,
+    "key `emulated_host`: `nested-pseries` is not a bare-metal machine"
+)]
+#[case::emulated_powernv8_on_a_radix_row(
+    "[[cells]]\nkernel = \"debian-64k\"\nhost_mmu = \"radix\"\nemulated_host = [\"powernv9\", \"powernv8\"]\n",
+    13,
+    "key `emulated_host`: a powernv8 host is POWER8, which has no Radix MMU"
+)]
+#[case::emulated_host_on_an_emulated_host(
+    "[[cells]]\nkernel = \"debian-64k\"\nhost = \"powernv9\"\nhost_kernel = \"h\"\nemulated_host_kernel = \"h\"\n",
+    14,
+    "key `emulated_host_kernel`: only meaningful on a native host row"
+)]
+#[case::emulated_host_kernel_unknown(
+    "[[cells]]\nkernel = \"debian-64k\"\nhost_mmu = \"hpt\"\nemulated_host_kernel = \"h-6.1\"\n",
+    13,
+    "key `emulated_host_kernel`: no kernel `h-6.1` in [kernels]"
+)]
+#[case::emulated_host_kernel_of_another_page_size(
+    "[[cells]]\nkernel = \"debian-64k\"\nhost_page_size = \"64k\"\nemulated_host_kernel = \"h\"\n",
+    13,
+    "key `emulated_host_kernel`: the kernel `h` has 4k pages, but the row's host has 64k pages"
+)]
+fn emulated_placement_mistakes_name_file_line_and_key(
+    #[case] cells: &str,
+    #[case] line: usize,
+    #[case] says: &str,
+) {
+    let body = format!(
+        "[kernels.h]\nimage = \"i\"\npage_size = \"4k\"\n[emulation]\nkernel_4k = \"h\"\n{cells}"
+    );
+    assert_mistake(&body, line + 5, says);
+}
+
+fn assert_mistake(body: &str, line: usize, says: &str) {
     // HEADER is 9 lines and a blank line joins it to the body.
     let err = parse(body).unwrap_err();
     assert_eq!(err.exit_code(), 2, "{err}");

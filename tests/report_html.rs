@@ -14,21 +14,28 @@ use bootmatrix::report::{CellRecord, ResultsFile};
 use bootmatrix::verdict::Status;
 use support_report::{all, as_predicted, write_run};
 
+/// A known failure of void-compat: a hang on the 6.12 4 KiB hash host.
+const HANG: &str =
+    "hpt-4k-host/kvm-hv/hpt-guest/4k/hpt-max-page-size+hugepages/powernv9/host-4k-6.12";
+
 /// void-compat as a run on an x86 machine would leave it, with one cell
-/// failed and one infrastructure error.
+/// failed, one infrastructure error and one known failure skipped.
 fn void_compat(out: &std::path::Path) -> ResultsFile {
     write_run(
         "void-compat",
         out,
         &all,
         &|c| {
-            if c.name == "hpt-4k-host/kvm-hv/hpt-guest/4k/hpt-max-page-size" {
+            if c.name == "hpt-4k-host/kvm-hv/hpt-guest/4k/hpt-max-page-size/powernv9/host-4k-6.1" {
                 Some((
                     Status::Failed,
                     "timed out after 300 s without the marker".into(),
                 ))
             } else if c.name == "radix-64k-host/kvm-hv/hpt-guest/64k/no-fix" {
                 Some((Status::Error, "the emulated host never became ready".into()))
+            } else if c.name == HANG {
+                // As `--known-failures skip` leaves it.
+                Some((Status::Skipped, c.known_failure.clone().unwrap()))
             } else {
                 None
             }
@@ -74,7 +81,9 @@ fn the_grid_has_a_row_per_host_and_a_column_per_guest_and_every_cell_once() {
     let guests: BTreeSet<String> = results.cells.iter().map(guest).collect();
     assert_eq!(page.matches("<tr class=\"host-row\">").count(), hosts.len());
     assert_eq!(page.matches("<th class=\"guest\">").count(), guests.len());
-    assert_eq!(hosts.len(), 8, "void-compat's host rows: {hosts:?}");
+    // Radix/HPT x 4K/64K on powernv9 and nested L1s, the 4 KiB HPT rows
+    // once per host kernel (6.1, 6.12) and on powernv8 too.
+    assert_eq!(hosts.len(), 12, "void-compat's host rows: {hosts:?}");
     assert_eq!(guests.len(), 6, "void-compat's guest columns: {guests:?}");
     // Positions the matrix has no cell for say so.
     let positions = hosts.len() * guests.len();
@@ -168,7 +177,10 @@ fn each_verdict_has_its_colour_and_says_what_happened() {
         "{refused}"
     );
     assert!(refused.contains("<p class=\"outcome\">Can&#39;t support 64 kiB guest pages with 4 kiB host pages with this KVM implementation</p>"), "{refused}");
-    let failed = tile(&page, "hpt-4k-host/kvm-hv/hpt-guest/4k/hpt-max-page-size");
+    let failed = tile(
+        &page,
+        "hpt-4k-host/kvm-hv/hpt-guest/4k/hpt-max-page-size/powernv9/host-4k-6.1",
+    );
     assert!(
         failed.starts_with("<article class=\"tile v-failed\"")
             && failed.contains(">FAILED<")
@@ -181,13 +193,10 @@ fn each_verdict_has_its_colour_and_says_what_happened() {
             && error.contains("the emulated host never became ready"),
         "{error}"
     );
-    let skipped = tile(
-        &page,
-        "hpt-4k-host/kvm-hv/hpt-guest/4k/hpt-max-page-size+hugepages",
-    );
+    let skipped = tile(&page, HANG);
     assert!(
         skipped.starts_with("<article class=\"tile v-skipped\"")
-            && skipped.contains("hugepage-backed"),
+            && skipped.contains("hangs after SLOF"),
         "{skipped}"
     );
     assert!(

@@ -869,3 +869,37 @@ fn an_l2_forced_to_hpt_in_a_nested_l1_meets_the_nested_hpt_error() {
     tcg.guest.accel = bootmatrix::model::Accel::Tcg;
     assert_eq!(got(&predict(&x86(), &tcg)), Want::Boots(HPT));
 }
+
+#[test]
+fn kvm_pr_with_hugepages_needs_a_host_kernel_with_mmu_notifiers() {
+    // measured: on a 4 KiB hash host running 6.1, kvm-type=PR with
+    // -mem-path gives `host lacks kvm mmu notifiers, -mem-path unsupported`
+    // before any cap is checked (6.1 offers KVM_CAP_SYNC_MMU to KVM-HV VMs
+    // only); the host kernel the row names says so.
+    let host = power9(HPT, K4);
+    let mut c = cell(Some((HPT, K4)), PR, HPT, K4, &[PR_CAPS, HPT_CAP, HUGE]);
+    let mut old = c.guest.kernel.clone();
+    old.name = "host-4k-6.1".into();
+    old.kvm_pr = true;
+    old.kvm_pr_mmu_notifiers = false;
+    c.host.emulated_kernel = Some(old.clone());
+    let p = predict(&host, &c);
+    assert_eq!(got(&p), Want::Fails("mmu-notifiers"));
+    assert!(p.rule.contains("host-4k-6.1"), "{}", p.rule);
+    // Before the caps KVM-PR lacks: qemu allocates RAM first.
+    let mut no_caps = c.clone();
+    no_caps.guest.fixes = vec![HUGE];
+    assert_eq!(got(&predict(&host, &no_caps)), Want::Fails("mmu-notifiers"));
+    // Without -mem-path, and under KVM-HV, the kernel does not matter.
+    let mut no_huge = c.clone();
+    no_huge.guest.fixes = vec![PR_CAPS, HPT_CAP];
+    assert_eq!(got(&predict(&host, &no_huge)), Want::Fails("rma-limit"));
+    let mut hv = c.clone();
+    hv.guest.accel = HV;
+    hv.guest.fixes = vec![HPT_CAP, HUGE];
+    assert_eq!(got(&predict(&host, &hv)), Want::Boots(HPT));
+    // A kernel that offers them: the row's usual outcome.
+    old.kvm_pr_mmu_notifiers = true;
+    c.host.emulated_kernel = Some(old);
+    assert_eq!(got(&predict(&host, &c)), Want::Boots(HPT));
+}

@@ -46,7 +46,8 @@ pub fn inner_qemu(host: &HostSpec) -> InnerQemu {
 }
 /// Turns every native cell that names a host row into the same cell on an
 /// emulated host: a `powernv9` bare-metal host, or a `nested-pseries` L1 for
-/// the nested rows. Cell names do not change, so results of a native and an
+/// the nested rows (or the machine and host kernel the row names, matrix keys
+/// `emulated_host` and `emulated_host_kernel`). Cell names do not change, so results of a native and an
 /// emulated run compare cell by cell (`bootmatrix diff`).
 pub fn emulate(
     cells: &[Cell],
@@ -62,7 +63,11 @@ pub fn emulate(
             }
             let page = c.host.page_size.unwrap_or(PageSize::K64);
             let pr = c.guest.accel == crate::model::Accel::KvmPr;
+            // A row may name its emulated host kernel (matrix key
+            // `emulated_host_kernel`); else the table's by page size.
+            let pinned = c.host.emulated_kernel.take();
             let kernel = match page {
+                _ if pinned.is_some() => pinned,
                 PageSize::K4 => emulation
                     .pr_kernel_4k
                     .clone()
@@ -81,10 +86,11 @@ pub fn emulate(
                 )
             })?;
             let native_default = crate::matrix::default_timeout(c.guest.accel, HostKind::Native);
+            let pinned_kind = c.host.emulated_kind.take();
             c.host.kind = if c.host.nested == Some(true) {
                 HostKind::NestedPseries
             } else {
-                HostKind::PowerNv9
+                pinned_kind.unwrap_or(HostKind::PowerNv9)
             };
             // A timeout the matrix left at the native default grows with the
             // extra level; one the matrix set stays as written.
@@ -163,6 +169,9 @@ pub struct ExpectedHost {
     /// Whether KVM-PR must be usable: when the host kernel has it and the
     /// host is HPT (KVM-PR refuses Radix hosts).
     pub kvm_pr: bool,
+    /// Whether its KVM-PR VMs get MMU notifiers, as its kernel is declared
+    /// (`kvm_pr_mmu_notifiers` in [kernels]).
+    pub kvm_pr_mmu_notifiers: bool,
     /// The POWER generation qemu emulates.
     pub power_generation: u32,
     /// The inner qemu's (major, minor).
@@ -186,6 +195,7 @@ pub fn expected_host(host: &HostSpec, hugepages: u64) -> ExpectedHost {
         hugepage_kib: l1_hugepage_kib(mmu),
         kvm_hv: !nested || mmu == Mmu::Radix,
         kvm_pr: host.kernel.as_ref().is_some_and(|k| k.kvm_pr) && mmu == Mmu::Hpt,
+        kvm_pr_mmu_notifiers: host.kernel.as_ref().is_none_or(|k| k.kvm_pr_mmu_notifiers),
         power_generation: if host.kind == HostKind::PowerNv8 {
             8
         } else {
@@ -236,7 +246,7 @@ impl ExpectedHost {
                 hv_refused: None,
                 pr_refused: None,
                 htm: Some(false),
-                pr_mmu_notifiers: None,
+                pr_mmu_notifiers: self.kvm_pr.then_some(self.kvm_pr_mmu_notifiers),
             },
             qemu: Some(QemuFacts {
                 path: L1_QEMU.into(),
@@ -296,6 +306,14 @@ impl ExpectedHost {
         if let Some(htm) = probed.kvm.htm {
             let offered = |yes: bool| if yes { "offered" } else { "not offered" }.to_string();
             differ("transactional memory", offered(false), offered(htm));
+        }
+        if let (true, Some(has)) = (self.kvm_pr, probed.kvm.pr_mmu_notifiers) {
+            let given = |yes: bool| if yes { "given" } else { "not given" }.to_string();
+            differ(
+                "KVM-PR MMU notifiers",
+                given(self.kvm_pr_mmu_notifiers),
+                given(has),
+            );
         }
         differ(
             "qemu",

@@ -74,6 +74,9 @@ pub enum DocumentedError {
     /// `no-mmu-type`: arch/powerpc/kernel/prom_init.c (Linux).
     #[serde(rename = "no-mmu-type")]
     NoMmuType,
+    /// `mmu-notifiers`: system/physmem.c qemu_ram_alloc_from_fd.
+    #[serde(rename = "mmu-notifiers")]
+    MmuNotifiers,
 }
 
 /// What is known of one documented error.
@@ -212,6 +215,15 @@ const ENTRIES: &[Entry] = &[
         text: "kernel does not support any MMU type offered by platform",
         pattern: r"kernel does not support any MMU type offered by platform",
         source: "arch/powerpc/kernel/prom_init.c (Linux)",
+    },
+    // KVM without KVM_CAP_SYNC_MMU: on Linux 6.1 a KVM-PR VM of a kernel
+    // with KVM-HV built in (arch/powerpc/kvm/powerpc.c answers `hv_enabled`).
+    Entry {
+        error: DocumentedError::MmuNotifiers,
+        id: "mmu-notifiers",
+        text: "host lacks kvm mmu notifiers, -mem-path unsupported",
+        pattern: r"host lacks kvm mmu notifiers, -mem-path unsupported",
+        source: "system/physmem.c qemu_ram_alloc_from_fd",
     },
 ];
 

@@ -110,6 +110,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Matrix> {
                 page_size,
                 kvm_pr: k.get_ref().kvm_pr,
                 emulated_hugepages: k.get_ref().emulated_hugepages,
+                kvm_pr_mmu_notifiers: k.get_ref().kvm_pr_mmu_notifiers,
             },
         );
     }
@@ -145,6 +146,26 @@ pub fn parse(path: &Path, text: &str) -> Result<Matrix> {
                 )));
             }
             cells.push(cell);
+        }
+    }
+    if raw.emulation.is_none() {
+        let pinned = cells.iter().find_map(|c| {
+            let key = if c.host.emulated_kind.is_some() {
+                "emulated_host"
+            } else if c.host.emulated_kernel.is_some() {
+                "emulated_host_kernel"
+            } else {
+                return None;
+            };
+            Some((c.line, key))
+        });
+        if let Some((line, key)) = pinned {
+            return Err(Error::at_key(
+                path,
+                line,
+                key,
+                "only meaningful with an [emulation] table, which says how host rows run on emulated hosts",
+            ));
         }
     }
     let emulation = match &raw.emulation {
@@ -334,6 +355,12 @@ struct RawKernel {
     kvm_pr: bool,
     #[serde(default)]
     emulated_hugepages: bool,
+    #[serde(default = "yes")]
+    kvm_pr_mmu_notifiers: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 type Field = Option<Spanned<Value>>;
@@ -348,6 +375,8 @@ struct RawCells {
     host_nested: Field,
     host_kernel: Field,
     host_memory: Field,
+    emulated_host: Field,
+    emulated_host_kernel: Field,
     accel: Field,
     kernel: Field,
     busybox: Field,
@@ -377,6 +406,8 @@ const AXES: &[&str] = &[
     "host_page_size",
     "host_nested",
     "host_memory",
+    "emulated_host",
+    "emulated_host_kernel",
     "accel",
     "kernel",
     "mmu",
@@ -397,6 +428,8 @@ impl RawCells {
             "host_nested" => self.host_nested.as_ref(),
             "host_kernel" => self.host_kernel.as_ref(),
             "host_memory" => self.host_memory.as_ref(),
+            "emulated_host" => self.emulated_host.as_ref(),
+            "emulated_host_kernel" => self.emulated_host_kernel.as_ref(),
             "accel" => self.accel.as_ref(),
             "kernel" => self.kernel.as_ref(),
             "busybox" => self.busybox.as_ref(),
@@ -655,6 +688,68 @@ fn build_cell(
         })?),
         None => None,
     };
+    // Where an emulated run places a native host row: the machine and
+    // host kernel `chain::emulate` boots instead of its defaults.
+    let emulated_kind = scalar("emulated_host")
+        .map(|p| {
+            let k = parse_str::<HostKind>(file, "emulated_host", &p)?;
+            let why = if kind != HostKind::Native {
+                Some(
+                    "only meaningful on a native host row (no `host`, or host = \"native\"): \
+                      it says which machine an emulated run boots for the row"
+                        .to_string(),
+                )
+            } else if !k.is_powernv() {
+                Some(format!(
+                    "`{k}` is not a bare-metal machine: expected \"powernv9\" or \"powernv8\" \
+                     (nested rows always run on a nested pseries L1)",
+                    k = k.as_str()
+                ))
+            } else if host_nested == Some(true) {
+                Some(
+                    "a nested row (host_nested = true) runs on a nested pseries L1, \
+                      not on a bare-metal machine"
+                        .to_string(),
+                )
+            } else if k == HostKind::PowerNv8 && host_mmu != Some(Mmu::Hpt) {
+                Some(
+                    "a powernv8 host is POWER8, which has no Radix MMU: \
+                      only for rows with host_mmu = \"hpt\""
+                        .to_string(),
+                )
+            } else {
+                None
+            };
+            match why {
+                Some(m) => Err(file.error(p.offset, "emulated_host", &m)),
+                None => Ok(k),
+            }
+        })
+        .transpose()?;
+    let emulated_kernel = scalar("emulated_host_kernel")
+        .map(|p| {
+            let k = lookup_kernel("emulated_host_kernel", &p)?;
+            let why = if kind != HostKind::Native {
+                Some(
+                    "only meaningful on a native host row (no `host`, or host = \"native\"); \
+                     an emulated host names its kernel with host_kernel"
+                        .to_string(),
+                )
+            } else {
+                match host_page {
+                    Some(page) if page != k.page_size => Some(format!(
+                        "the kernel `{}` has {} pages, but the row's host has {page} pages",
+                        k.name, k.page_size
+                    )),
+                    _ => None,
+                }
+            };
+            match why {
+                Some(m) => Err(file.error(p.offset, "emulated_host_kernel", &m)),
+                None => Ok(k),
+            }
+        })
+        .transpose()?;
     let accel = match scalar("accel") {
         Some(p) => parse_str::<Accel>(file, "accel", &p)?,
         None => Accel::Tcg,
@@ -865,6 +960,8 @@ fn build_cell(
         kernel: host_kernel,
         memory_mib: host_memory,
         inner_qemu: None,
+        emulated_kind,
+        emulated_kernel,
     };
     let fixes_word = if fixes.is_empty() {
         "no-fix".to_string()
@@ -880,7 +977,18 @@ fn build_cell(
         Expectation::Boots { .. } => "boots".to_string(),
         Expectation::Error(e) => e.id().to_string(),
     };
-    let vars: [(&str, String); 13] = [
+    let vars: [(&str, String); 15] = [
+        (
+            "emulated_host",
+            host.emulated_kind
+                .map_or("default".to_string(), |k| k.as_str().to_string()),
+        ),
+        (
+            "emulated_host_kernel",
+            host.emulated_kernel
+                .as_ref()
+                .map_or("default".to_string(), |k| k.name.clone()),
+        ),
         (
             "host_kernel",
             host.kernel

@@ -417,6 +417,21 @@ pub struct Kernel {
     /// cells are skipped with the reason.
     #[serde(default)]
     pub emulated_hugepages: bool,
+    /// Whether, as a host kernel, its KVM-PR VMs get MMU notifiers
+    /// (`KVM_CAP_SYNC_MMU`), without which qemu refuses `-mem-path`. Linux
+    /// 6.1 built with KVM-HV offers them to KVM-HV VMs only
+    /// (arch/powerpc/kvm/powerpc.c); 6.12 to every VM. Matrix key
+    /// `kvm_pr_mmu_notifiers`, default true.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub kvm_pr_mmu_notifiers: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// One guest: what qemu boots at the innermost level of a cell.
@@ -536,6 +551,17 @@ pub struct HostSpec {
     /// default one (`chain::DEFAULT_INNER_QEMU`): an older one for machine
     /// types the default qemu no longer has.
     pub inner_qemu: Option<InnerQemu>,
+    /// For a native host row: the machine an emulated run boots in its
+    /// place (matrix key `emulated_host`); `None`: powernv9, or a nested
+    /// pseries L1 for the nested rows. Used by `chain::emulate` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emulated_kind: Option<HostKind>,
+    /// For a native host row: the host kernel an emulated run boots (matrix
+    /// key `emulated_host_kernel`); `None`: the one `[emulation]` names for
+    /// the row's page size. Used by `chain::emulate`, and by the rules for
+    /// what they know of the kernel (`Kernel::kvm_pr_mmu_notifiers`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emulated_kernel: Option<Kernel>,
 }
 
 impl HostSpec {
@@ -549,6 +575,8 @@ impl HostSpec {
             kernel: None,
             memory_mib: None,
             inner_qemu: None,
+            emulated_kind: None,
+            emulated_kernel: None,
         }
     }
 }

@@ -149,6 +149,7 @@ pub fn replace(
     for c in &mut matrix.cells {
         put(&mut c.guest.kernel);
         c.host.kernel.iter_mut().for_each(put);
+        c.host.emulated_kernel.iter_mut().for_each(put);
     }
     if let Some(e) = &mut matrix.emulation {
         for k in [

@@ -100,6 +100,8 @@ pub fn cell(
             kernel: None,
             memory_mib: None,
             inner_qemu: None,
+            emulated_kind: None,
+            emulated_kernel: None,
         },
         guest: Guest {
             kernel: Kernel {
@@ -108,6 +110,7 @@ pub fn cell(
                 page_size: page,
                 kvm_pr: false,
                 emulated_hugepages: false,
+                kvm_pr_mmu_notifiers: true,
             },
             busybox: "debian-busybox".into(),
             mmu,

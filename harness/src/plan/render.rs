@@ -143,6 +143,8 @@ mod tests {
                 kernel: None,
                 memory_mib: None,
                 inner_qemu: None,
+                emulated_kind: None,
+                emulated_kernel: None,
             },
             guest: Guest {
                 kernel: Kernel {
@@ -151,6 +153,7 @@ mod tests {
                     page_size: PageSize::K4,
                     kvm_pr: false,
                     emulated_hugepages: false,
+                    kvm_pr_mmu_notifiers: true,
                 },
                 busybox: "bb".into(),
                 mmu: Mmu::Hpt,
