@@ -687,8 +687,16 @@ fn prepare_session(
     let read = |path: &Path| {
         std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
     };
-    let mut run_files: Vec<(String, Vec<u8>)> =
-        vec![(format!("{dir}/matrix.toml"), read(&plan.matrix)?)];
+    // The matrix the plan was made from, byte for byte: one edited since
+    // would give the host other cells than the plan's.
+    let matrix = read(&plan.matrix)?;
+    if images::sha256_bytes(&matrix) != plan.matrix_sha256 {
+        return Err(format!(
+            "{} changed since this run planned it: run again",
+            plan.matrix.display()
+        ));
+    }
+    let mut run_files: Vec<(String, Vec<u8>)> = vec![(format!("{dir}/matrix.toml"), matrix)];
     // The busybox images, described as the local files they are inside.
     let mut kernels: Vec<(String, String)> = Vec::new();
     for &i in &session.cells {
