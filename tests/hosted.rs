@@ -192,9 +192,19 @@ fn a_missing_verdict_delivers_nothing() {
         .cloned()
         .collect();
     assert_eq!(without.len(), lines.len() - 1);
-    let updates = collect(&without);
+    let mut c = Collector::new();
+    let updates: Vec<Update> = without.iter().filter_map(|l| c.line(l)).collect();
     assert!(delivered(&updates).is_empty());
     assert!(lost(&updates).is_empty());
+    // Which frame went missing is known, for the cell's error.
+    let gone = lines
+        .iter()
+        .position(|l| l.contains("\"message\":\"finished\""))
+        .unwrap();
+    assert_eq!(
+        c.missing_frames(),
+        Some(format!("relayed frames {gone} never arrived"))
+    );
 }
 
 #[test]

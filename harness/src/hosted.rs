@@ -285,6 +285,8 @@ struct Logs {
 pub struct Collector {
     /// The frame expected next.
     next_seq: u64,
+    /// Frames that never arrived, as `first..=last`.
+    gaps: Vec<(u64, u64)>,
     /// The cell whose frames are arriving (started or sending logs).
     current: Option<String>,
     logs: BTreeMap<String, Logs>,
@@ -307,6 +309,25 @@ impl Collector {
         }
     }
 
+    /// The frames that never arrived, in words (`None`: none was lost).
+    pub fn missing_frames(&self) -> Option<String> {
+        if self.gaps.is_empty() {
+            return None;
+        }
+        let spans: Vec<String> = self
+            .gaps
+            .iter()
+            .map(|(a, b)| {
+                if a == b {
+                    a.to_string()
+                } else {
+                    format!("{a}-{b}")
+                }
+            })
+            .collect();
+        Some(format!("relayed frames {} never arrived", spans.join(", ")))
+    }
+
     fn lost(&mut self, why: String) -> Update {
         let cell = self.current.clone();
         if let Some(c) = &cell {
@@ -320,6 +341,9 @@ impl Collector {
         // A gap needs no guess at whose frame it was: a lost chunk shows in
         // its cell's line counts, a lost verdict as a cell that never
         // finished.
+        if frame.seq > self.next_seq {
+            self.gaps.push((self.next_seq, frame.seq - 1));
+        }
         self.next_seq = frame.seq + 1;
         self.message(frame.message)
     }

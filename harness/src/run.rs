@@ -504,11 +504,12 @@ fn run_session(
                 }
             };
             let end = guest.watch_host(started + session.boot_timeout(), &mut on_line);
+            let missing = collector.missing_frames();
             // OPAL power-off does not end a powernv qemu: end it here.
             guest.finish(Duration::from_secs(1));
             pool.events.on(Event::Stopped { slot });
             let last: Vec<String> = tail.lock().map(|t| t.lines()).unwrap_or_default();
-            Ok((end, last))
+            Ok((end, last, missing))
         }
     };
     pool.budget.give(held);
@@ -517,7 +518,7 @@ fn run_session(
         let why = match (&refused, &ended) {
             (Some(why), _) => why.clone(),
             (None, Err(e)) => e.clone(),
-            (None, Ok((end, last))) => {
+            (None, Ok((end, last, missing))) => {
                 let how = match end {
                     EndCause::Marker => match inner_exit {
                         Some(code) => {
@@ -543,7 +544,11 @@ fn run_session(
                     .collect();
                 let tail = &tail[tail.len().saturating_sub(5)..];
                 format!(
-                    "no verdict came back from the emulated host {key} for {name}: {how}{}",
+                    "no verdict came back from the emulated host {key} for {name}: {how}{}{}",
+                    missing
+                        .as_ref()
+                        .map(|m| format!(" ({m})"))
+                        .unwrap_or_default(),
                     if tail.is_empty() {
                         String::new()
                     } else {
