@@ -141,7 +141,7 @@ fn emulated_hosts_boot_the_host_kernel_under_test() {
         );
         assert_eq!(s.key.kernel, "host-4k", "hosts keep their names");
     }
-    // The guests: the replaced 4 KiB kernel, Debian's 64 KiB one as before.
+    // The guests: the replaced 4 KiB kernel, the matrix's 64 KiB one as before.
     let mut seen = BTreeMap::new();
     for c in &plan.cells {
         let Placement::InHost { .. } = &c.placement else {
@@ -153,7 +153,7 @@ fn emulated_hosts_boot_the_host_kernel_under_test() {
         );
     }
     assert_eq!(seen["debian-4k"], image_name("debian-4k"));
-    assert_eq!(seen["debian-64k"], "debian-kernel-64k");
+    assert_eq!(seen["debian-64k"], "kernel-guest-64k");
 }
 
 #[test]

@@ -275,7 +275,7 @@ fn the_header_says_what_ran_where_with_what() {
         format!("<code class=\"hash\">{}</code>", results.matrix_sha256),
         "level 0: <b>10.0.2</b> <span class=\"muted\">/usr/bin/qemu-system-ppc64</span>".into(),
         "level 1: <b>7.2.0</b> <span class=\"muted\">Debian bookworm (ppc64el)</span>".into(),
-        "<td><b>debian-64k</b></td><td>debian-kernel-64k</td><td>64k</td><td>guest</td><td>6.1.0-31-powerpc64le</td>".into(),
+        "<td><b>debian-64k</b></td><td>kernel-guest-64k</td><td>64k</td><td>guest</td><td>6.1.0-31-powerpc64le</td>".into(),
         format!("<code class=\"hash\">{}</code>", "ab".repeat(32)),
         "2025-06-15 15:06:40 UTC".into(),
         "x86_64 · AMD EPYC · 4k pages · kernel 6.1.0-37-amd64 · /dev/kvm usable".into(),

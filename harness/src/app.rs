@@ -58,10 +58,13 @@ impl Sources {
         })
     }
 
+    fn cache_root(&self) -> PathBuf {
+        self.cache_dir.clone().unwrap_or_else(Store::default_root)
+    }
+
     fn store(&self) -> Result<Store> {
-        let root = self.cache_dir.clone().unwrap_or_else(Store::default_root);
         Store::open(
-            root,
+            self.cache_root(),
             StoreOptions {
                 offline: self.offline,
                 progress: self.progress,
@@ -338,7 +341,7 @@ fn run_relayed(args: &RunArgs, relay: Option<&Relay>) -> Result<RunOutcome> {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let facts = host::probe(&args.sources.qemu);
+    let facts = host::probe_in(&args.sources.qemu, &args.sources.cache_root());
     if let Some(relay) = relay {
         relay.send(hosted::Message::Probed {
             facts: Box::new(facts.clone()),

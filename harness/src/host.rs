@@ -2,6 +2,8 @@
 //! hugepages, KVM, qemu. Probing does I/O; [`HostFacts`] is plain data so
 //! that [`crate::rules`] stays pure.
 
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
 
 use crate::model::{parse_size, power_generation, Mmu, PageSize, Platform};
@@ -489,8 +491,18 @@ pub fn parse_accel_help(text: &str) -> Vec<String> {
 // Probing: the only I/O in this module.
 
 /// Probes this machine. Never fails: what cannot be read is reported as
-/// missing, and [`remediation`] says how to get it.
+/// missing, and [`remediation`] says how to get it. What qemu says of
+/// itself is remembered in the default cache directory
+/// ([`crate::images::Store::default_root`]); see [`probe_in`].
 pub fn probe(qemu: &str) -> HostFacts {
+    probe_in(qemu, &crate::images::Store::default_root())
+}
+
+/// [`probe`], remembering qemu's answers under `cache_root` (`probe/`):
+/// asking qemu its version, machines and accelerators costs three
+/// processes on every run, and the answers change only with the binary.
+/// See [`probe_qemu_cached`].
+pub fn probe_in(qemu: &str, cache_root: &Path) -> HostFacts {
     let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
     let cpuinfo = parse_cpuinfo(&read("/proc/cpuinfo"));
     let meminfo = parse_meminfo(&read("/proc/meminfo"));
@@ -527,7 +539,7 @@ pub fn probe(qemu: &str) -> HostFacts {
         hugepages_free: meminfo.hugepages_free,
         hugetlbfs,
         kvm: probe_kvm(dev_kvm, power),
-        qemu: probe_qemu(qemu),
+        qemu: probe_qemu_cached(qemu, cache_root),
     }
 }
 
@@ -702,6 +714,143 @@ fn probe_qemu(qemu: &str) -> Option<QemuFacts> {
             .map(|t| parse_accel_help(&t))
             .unwrap_or_default(),
     })
+}
+
+/// The identity of a qemu binary: what must not change for its remembered
+/// probe to stand. Replacing the file (a package upgrade, a rebuild, a
+/// copy) changes its inode or its change time; rewriting it in place
+/// changes its modification and change times, usually its size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QemuIdentity {
+    /// The binary's canonical path (symbolic links resolved).
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, nanoseconds since the epoch.
+    pub mtime_ns: i128,
+    /// Status change time, nanoseconds since the epoch.
+    pub ctime_ns: i128,
+    /// Device number of its file system.
+    pub dev: u64,
+    /// Inode number.
+    pub inode: u64,
+}
+
+impl QemuIdentity {
+    /// The identity of the file `path` resolves to; `None` when it cannot
+    /// be read or is not an ELF executable. A script (a wrapper that picks
+    /// a qemu, the benchmark's stand-in) is never remembered: what it runs
+    /// can change while the script stays the same.
+    pub fn of(path: &Path) -> Option<QemuIdentity> {
+        use std::io::Read;
+        use std::os::unix::fs::MetadataExt;
+        let canonical = std::fs::canonicalize(path).ok()?;
+        let mut magic = [0u8; 4];
+        std::fs::File::open(&canonical)
+            .ok()?
+            .read_exact(&mut magic)
+            .ok()?;
+        if magic != *b"\x7fELF" {
+            return None;
+        }
+        let m = std::fs::metadata(&canonical).ok()?;
+        let ns = |secs: i64, nsecs: i64| i128::from(secs) * 1_000_000_000 + i128::from(nsecs);
+        Some(QemuIdentity {
+            path: canonical.to_string_lossy().into_owned(),
+            size: m.size(),
+            mtime_ns: ns(m.mtime(), m.mtime_nsec()),
+            ctime_ns: ns(m.ctime(), m.ctime_nsec()),
+            dev: m.dev(),
+            inode: m.ino(),
+        })
+    }
+}
+
+/// Bumped when [`QemuFacts`] or the parsing of qemu's answers changes, so
+/// that a newer harness does not trust an older one's note.
+const PROBE_NOTE_FORMAT: u32 = 1;
+
+/// What `probe/qemu-<hash of the canonical path>.json` holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct ProbeNote {
+    format: u32,
+    /// The harness version that wrote it.
+    harness: String,
+    identity: QemuIdentity,
+    facts: QemuFacts,
+}
+
+/// The file remembering the probe of the binary `identity` names.
+pub fn probe_note_path(cache_root: &Path, identity: &QemuIdentity) -> std::path::PathBuf {
+    let hash = crate::images::sha256_bytes(identity.path.as_bytes());
+    cache_root
+        .join("probe")
+        .join(format!("qemu-{}.json", &hash[..16]))
+}
+
+/// The remembered facts, if the note is readable, of this format and
+/// harness version, and names exactly this identity. Anything else (a
+/// missing, truncated or foreign file) is no note at all.
+fn read_probe_note(file: &Path, identity: &QemuIdentity) -> Option<QemuFacts> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let note: ProbeNote = serde_json::from_str(&text).ok()?;
+    (note.format == PROBE_NOTE_FORMAT
+        && note.harness == env!("CARGO_PKG_VERSION")
+        && note.identity == *identity)
+        .then_some(note.facts)
+}
+
+/// Writes the note atomically (a temporary file renamed over it): a
+/// concurrent reader sees the old note or the new one. Failing to write
+/// (a read-only cache) costs only the next run's probe.
+fn write_probe_note(file: &Path, identity: &QemuIdentity, facts: &QemuFacts) {
+    let Some(dir) = file.parent() else {
+        return;
+    };
+    let note = ProbeNote {
+        format: PROBE_NOTE_FORMAT,
+        harness: env!("CARGO_PKG_VERSION").to_string(),
+        identity: identity.clone(),
+        facts: facts.clone(),
+    };
+    let json = serde_json::to_vec_pretty(&note).expect("a probe note serializes");
+    let write = || -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        std::io::Write::write_all(&mut tmp, &json)?;
+        tmp.persist(file).map_err(|e| e.error)?;
+        Ok(())
+    };
+    let _ = write();
+}
+
+/// [`probe_qemu`] through the note under `cache_root`: qemu is asked only
+/// when no note matches the binary's [`QemuIdentity`] (a new or changed
+/// binary, another harness version, a broken note), and the answer is
+/// written for the next run. A qemu that does not run is never remembered.
+pub fn probe_qemu_cached(qemu: &str, cache_root: &Path) -> Option<QemuFacts> {
+    cached_probe(qemu, cache_root, probe_qemu)
+}
+
+/// [`probe_qemu_cached`] with the asking of qemu given, for tests.
+fn cached_probe(
+    qemu: &str,
+    cache_root: &Path,
+    ask: impl FnOnce(&str) -> Option<QemuFacts>,
+) -> Option<QemuFacts> {
+    let resolved = resolve_in_path(qemu);
+    let Some(identity) = QemuIdentity::of(Path::new(&resolved)) else {
+        return ask(qemu);
+    };
+    let file = probe_note_path(cache_root, &identity);
+    if let Some(mut facts) = read_probe_note(&file, &identity) {
+        // The same binary may be reached by another name.
+        facts.path = resolved;
+        return Some(facts);
+    }
+    let facts = ask(qemu)?;
+    write_probe_note(&file, &identity, &facts);
+    Some(facts)
 }
 
 /// The full path `name` runs from, by `$PATH`, or `name` itself.
@@ -1018,6 +1167,147 @@ mod tests {
             0xAE01
         };
         assert_eq!(KVM_CREATE_VM, want);
+    }
+
+    /// A stand-in for a qemu binary: only its first bytes and its metadata
+    /// matter to the probe's note, since the asking is injected.
+    fn fake_binary(dir: &Path, name: &str, body: &[u8]) -> std::path::PathBuf {
+        let path = dir.join(name);
+        let mut bytes = b"\x7fELF".to_vec();
+        bytes.extend_from_slice(body);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    fn facts(version: (u32, u32, u32)) -> QemuFacts {
+        QemuFacts {
+            path: "ignored".into(),
+            version,
+            machines: vec!["pseries".into(), "powernv9".into()],
+            accels: vec!["tcg".into()],
+        }
+    }
+
+    /// Probes `qemu` through the note, counting how often qemu is asked.
+    fn probe_counting(qemu: &Path, cache: &Path, asked: &std::cell::Cell<u32>) -> QemuFacts {
+        cached_probe(qemu.to_str().unwrap(), cache, |_| {
+            asked.set(asked.get() + 1);
+            Some(facts((10, 0, asked.get())))
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn the_probe_is_remembered_per_binary_and_asked_again_when_it_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("cache");
+        let qemu = fake_binary(dir.path(), "qemu-system-ppc64", b"one");
+        let asked = std::cell::Cell::new(0);
+
+        let first = probe_counting(&qemu, &cache, &asked);
+        assert_eq!(asked.get(), 1);
+        let again = probe_counting(&qemu, &cache, &asked);
+        assert_eq!(asked.get(), 1, "an unchanged binary is not asked again");
+        assert_eq!(again.version, first.version);
+        assert_eq!(again.path, qemu.to_str().unwrap());
+
+        // Rewritten in place, same length: the modification time moves.
+        let old = QemuIdentity::of(&qemu).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&qemu, b"\x7fELFtwo").unwrap();
+        assert_ne!(QemuIdentity::of(&qemu).unwrap(), old);
+        probe_counting(&qemu, &cache, &asked);
+        assert_eq!(asked.get(), 2);
+
+        // Replaced by another file (an upgrade): another inode.
+        let new = fake_binary(dir.path(), "new", b"three, longer");
+        std::fs::rename(&new, &qemu).unwrap();
+        let upgraded = probe_counting(&qemu, &cache, &asked);
+        assert_eq!(asked.get(), 3);
+        assert_eq!(upgraded.version, (10, 0, 3));
+        probe_counting(&qemu, &cache, &asked);
+        assert_eq!(asked.get(), 3);
+    }
+
+    #[test]
+    fn a_link_to_the_binary_shares_its_note_and_keeps_its_own_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("cache");
+        let qemu = fake_binary(dir.path(), "qemu-system-ppc64", b"x");
+        let link = dir.path().join("qemu-link");
+        std::os::unix::fs::symlink(&qemu, &link).unwrap();
+        let asked = std::cell::Cell::new(0);
+        probe_counting(&qemu, &cache, &asked);
+        let via_link = probe_counting(&link, &cache, &asked);
+        assert_eq!(asked.get(), 1);
+        assert_eq!(via_link.path, link.to_str().unwrap());
+    }
+
+    #[test]
+    fn a_broken_or_foreign_note_is_ignored_and_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("cache");
+        let qemu = fake_binary(dir.path(), "qemu-system-ppc64", b"x");
+        let identity = QemuIdentity::of(&qemu).unwrap();
+        let note = probe_note_path(&cache, &identity);
+        let asked = std::cell::Cell::new(0);
+        probe_counting(&qemu, &cache, &asked);
+        let good = std::fs::read_to_string(&note).unwrap();
+
+        for broken in [
+            String::new(),
+            good[..good.len() / 2].to_string(),
+            "not json".to_string(),
+            good.replace("\"format\": 1", "\"format\": 999"),
+            good.replace(env!("CARGO_PKG_VERSION"), "0.0.0-other"),
+            good.replace(&format!("\"inode\": {}", identity.inode), "\"inode\": 1"),
+        ] {
+            assert_ne!(broken, good);
+            std::fs::write(&note, &broken).unwrap();
+            let before = asked.get();
+            let f = probe_counting(&qemu, &cache, &asked);
+            assert_eq!(
+                asked.get(),
+                before + 1,
+                "note {broken:?} must not be trusted"
+            );
+            assert_eq!(f.version, (10, 0, asked.get()));
+            // ... and the new answer replaced it.
+            probe_counting(&qemu, &cache, &asked);
+            assert_eq!(asked.get(), before + 1);
+        }
+    }
+
+    #[test]
+    fn scripts_missing_binaries_and_failed_probes_are_not_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("cache");
+        let script = dir.path().join("qemu-wrapper");
+        std::fs::write(&script, "#!/bin/sh\nexec qemu-system-ppc64 \"$@\"\n").unwrap();
+        assert_eq!(QemuIdentity::of(&script), None);
+        assert_eq!(QemuIdentity::of(&dir.path().join("absent")), None);
+        let asked = std::cell::Cell::new(0);
+        probe_counting(&script, &cache, &asked);
+        probe_counting(&script, &cache, &asked);
+        assert_eq!(asked.get(), 2);
+        assert!(!cache.exists());
+
+        let qemu = fake_binary(dir.path(), "qemu-system-ppc64", b"x");
+        assert_eq!(cached_probe(qemu.to_str().unwrap(), &cache, |_| None), None);
+        probe_counting(&qemu, &cache, &asked);
+        assert_eq!(asked.get(), 3, "a qemu that did not answer left no note");
+    }
+
+    #[test]
+    fn an_unwritable_cache_costs_only_the_note() {
+        let dir = tempfile::tempdir().unwrap();
+        let qemu = fake_binary(dir.path(), "qemu-system-ppc64", b"x");
+        // A file where the cache directory should be.
+        let cache = dir.path().join("cache");
+        std::fs::write(&cache, b"").unwrap();
+        let asked = std::cell::Cell::new(0);
+        assert_eq!(probe_counting(&qemu, &cache, &asked).version, (10, 0, 1));
+        assert_eq!(probe_counting(&qemu, &cache, &asked).version, (10, 0, 2));
     }
 
     #[test]

@@ -121,9 +121,17 @@ pub fn facts<'a>(
             partition: partition.map(str::to_string),
             cells: matrix.cells.iter().map(|c| c.name.clone()).collect(),
         },
-        image_sha256: [("debian-kernel-64k".to_string(), "ab".repeat(32))]
-            .into_iter()
-            .collect(),
+        // The image the matrix's `debian-64k` kernel boots (Debian's own,
+        // or the harness's minimal build in void-compat).
+        image_sha256: [(
+            matrix
+                .kernels
+                .get("debian-64k")
+                .map_or("debian-kernel-64k".to_string(), |k| k.image.clone()),
+            "ab".repeat(32),
+        )]
+        .into_iter()
+        .collect(),
         out: out.to_path_buf(),
     }
 }
