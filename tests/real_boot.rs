@@ -357,6 +357,16 @@ image = "debian-kernel-4k"
 page_size = "4k"
 "#;
 
+/// The console log of the first emulated host of a run (empty until there
+/// is one).
+fn host_console(out: &Path) -> String {
+    std::fs::read_dir(out.join("hosts"))
+        .ok()
+        .and_then(|mut d| d.next())
+        .and_then(|e| std::fs::read_to_string(e.ok()?.path().join("console.log")).ok())
+        .unwrap_or_default()
+}
+
 /// The first session's record in a run's results.json.
 fn session_record(out: &Path) -> serde_json::Value {
     let results: serde_json::Value =
@@ -444,11 +454,7 @@ fixes = [[], [\"hpt-max-page-size\"], [\"hpt-max-page-size\", \"hugepages\"]]
     assert_eq!(probed["kvm"]["pr_loaded"], false, "{probed}");
     // The CPU exactly as /proc/cpuinfo shows it there (the host's init
     // prints that line on its console).
-    let host_log = std::fs::read_dir(out.join("hosts"))
-        .unwrap()
-        .map(|e| std::fs::read_to_string(e.unwrap().path().join("console.log")).unwrap())
-        .next()
-        .unwrap();
+    let host_log = host_console(&out);
     let cpu_line = host_log
         .lines()
         .find_map(|l| l.strip_prefix("BOOTMATRIX-L1: cpu"))
@@ -484,17 +490,10 @@ fixes = [[\"hpt-max-page-size\"], [\"hpt-max-page-size\", \"nested-hv\"]]
     let out = dir.path().join("out");
     let child = spawn_run(&m, &out, &[]);
     // Once the run inside has started its first guest, the host dies.
-    let host_log = || -> String {
-        std::fs::read_dir(out.join("hosts"))
-            .ok()
-            .and_then(|mut d| d.next())
-            .and_then(|e| std::fs::read_to_string(e.ok()?.path().join("console.log")).ok())
-            .unwrap_or_default()
-    };
     wait_until(
         "the first guest to start inside",
         Duration::from_secs(600),
-        || host_log().contains("\"message\":\"started\""),
+        || host_console(&out).contains("\"message\":\"started\""),
     );
     let needle = out.display().to_string();
     let level0: Vec<u32> = processes_mentioning(&needle)

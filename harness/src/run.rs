@@ -580,11 +580,7 @@ fn run_session(
 /// inside decided it, from its own probe; the files are written here as for
 /// a cell booted here.
 fn delivered(job: &Job, l0: &QemuCommand, d: hosted::Delivered, opts: &RunOptions) -> CellResult {
-    let dir = opts
-        .out_dir
-        .join("cells")
-        .join(cell_dir_name(&job.cell().name));
-    let mut r = blank_result(job, dir.clone());
+    let mut r = blank_result(job, session_cell_dir(job, opts));
     let inner = d.result;
     let previewed = std::mem::replace(&mut r.expected, inner.expected);
     r.prediction.rule = inner.rule;
@@ -611,42 +607,16 @@ fn delivered(job: &Job, l0: &QemuCommand, d: hosted::Delivered, opts: &RunOption
         }
         s
     };
-    let files = std::fs::create_dir_all(&dir)
-        .map_err(|e| format!("cannot create {}: {e}", dir.display()))
-        .and_then(|()| {
-            promised(
-                &dir.join("repro.sh"),
-                crate::chain::repro_script(&job.cell().name, l0, &r.argv).as_bytes(),
-                true,
-            )
-        })
-        .and_then(|()| {
-            promised(
-                &dir.join("console.log"),
-                joined(&d.console).as_bytes(),
-                false,
-            )
-        })
-        .and_then(|()| {
-            promised(
-                &dir.join("qemu-stderr.log"),
-                joined(&d.stderr).as_bytes(),
-                false,
-            )
-        });
-    or_write_error(&mut r, files);
-    let written = write_cell_files(&r);
-    or_write_error(&mut r, written);
-    r
+    let logs = [
+        ("console.log", joined(&d.console)),
+        ("qemu-stderr.log", joined(&d.stderr)),
+    ];
+    write_session_cell(r, l0, &logs)
 }
 
 /// The result of a session cell that has no verdict to believe.
 fn session_error(job: &Job, l0: &QemuCommand, opts: &RunOptions, why: &str) -> CellResult {
-    let dir = opts
-        .out_dir
-        .join("cells")
-        .join(cell_dir_name(&job.cell().name));
-    let mut r = blank_result(job, dir.clone());
+    let mut r = blank_result(job, session_cell_dir(job, opts));
     r.verdict = Verdict::error(why);
     r.attempts.push(Attempt {
         verdict: r.verdict.clone(),
@@ -654,19 +624,35 @@ fn session_error(job: &Job, l0: &QemuCommand, opts: &RunOptions, why: &str) -> C
         observation: None,
         exit_status: None,
     });
-    let argv = match &job.action {
-        Action::Inner { argv } => argv.clone(),
-        _ => Vec::new(),
-    };
-    let files = std::fs::create_dir_all(&dir)
+    if let Action::Inner { argv } = &job.action {
+        r.argv = argv.clone();
+    }
+    write_session_cell(r, l0, &[])
+}
+
+fn session_cell_dir(job: &Job, opts: &RunOptions) -> PathBuf {
+    opts.out_dir
+        .join("cells")
+        .join(cell_dir_name(&job.cell().name))
+}
+
+/// Writes a session cell's directory: its reproducer (the host's level-0
+/// command and the command inside), `logs`, its verdict and result; a file
+/// that cannot be written turns the cell into an infrastructure error.
+fn write_session_cell(mut r: CellResult, l0: &QemuCommand, logs: &[(&str, String)]) -> CellResult {
+    let dir = r.dir.clone();
+    let mut files = std::fs::create_dir_all(&dir)
         .map_err(|e| format!("cannot create {}: {e}", dir.display()))
         .and_then(|()| {
             promised(
                 &dir.join("repro.sh"),
-                crate::chain::repro_script(&job.cell().name, l0, &argv).as_bytes(),
+                crate::chain::repro_script(&r.name, l0, &r.argv).as_bytes(),
                 true,
             )
         });
+    for (name, text) in logs {
+        files = files.and_then(|()| promised(&dir.join(name), text.as_bytes(), false));
+    }
     or_write_error(&mut r, files);
     let written = write_cell_files(&r);
     or_write_error(&mut r, written);
