@@ -120,7 +120,14 @@ fn emulated_hosts_boot_the_host_kernel_under_test() {
         kernels: Vec::new(),
     };
     let facts = common::x86_host_with_qemu();
-    let plain = app::make_plan(&selection, &facts, qemu::DEFAULT_QEMU, 1.0).unwrap();
+    let plain = app::make_plan(
+        &selection,
+        &facts,
+        qemu::DEFAULT_QEMU,
+        1.0,
+        &bootmatrix::app::Schedule::lanes(None),
+    )
+    .unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let vmlinux = tmp.path().join("vmlinux");
     fs::write(&vmlinux, b"\x7fELF").unwrap();
@@ -128,7 +135,14 @@ fn emulated_hosts_boot_the_host_kernel_under_test() {
         flag(&format!("host-4k={}", vmlinux.display())),
         flag(&format!("debian-4k={}", vmlinux.display())),
     ];
-    let plan = app::make_plan(&selection, &facts, qemu::DEFAULT_QEMU, 1.0).unwrap();
+    let plan = app::make_plan(
+        &selection,
+        &facts,
+        qemu::DEFAULT_QEMU,
+        1.0,
+        &bootmatrix::app::Schedule::lanes(None),
+    )
+    .unwrap();
     let names =
         |p: &bootmatrix::plan::Plan| p.cells.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
     assert_eq!(names(&plan), names(&plain), "cell names do not change");

@@ -23,7 +23,14 @@ fn selection(matrix: &str, filters: &[&str]) -> Selection {
 fn plan_json_is_the_plan_value_for_the_default_and_void_compat_matrices() {
     let facts = host::probe(qemu::DEFAULT_QEMU);
     for m in ["matrices/default.toml", "matrices/void-compat.toml"] {
-        let plan = app::make_plan(&selection(m, &[]), &facts, qemu::DEFAULT_QEMU, 1.0).unwrap();
+        let plan = app::make_plan(
+            &selection(m, &[]),
+            &facts,
+            qemu::DEFAULT_QEMU,
+            1.0,
+            &bootmatrix::app::Schedule::lanes(None),
+        )
+        .unwrap();
         let out = common::run(&["plan", m, "--format", "json"]);
         assert!(
             out.status.success(),
@@ -78,7 +85,14 @@ fn run_executes_the_plan_it_writes() {
     let facts = host::probe(qemu::DEFAULT_QEMU);
     let mut skip_known = selection("matrices/void-compat.toml", &[filter]);
     skip_known.known_failures = bootmatrix::plan::KnownFailures::Skip;
-    let plan = app::make_plan(&skip_known, &facts, qemu::DEFAULT_QEMU, 1.0).unwrap();
+    let plan = app::make_plan(
+        &skip_known,
+        &facts,
+        qemu::DEFAULT_QEMU,
+        1.0,
+        &bootmatrix::app::Schedule::lanes(None),
+    )
+    .unwrap();
     if plan.cells.iter().all(|c| !c.runnable()) {
         assert_eq!(run.status.code(), Some(0));
         let results: serde_json::Value =
@@ -106,7 +120,14 @@ fn emulated_cells_of_one_host_share_one_session() {
     let facts = common::x86_host_with_qemu();
     let mut s = selection("matrices/void-compat.toml", &[]);
     s.hosts = HostsMode::Emulated;
-    let plan = app::make_plan(&s, &facts, qemu::DEFAULT_QEMU, 1.0).unwrap();
+    let plan = app::make_plan(
+        &s,
+        &facts,
+        qemu::DEFAULT_QEMU,
+        1.0,
+        &bootmatrix::app::Schedule::lanes(None),
+    )
+    .unwrap();
     for (k, session) in plan.sessions.iter().enumerate() {
         for &i in &session.cells {
             let c = &plan.cells[i];
@@ -139,7 +160,14 @@ fn emulated_cells_of_one_host_share_one_session() {
         assert_eq!(n, usize::from(in_host && c.runnable()), "{}", c.name);
     }
     // A timeout scale reaches every cell and every host boot.
-    let slow = app::make_plan(&s, &facts, qemu::DEFAULT_QEMU, 2.0).unwrap();
+    let slow = app::make_plan(
+        &s,
+        &facts,
+        qemu::DEFAULT_QEMU,
+        2.0,
+        &bootmatrix::app::Schedule::lanes(None),
+    )
+    .unwrap();
     for (a, b) in plan.cells.iter().zip(&slow.cells) {
         assert_eq!(a.cell.timeout * 2, b.cell.timeout, "{}", a.name);
     }
@@ -157,9 +185,22 @@ fn a_power9_runner_boots_nested_pseries_hosts_under_its_own_kvm() {
         bootmatrix::model::Mmu::Radix,
         bootmatrix::model::PageSize::K64,
     );
-    let on_power = app::make_plan(&s, &power9, qemu::DEFAULT_QEMU, 1.0).unwrap();
-    let on_x86 =
-        app::make_plan(&s, &common::x86_host_with_qemu(), qemu::DEFAULT_QEMU, 1.0).unwrap();
+    let on_power = app::make_plan(
+        &s,
+        &power9,
+        qemu::DEFAULT_QEMU,
+        1.0,
+        &bootmatrix::app::Schedule::lanes(None),
+    )
+    .unwrap();
+    let on_x86 = app::make_plan(
+        &s,
+        &common::x86_host_with_qemu(),
+        qemu::DEFAULT_QEMU,
+        1.0,
+        &bootmatrix::app::Schedule::lanes(None),
+    )
+    .unwrap();
     let nested = |p: &bootmatrix::plan::Plan| {
         p.sessions
             .iter()
@@ -215,14 +256,28 @@ fn known_failures_run_by_default_and_are_skipped_with_their_reason_on_request() 
         known_failures: Default::default(),
         kernels: Vec::new(),
     };
-    let run = app::make_plan(&s, &facts, qemu::DEFAULT_QEMU, 1.0).unwrap();
+    let run = app::make_plan(
+        &s,
+        &facts,
+        qemu::DEFAULT_QEMU,
+        1.0,
+        &bootmatrix::app::Schedule::lanes(None),
+    )
+    .unwrap();
     assert!(run.cells.iter().all(|c| c.runnable()));
     assert_eq!(
         run.cells[0].cell.known_failure.as_deref(),
         Some("hangs since 6.12, see docs/emulated-hosts.md")
     );
     s.known_failures = bootmatrix::plan::KnownFailures::Skip;
-    let skip = app::make_plan(&s, &facts, qemu::DEFAULT_QEMU, 1.0).unwrap();
+    let skip = app::make_plan(
+        &s,
+        &facts,
+        qemu::DEFAULT_QEMU,
+        1.0,
+        &bootmatrix::app::Schedule::lanes(None),
+    )
+    .unwrap();
     assert_eq!(
         skip.cells[0].readiness.reason().as_deref(),
         Some("known failure: hangs since 6.12, see docs/emulated-hosts.md: run with --known-failures run to check whether it still fails")

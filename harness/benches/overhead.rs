@@ -692,8 +692,14 @@ fn planned(matrix: &Path, name: &str) -> (bootmatrix::model::Cell, bootmatrix::m
         kernels: Vec::new(),
     };
     let facts = bootmatrix::host::probe(bootmatrix::qemu::DEFAULT_QEMU);
-    let plan = bootmatrix::app::make_plan(&selection, &facts, bootmatrix::qemu::DEFAULT_QEMU, 1.0)
-        .expect("plan the bench matrix");
+    let plan = bootmatrix::app::make_plan(
+        &selection,
+        &facts,
+        bootmatrix::qemu::DEFAULT_QEMU,
+        1.0,
+        &bootmatrix::app::Schedule::lanes(None),
+    )
+    .expect("plan the bench matrix");
     let planned = plan
         .cells
         .into_iter()

@@ -93,6 +93,65 @@ pub struct Selection {
     pub kernels: Vec<KernelFlag>,
 }
 
+/// What planning is told of the run's time: how many lanes it has and
+/// what each cell took last time. Splitting long host sessions and the
+/// order of the queue follow from it, so `bootmatrix plan` must be given
+/// the same as `bootmatrix run` to show what that run executes.
+#[derive(Debug, Clone, Default)]
+pub struct Schedule {
+    /// Cells and sessions run at once (`-j`).
+    pub lanes: usize,
+    /// The previous run's seconds by cell name; empty without history.
+    pub durations: BTreeMap<String, f64>,
+}
+
+impl Schedule {
+    /// `lanes` lanes (`None`: [`default_lanes`]) and no history.
+    pub fn lanes(lanes: Option<usize>) -> Schedule {
+        Schedule {
+            lanes: lanes.unwrap_or_else(default_lanes).max(1),
+            durations: BTreeMap::new(),
+        }
+    }
+}
+
+/// The lanes of a run that is not told `-j`: one per core.
+pub fn default_lanes() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// The seconds each cell took in `results` that says how long it takes
+/// to run: cells that ran to a verdict, not skipped or interrupted ones
+/// (their time says nothing of the next run's).
+pub fn durations_of(results: &ResultsFile) -> BTreeMap<String, f64> {
+    use crate::verdict::Status;
+    results
+        .cells
+        .iter()
+        .filter(|c| !matches!(c.status, Status::Skipped | Status::Interrupted))
+        .filter(|c| c.seconds.is_finite() && c.seconds > 0.0)
+        .map(|c| (c.name.clone(), c.seconds))
+        .collect()
+}
+
+/// The durations of a previous run (`--durations`): its `results.json`, or
+/// the output directory holding one. A file that cannot be read is an
+/// error: a history asked for and not had would plan another run.
+pub fn load_durations(path: &Path) -> Result<BTreeMap<String, f64>> {
+    let file = if path.is_dir() {
+        path.join("results.json")
+    } else {
+        path.to_path_buf()
+    };
+    if !file.is_file() {
+        return Err(Error::bad_input(format!(
+            "--durations {}: no such results.json (give a run's results.json or its output directory)",
+            path.display()
+        )));
+    }
+    Ok(durations_of(&ResultsFile::load(&file)?))
+}
+
 /// Options of `bootmatrix run`.
 #[derive(Debug, Clone)]
 pub struct RunArgs {
@@ -104,6 +163,10 @@ pub struct RunArgs {
     pub out: PathBuf,
     /// Parallel cells; `None`: from cores and memory.
     pub jobs: Option<usize>,
+    /// The previous run's `results.json` (or its output directory) whose
+    /// durations order and split the work; `None`: `<out>/results.json`
+    /// if there is one.
+    pub durations: Option<PathBuf>,
     /// Extra attempts for failing cells.
     pub retries: u32,
     /// Count cells that pass only on retry as failed.
@@ -232,8 +295,9 @@ pub fn make_plan(
     probed: &HostFacts,
     qemu: &str,
     timeout_scale: f64,
+    schedule: &Schedule,
 ) -> Result<Plan> {
-    Ok(plan_selected(selection, probed, qemu, timeout_scale)?.1)
+    Ok(plan_selected(selection, probed, qemu, timeout_scale, schedule)?.1)
 }
 
 /// [`make_plan`], also returning the matrix and the kernels under test's
@@ -243,6 +307,7 @@ fn plan_selected(
     probed: &HostFacts,
     qemu: &str,
     timeout_scale: f64,
+    schedule: &Schedule,
 ) -> Result<(Matrix, Plan, BTreeMap<String, ImageSpec>)> {
     let (m, cells, specs) = load_selected(selection)?;
     let input = PlanInput {
@@ -251,6 +316,8 @@ fn plan_selected(
         qemu,
         timeout_scale,
         known_failures: selection.known_failures,
+        durations: &schedule.durations,
+        lanes: schedule.lanes,
     };
     let plan = plan::build(&m, &cells, &input)
         .map_err(|msg| Error::bad_input(format!("{}: {msg}", m.path.display())))?;
@@ -347,11 +414,23 @@ fn run_relayed(args: &RunArgs, relay: Option<&Relay>) -> Result<RunOutcome> {
             facts: Box::new(facts.clone()),
         });
     }
+    // The previous run's durations: asked for, or this output's own.
+    let durations = match &args.durations {
+        Some(p) => load_durations(p)?,
+        None => ResultsFile::load(&args.out.join("results.json"))
+            .map(|r| durations_of(&r))
+            .unwrap_or_default(),
+    };
+    let schedule = Schedule {
+        durations,
+        ..Schedule::lanes(args.jobs)
+    };
     let (matrix, plan, under_test) = plan_selected(
         &args.selection,
         &facts,
         &args.sources.qemu,
         args.timeout_scale,
+        &schedule,
     )?;
     let specs = ImageSpecs {
         dir: args.sources.images_dir_for(&args.selection.matrix),
@@ -368,16 +447,11 @@ fn run_relayed(args: &RunArgs, relay: Option<&Relay>) -> Result<RunOutcome> {
     let prepared = prepare(&plan, args, &specs)?;
     let files = &prepared.files;
 
-    let previous = ResultsFile::load(&args.out.join("results.json"))
-        .map(|r| r.cells.into_iter().map(|c| (c.name, c.seconds)).collect())
-        .unwrap_or_default();
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let opts = RunOptions {
-        jobs: args.jobs.unwrap_or(cores).max(1),
+        jobs: schedule.lanes,
         memory_budget_mib: host::memory_available_mib() * 3 / 4,
         retries: args.retries,
         out_dir: args.out.clone(),
-        previous_seconds: previous,
         warnings: args.warnings,
         suppressions,
         epoch: started,

@@ -270,6 +270,12 @@ struct RunCmd {
     /// than three quarters of what is available].
     #[arg(short, long, value_name = "N")]
     jobs: Option<usize>,
+    /// The previous run whose cell durations order the work longest first
+    /// and decide whether a long emulated-host session is split over
+    /// several boots: its results.json or output directory [default:
+    /// results.json in --out, if there is one].
+    #[arg(long, value_name = "FILE")]
+    durations: Option<PathBuf>,
     /// Run only cells whose name matches: a glob (`tcg/*`), a substring
     /// (`hpt`), or `=NAME` for exactly that cell. Repeat for "any of".
     #[arg(long, value_name = "PATTERN")]
@@ -374,6 +380,16 @@ struct PlanCmd {
     known_failures: KnownFailuresArg,
     #[command(flatten)]
     kernels: KernelArgs,
+    /// The lanes of the run to plan for (see `run --jobs`): a long
+    /// emulated-host session is split over several boots only when that
+    /// shortens the run on this many lanes [default: the number of cores].
+    #[arg(short, long, value_name = "N")]
+    jobs: Option<usize>,
+    /// The previous run whose cell durations the plan expects (see `run
+    /// --durations`): its results.json or output directory [default: none,
+    /// every cell estimated]. Give what `run` will use to see its plan.
+    #[arg(long, value_name = "FILE")]
+    durations: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -447,6 +463,7 @@ fn bisect(c: BisectCmd) -> i32 {
         sources: sources(&c.sources, false),
         out: c.out,
         jobs: Some(1),
+        durations: None,
         retries: 0,
         flaky_fails: false,
         mode: Mode::detect(false),
@@ -542,6 +559,7 @@ fn dispatch(command: Command) -> bootmatrix::Result<i32> {
                 sources: sources(&c.sources, mode == Mode::Bars),
                 out: c.out,
                 jobs: c.jobs,
+                durations: c.durations,
                 retries: c.retries,
                 flaky_fails: c.flaky_fails,
                 mode,
@@ -590,7 +608,17 @@ fn dispatch(command: Command) -> bootmatrix::Result<i32> {
                 known_failures: c.known_failures.into(),
                 kernels: c.kernels.parse()?,
             };
-            let plan = app::make_plan(&selection, &facts, &c.qemu, 1.0)?;
+            if c.jobs == Some(0) {
+                return Err(Error::bad_input("--jobs must be at least 1"));
+            }
+            let schedule = app::Schedule {
+                durations: match &c.durations {
+                    Some(p) => app::load_durations(p)?,
+                    None => Default::default(),
+                },
+                ..app::Schedule::lanes(c.jobs)
+            };
+            let plan = app::make_plan(&selection, &facts, &c.qemu, 1.0, &schedule)?;
             match c.format {
                 Format::Text => print!("{}", plan::render::render_text(&plan)),
                 Format::Json => println!("{}", plan::render::render_json(&plan)),

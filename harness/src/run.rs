@@ -1,5 +1,6 @@
 //! How cells run: a pool of workers boots planned cells in parallel within
-//! the machine's cores and memory, longest first, each with its timeout,
+//! the machine's cores and memory, longest expected first (the plan's
+//! [`Plan::start_order`]), each with its timeout,
 //! retries and teardown, and hands every result to the reporter as it comes.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -105,7 +106,7 @@ fn jobs<'a>(
                     },
                     Err(e) => Action::Settled(Verdict::error(&format!(
                         "cannot build the emulated host {}: {e}",
-                        boots[*k].session.key
+                        boots[*k].session.name()
                     ))),
                 },
             };
@@ -144,8 +145,6 @@ pub struct RunOptions {
     pub retries: u32,
     /// Where each cell gets its directory.
     pub out_dir: PathBuf,
-    /// Durations of the previous run by cell name, to start long cells first.
-    pub previous_seconds: BTreeMap<String, f64>,
     /// What kernel warnings do to a verdict (`--warnings`).
     pub warnings: WarningPolicy,
     /// Known kernel noise (`--suppressions`).
@@ -171,28 +170,6 @@ pub fn cell_dir_name(name: &str) -> String {
             }
         })
         .collect()
-}
-
-/// The order cells start in: longest expected first (previous run's
-/// durations, else the timeout as a proxy of how slow the cell's kind is),
-/// so that the makespan is not set by one long cell started last.
-fn schedule_order(cells: &[Job], previous: &BTreeMap<String, f64>) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..cells.len()).collect();
-    let guess = |p: &Job| -> f64 {
-        match &p.action {
-            Action::Settled(_) | Action::Inner { .. } => -1.0,
-            Action::Boot(_) => previous
-                .get(&p.cell().name)
-                .copied()
-                .unwrap_or(p.cell().timeout.as_secs_f64() / 10.0),
-        }
-    };
-    order.sort_by(|&a, &b| {
-        guess(&cells[b])
-            .total_cmp(&guess(&cells[a]))
-            .then(a.cmp(&b))
-    });
-    order
 }
 
 struct Budget {
@@ -262,21 +239,21 @@ pub fn execute(
 ) -> Vec<CellResult> {
     let (cells, boots) = jobs(plan, files, &opts.kernels);
     // Verdicts reached without booting are told at once; then emulated
-    // hosts, which take longest; then cells, longest first.
+    // hosts and cells booted here in the plan's one order, longest
+    // expected first.
     let mut work: VecDeque<Work> = (0..cells.len())
         .filter(|&i| matches!(cells[i].action, Action::Settled(_)))
         .map(Work::Cell)
         .collect();
     work.extend(
-        (0..boots.len())
-            .filter(|&k| boots[k].command.is_ok() && !boots[k].session.cells.is_empty())
-            .map(Work::Session),
-    );
-    work.extend(
-        schedule_order(&cells, &opts.previous_seconds)
+        plan.start_order()
             .into_iter()
-            .filter(|&i| matches!(cells[i].action, Action::Boot(_)))
-            .map(Work::Cell),
+            .filter_map(|start| match start {
+                plan::Start::Session(k) => boots[k].command.is_ok().then_some(Work::Session(k)),
+                plan::Start::Cell(i) => {
+                    matches!(cells[i].action, Action::Boot(_)).then_some(Work::Cell(i))
+                }
+            }),
     );
     let queue: Mutex<VecDeque<Work>> = Mutex::new(work);
     let results: Mutex<Vec<Option<CellResult>>> = Mutex::new(vec![None; cells.len()]);
@@ -389,7 +366,9 @@ fn run_session(
         return;
     };
     let opts = pool.opts;
-    let key = session.key.to_string();
+    // The session's name, not its key: the parts of a split session each
+    // get their own directory and lane.
+    let key = session.name();
     let host_dir = opts.out_dir.join("hosts").join(cell_dir_name(&key));
     let host_files = std::fs::create_dir_all(&host_dir)
         .map_err(|e| format!("cannot create {}: {e}", host_dir.display()))

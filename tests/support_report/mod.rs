@@ -157,6 +157,8 @@ pub fn run_of(
         qemu: "qemu-system-ppc64",
         timeout_scale: 1.0,
         known_failures: Default::default(),
+        durations: &Default::default(),
+        lanes: 2,
     };
     let plan = bootmatrix::plan::build(matrix, &matrix.cells, &input).unwrap();
     let planned: Vec<&bootmatrix::plan::PlannedCell> =

@@ -11,6 +11,7 @@
 //! prepared files and executes exactly this value.
 
 pub mod render;
+pub mod schedule;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -26,6 +27,8 @@ use crate::qemu::{self, BootFiles, QemuCommand};
 use crate::readiness::Missing;
 use crate::rules::{self, Prediction};
 use crate::verdict;
+
+pub use schedule::Start;
 
 /// Where a matrix's KVM host rows run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -148,6 +151,9 @@ pub struct PlannedCell {
     /// Where it runs (its command is planned even when it is skipped, so
     /// that `plan` shows what would run).
     pub placement: Placement,
+    /// Seconds it is expected to take ([`schedule::cell_seconds`]): what
+    /// orders the run's queue and balances split sessions.
+    pub expected_seconds: f64,
     /// The cell as expanded (and placed) from the matrix.
     pub cell: Cell,
 }
@@ -170,11 +176,22 @@ impl PlannedCell {
     }
 }
 
-/// One boot of an emulated host that runs several cells in turn.
+/// One boot of an emulated host that runs several cells in turn. A long
+/// session may be split over several boots of the same host, its *parts*
+/// ([`schedule::parts`]): each part is a `Session` of its own, with its own
+/// initramfs (built from its cells) and its own directory under `hosts/`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Session {
     /// What the cells sharing this boot have in common.
     pub key: SessionKey,
+    /// Which boot of the key's host this is, from 1.
+    pub part: usize,
+    /// How many boots the key's cells are split over (1: not split).
+    pub parts: usize,
+    /// Seconds this boot is expected to take: a host boot
+    /// ([`schedule::HOST_BOOT_SECONDS`]) and its cells; 0 when it is not
+    /// booted.
+    pub expected_seconds: f64,
     /// The host.
     pub host: HostSpec,
     /// What the host must be once booted; the probe inside is checked
@@ -198,6 +215,18 @@ pub struct Session {
 }
 
 impl Session {
+    /// The session's name: its key, with the part when the key's cells are
+    /// split (`powernv9-radix-host-4k-6144-qemu10.0-part2of3`). Two boots
+    /// never share a name, so each gets its own directory under `hosts/`
+    /// and its own lane in the report.
+    pub fn name(&self) -> String {
+        if self.parts > 1 {
+            format!("{}-part{}of{}", self.key, self.part, self.parts)
+        } else {
+            self.key.to_string()
+        }
+    }
+
     /// How long the host may take to boot.
     pub fn boot_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.boot_timeout_secs)
@@ -219,6 +248,9 @@ pub struct Plan {
     pub cells: Vec<PlannedCell>,
     /// The emulated-host boots, each with its runnable cells.
     pub sessions: Vec<Session>,
+    /// The lanes (`-j`) the run has, which splitting sessions was decided
+    /// for.
+    pub lanes: usize,
 }
 
 /// What to do with cells that carry a `known_failure` mark.
@@ -250,6 +282,13 @@ pub struct PlanInput<'a> {
     pub timeout_scale: f64,
     /// What to do with cells marked `known_failure`.
     pub known_failures: KnownFailures,
+    /// The previous run's seconds by cell name (empty without history):
+    /// what each cell is expected to take, for the order cells and
+    /// sessions start in and for splitting long sessions.
+    pub durations: &'a BTreeMap<String, f64>,
+    /// Cells and sessions the run executes at once (`-j`): a session is
+    /// split only when that shortens the run on this many lanes.
+    pub lanes: usize,
 }
 
 /// Why a matrix cannot be planned as asked: the matrix's fault, so bad
@@ -367,6 +406,9 @@ pub fn build(matrix: &Matrix, cells: &[Cell], input: &PlanInput) -> Result<Plan,
                     );
                     sessions.push(Session {
                         key: key.clone(),
+                        part: 1,
+                        parts: 1,
+                        expected_seconds: 0.0,
                         expected: expected_host,
                         level0,
                         host: cell.host.clone(),
@@ -398,7 +440,15 @@ pub fn build(matrix: &Matrix, cells: &[Cell], input: &PlanInput) -> Result<Plan,
                 command: qemu::guest_command(input.qemu, cell, &prediction, &files),
             }
         };
+        let expected_seconds = schedule::cell_seconds(
+            &cell.name,
+            &expected,
+            readiness == Readiness::Runnable,
+            cell.timeout,
+            input.durations,
+        );
         planned.push(PlannedCell {
+            expected_seconds,
             name: cell.name.clone(),
             row: rules::documented_row(cell),
             expectation: rules::expectation_text(&cell.expect),
@@ -410,6 +460,7 @@ pub fn build(matrix: &Matrix, cells: &[Cell], input: &PlanInput) -> Result<Plan,
             cell: cell.clone(),
         });
     }
+    let sessions = split_sessions(sessions, &mut planned, input);
     Ok(Plan {
         matrix: matrix.path.clone(),
         matrix_sha256: matrix.sha256.clone(),
@@ -417,10 +468,117 @@ pub fn build(matrix: &Matrix, cells: &[Cell], input: &PlanInput) -> Result<Plan,
         host: input.host.clone(),
         cells: planned,
         sessions,
+        lanes: input.lanes.max(1),
     })
 }
 
+/// Splits the sessions that [`schedule::parts`] says should boot more than
+/// once into their parts ([`schedule::balance`]), renumbers them (the parts
+/// of one key side by side, in the order of the keys), points every cell at
+/// its part (a cell that does not run, at the first) and gives each
+/// session its expected seconds. What the host is and reserves stays the
+/// key's: a split changes where a cell runs, never its verdict.
+fn split_sessions(
+    sessions: Vec<Session>,
+    planned: &mut [PlannedCell],
+    input: &PlanInput,
+) -> Vec<Session> {
+    let timed = |cells: &[usize]| -> Vec<(usize, f64)> {
+        cells
+            .iter()
+            .map(|&i| (i, planned[i].expected_seconds))
+            .collect()
+    };
+    let runnable: Vec<Vec<(usize, f64)>> = sessions.iter().map(|s| timed(&s.cells)).collect();
+    let here: Vec<f64> = planned
+        .iter()
+        .filter(|p| p.runnable() && matches!(p.placement, Placement::Here { .. }))
+        .map(|p| p.expected_seconds)
+        .collect();
+    let parts = schedule::parts(&runnable, &here, input.lanes);
+    let mut out: Vec<Session> = Vec::new();
+    // Old session index -> the new index of each of its parts.
+    let mut renumbered: Vec<Vec<usize>> = Vec::with_capacity(sessions.len());
+    for ((session, cells), n) in sessions.into_iter().zip(&runnable).zip(parts) {
+        let divided = schedule::balance(cells, n).unwrap_or_else(|| vec![session.cells.clone()]);
+        let count = divided.len();
+        let mut indices = Vec::with_capacity(count);
+        for (p, part_cells) in divided.into_iter().enumerate() {
+            let k = out.len();
+            let mut s = session.clone();
+            s.part = p + 1;
+            s.parts = count;
+            s.expected_seconds =
+                schedule::session_seconds(part_cells.iter().map(|&i| planned[i].expected_seconds));
+            s.cells = part_cells;
+            s.command = rebind_initramfs(&s.command, renumbered.len(), k);
+            out.push(s);
+            indices.push(k);
+        }
+        renumbered.push(indices);
+    }
+    for (i, p) in planned.iter_mut().enumerate() {
+        if let Placement::InHost { session, .. } = &mut p.placement {
+            let parts = &renumbered[*session];
+            *session = parts
+                .iter()
+                .copied()
+                .find(|&k| out[k].cells.contains(&i))
+                .unwrap_or(parts[0]);
+        }
+    }
+    out
+}
+
+/// `command` with the placeholder of session `from`'s initramfs replaced by
+/// that of session `to`.
+fn rebind_initramfs(command: &QemuCommand, from: usize, to: usize) -> QemuCommand {
+    let old = FileRef::HostInitramfs(from).placeholder();
+    let new = FileRef::HostInitramfs(to).placeholder();
+    QemuCommand {
+        program: command.program.clone(),
+        args: command
+            .args
+            .iter()
+            .map(|a| if *a == old { new.clone() } else { a.clone() })
+            .collect(),
+    }
+}
+
 impl Plan {
+    /// The order in which the run's lanes start the booted sessions and
+    /// the runnable cells booted here: one queue over both, longest
+    /// expected first, so that the run's end is not set by a long session
+    /// or cell started last. Equal ones keep plan order, sessions first.
+    pub fn start_order(&self) -> Vec<Start> {
+        schedule::longest_first(&self.work())
+    }
+
+    /// Seconds the run is expected to take on its lanes, if its work starts
+    /// in [`Plan::start_order`] ([`schedule::makespan`]).
+    pub fn expected_seconds(&self) -> f64 {
+        let costs: Vec<f64> = self.work().into_iter().map(|(_, s)| s).collect();
+        schedule::makespan(&costs, self.lanes)
+    }
+
+    /// Every booted session and runnable cell booted here, in plan order,
+    /// with its expected seconds.
+    fn work(&self) -> Vec<(Start, f64)> {
+        let sessions = self
+            .sessions
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.cells.is_empty())
+            .map(|(k, s)| (Start::Session(k), s.expected_seconds));
+        let cells = self
+            .cells
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.runnable() && matches!(c.placement, Placement::Here { .. }))
+            .map(|(i, c)| (Start::Cell(i), c.expected_seconds));
+        sessions.chain(cells).collect()
+    }
+
     /// Every file the runnable cells boot from here, and every image the
     /// sessions need, without duplicates: what must be prepared.
     pub fn native_files(&self) -> Vec<FileRef> {

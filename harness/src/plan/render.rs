@@ -41,6 +41,7 @@ pub fn render_text(plan: &Plan) -> String {
         match &e.placement {
             Placement::InHost { session, command } => {
                 let host = &plan.sessions[*session];
+                s.push_str(&format!("  session:  {}\n", host.name()));
                 s.push_str(&format!("  level 0:  {}\n", host.command.shell_line()));
                 if host.level0 == crate::chain::Level0::Kvm {
                     s.push_str(
@@ -70,6 +71,7 @@ pub fn render_text(plan: &Plan) -> String {
             Outcome::Fails { .. } => fails += 1,
         }
     }
+    s.push_str(&sessions_text(plan));
     s.push_str(&format!(
         "{} cells: {boots} predicted to boot, {fails} to fail with a documented error; {skipped} cannot run on this host",
         plan.cells.len()
@@ -84,6 +86,46 @@ pub fn render_text(plan: &Plan) -> String {
         s.push_str(&format!("; {booted} emulated-host boots"));
     }
     s.push('\n');
+    s
+}
+
+/// The booted sessions in the order the run starts them, each with its
+/// part, cells and expected seconds, and the run's expected length on its
+/// lanes; nothing when no emulated host boots.
+fn sessions_text(plan: &Plan) -> String {
+    let order = plan.start_order();
+    let booted: Vec<usize> = order
+        .iter()
+        .filter_map(|w| match w {
+            super::Start::Session(k) => Some(*k),
+            super::Start::Cell(_) => None,
+        })
+        .collect();
+    if booted.is_empty() {
+        return String::new();
+    }
+    let mut s = format!(
+        "emulated-host sessions, in the order they start on {} lanes (expected: the previous run's \
+         seconds where given, else estimated; {} s per host boot):\n",
+        plan.lanes,
+        super::schedule::HOST_BOOT_SECONDS
+    );
+    for k in booted {
+        let session = &plan.sessions[k];
+        s.push_str(&format!(
+            "  {}  part {} of {}, {} cells, expected {:.0} s\n",
+            session.name(),
+            session.part,
+            session.parts,
+            session.cells.len(),
+            session.expected_seconds
+        ));
+    }
+    s.push_str(&format!(
+        "expected run time on {} lanes: {:.0} s\n\n",
+        plan.lanes,
+        plan.expected_seconds()
+    ));
     s
 }
 
@@ -224,6 +266,8 @@ mod tests {
             qemu: "qemu-system-ppc64",
             timeout_scale: 1.0,
             known_failures: Default::default(),
+            durations: &BTreeMap::new(),
+            lanes: 2,
         };
         super::super::build(&m, &[c], &input).unwrap()
     }
