@@ -3,6 +3,7 @@
 //! the run here selects only cells this machine skips.
 
 mod common;
+mod support_report;
 
 use bootmatrix::app::{self, Selection};
 use bootmatrix::plan::{render, HostsMode, Placement, Readiness};
@@ -55,6 +56,10 @@ fn run_executes_the_plan_it_writes() {
     let filter = "hpt-4k-host/kvm-hv/*/hpt-max-page-size+hugepages/*/host-4k-6.12";
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
+    // The same lanes and history to both.
+    let history = dir.path().join("history");
+    radix_4k_history(&history, 30.0);
+    let history = history.to_str().unwrap();
     let run = common::run(&[
         "run",
         "matrices/void-compat.toml",
@@ -65,6 +70,10 @@ fn run_executes_the_plan_it_writes() {
         "--quiet",
         "--known-failures",
         "skip",
+        "-j",
+        "2",
+        "--durations",
+        history,
     ]);
     let planned = common::run(&[
         "plan",
@@ -75,6 +84,10 @@ fn run_executes_the_plan_it_writes() {
         "json",
         "--known-failures",
         "skip",
+        "-j",
+        "2",
+        "--durations",
+        history,
     ]);
     assert!(planned.status.success());
     let written = std::fs::read_to_string(out.join("plan.json")).unwrap();
@@ -283,4 +296,291 @@ fn known_failures_run_by_default_and_are_skipped_with_their_reason_on_request() 
         Some("known failure: hangs since 6.12, see docs/emulated-hosts.md: run with --known-failures run to check whether it still fails")
     );
     assert!(skip.cells[1].runnable());
+}
+
+/// The sessions of the powernv9 4 KiB Radix host with the default qemu
+/// inside, the longest of void-compat (17 cells).
+const RADIX_4K: &str = "powernv9-radix-host-4k-6144-qemu10.0";
+
+/// void-compat's 4 KiB Radix host rows on emulated hosts, planned on an
+/// x86 machine for `lanes` lanes, every selected cell expected to take
+/// `seconds` (as a previous run would say).
+fn radix_4k_plan(lanes: usize, seconds: f64) -> bootmatrix::plan::Plan {
+    let mut s = selection("matrices/void-compat.toml", &["radix-4k-host/*"]);
+    s.hosts = HostsMode::Emulated;
+    let facts = common::x86_host_with_qemu();
+    let unscheduled = app::make_plan(
+        &s,
+        &facts,
+        qemu::DEFAULT_QEMU,
+        1.0,
+        &app::Schedule::lanes(Some(1)),
+    )
+    .unwrap();
+    let schedule = app::Schedule {
+        lanes,
+        durations: unscheduled
+            .cells
+            .iter()
+            .map(|c| (c.name.clone(), seconds))
+            .collect(),
+    };
+    app::make_plan(&s, &facts, qemu::DEFAULT_QEMU, 1.0, &schedule).unwrap()
+}
+
+/// The sessions of `key`: (part, parts, cells, expected seconds).
+fn parts_of(plan: &bootmatrix::plan::Plan, key: &str) -> Vec<(usize, usize, usize, f64)> {
+    plan.sessions
+        .iter()
+        .filter(|s| s.key.to_string() == key)
+        .map(|s| (s.part, s.parts, s.cells.len(), s.expected_seconds))
+        .collect()
+}
+
+#[test]
+fn a_long_host_session_is_split_into_balanced_parts_on_two_lanes() {
+    // 17 cells of 30 s: 8 + 510 = 518 s in one boot, beside the 6 cells
+    // (188 s) of the same host with qemu 7.2. Three boots of 6, 6 and 5
+    // cells (188, 188, 158 s) end the run at 376 s on two lanes; two
+    // boots at 436 s, four at 414 s.
+    let plan = radix_4k_plan(2, 30.0);
+    assert_eq!(
+        parts_of(&plan, RADIX_4K),
+        vec![(1, 3, 6, 188.0), (2, 3, 6, 188.0), (3, 3, 5, 158.0)]
+    );
+    assert_eq!(
+        parts_of(&plan, "powernv9-radix-host-4k-6144-qemu7.2"),
+        vec![(1, 1, 6, 188.0)]
+    );
+    assert_eq!(plan.expected_seconds(), 376.0);
+    let parts: Vec<&bootmatrix::plan::Session> = plan
+        .sessions
+        .iter()
+        .filter(|s| s.key.to_string() == RADIX_4K)
+        .collect();
+    assert_eq!(
+        parts.iter().map(|s| s.name()).collect::<Vec<_>>(),
+        [
+            format!("{RADIX_4K}-part1of3"),
+            format!("{RADIX_4K}-part2of3"),
+            format!("{RADIX_4K}-part3of3")
+        ]
+    );
+    // What the host is stays the key's: its hugepages (for the largest
+    // hugepage-backed guest of all its cells), its expectation, its
+    // command but for the initramfs each part builds from its own cells.
+    for s in &parts {
+        assert_eq!(s.hugepages, parts[0].hugepages);
+        assert_eq!(s.expected, parts[0].expected);
+        assert_eq!(s.command.args.len(), parts[0].command.args.len());
+    }
+    let unsplit = radix_4k_plan(1, 30.0);
+    for (a, b) in plan.cells.iter().zip(&unsplit.cells) {
+        assert_eq!(a.expected, b.expected, "{}", a.name);
+        assert_eq!(a.readiness, b.readiness, "{}", a.name);
+    }
+    // Every runnable cell of the key is in exactly one part, and placed
+    // in it.
+    for (k, s) in plan.sessions.iter().enumerate() {
+        let initramfs = bootmatrix::plan::FileRef::HostInitramfs(k).placeholder();
+        assert!(s.command.args.contains(&initramfs), "{}", s.name());
+        for &i in &s.cells {
+            assert!(
+                matches!(plan.cells[i].placement, Placement::InHost { session, .. } if session == k),
+                "{}",
+                plan.cells[i].name
+            );
+        }
+    }
+    let in_parts: usize = parts.iter().map(|s| s.cells.len()).sum();
+    assert_eq!(in_parts, 17);
+}
+
+#[test]
+fn one_lane_or_a_short_session_is_never_split() {
+    // One lane: every extra boot only adds its cost.
+    let one_lane = radix_4k_plan(1, 30.0);
+    assert_eq!(parts_of(&one_lane, RADIX_4K), vec![(1, 1, 17, 518.0)]);
+    // 1 s cells: 25 s in one boot; two boots (17 and 16 s) beside the
+    // qemu 7.2 host's 14 s would end at 30 s.
+    let short = radix_4k_plan(2, 1.0);
+    assert_eq!(parts_of(&short, RADIX_4K), vec![(1, 1, 17, 25.0)]);
+    assert!(short.sessions.iter().all(|s| s.parts == 1));
+}
+
+#[test]
+fn the_parts_of_a_split_session_never_share_a_directory() {
+    for lanes in [2, 4, 8] {
+        let plan = radix_4k_plan(lanes, 30.0);
+        assert!(plan.sessions.iter().any(|s| s.parts > 1), "{lanes} lanes");
+        let dirs: std::collections::BTreeSet<String> = plan
+            .sessions
+            .iter()
+            .map(|s| bootmatrix::run::cell_dir_name(&s.name()))
+            .collect();
+        assert_eq!(dirs.len(), plan.sessions.len(), "{dirs:?}");
+        for s in &plan.sessions {
+            assert!(s.cells.len() >= 2, "{}: {} cells", s.name(), s.cells.len());
+        }
+    }
+}
+
+#[test]
+fn the_queue_starts_the_longest_expected_session_first() {
+    use bootmatrix::plan::Start;
+    let mut s = selection("matrices/void-compat.toml", &[]);
+    s.hosts = HostsMode::Emulated;
+    let facts = common::x86_host_with_qemu();
+    // Without history the 4 KiB Radix host (17 cells, a tenth of a 300 s
+    // timeout for each boot) goes first.
+    let plan = app::make_plan(
+        &s,
+        &facts,
+        qemu::DEFAULT_QEMU,
+        1.0,
+        &app::Schedule::lanes(Some(2)),
+    )
+    .unwrap();
+    let order = plan.start_order();
+    let Start::Session(first) = order[0] else {
+        panic!("{order:?}")
+    };
+    assert_eq!(plan.sessions[first].name(), RADIX_4K);
+    // A history in which the 2 cells of the nested 4 KiB hash host with
+    // 6.1 take 150 s each puts that host first (8 + 300 s).
+    let nested = "nested-pseries-hpt-host-4k-6.1-6144-qemu10.0";
+    let mut schedule = app::Schedule::lanes(Some(2));
+    for c in &plan.cells {
+        if let Placement::InHost { session, .. } = c.placement {
+            if plan.sessions[session].key.to_string() == nested {
+                schedule.durations.insert(c.name.clone(), 150.0);
+            }
+        }
+    }
+    assert_eq!(schedule.durations.len(), 2);
+    let plan = app::make_plan(&s, &facts, qemu::DEFAULT_QEMU, 1.0, &schedule).unwrap();
+    let order = plan.start_order();
+    let Start::Session(first) = order[0] else {
+        panic!("{order:?}")
+    };
+    assert_eq!(plan.sessions[first].name(), nested);
+    assert_eq!(plan.sessions[first].expected_seconds, 308.0);
+    // Longest first (void-compat on emulated hosts boots nothing here;
+    // plan::schedule's own tests mix sessions and cells).
+    let seconds: Vec<f64> = order
+        .iter()
+        .map(|w| match *w {
+            Start::Session(k) => plan.sessions[k].expected_seconds,
+            Start::Cell(i) => plan.cells[i].expected_seconds,
+        })
+        .collect();
+    assert!(seconds.windows(2).all(|w| w[0] >= w[1]), "{seconds:?}");
+    // 13 hosts, of which this qemu (no powernv8) boots 11.
+    assert_eq!(order.len(), 11);
+}
+
+/// A results.json as `bootmatrix run` writes it, of every void-compat cell
+/// matching `radix-4k-host/*`, each having taken `seconds`; in `dir`.
+fn radix_4k_history(dir: &std::path::Path, seconds: f64) {
+    let keep = |c: &bootmatrix::model::Cell| c.name.starts_with("radix-4k-host/");
+    let mut file = support_report::write_run(
+        "void-compat",
+        dir,
+        &keep,
+        &support_report::as_predicted,
+        None,
+    );
+    for c in &mut file.cells {
+        c.seconds = seconds;
+    }
+    std::fs::write(
+        dir.join("results.json"),
+        serde_json::to_string_pretty(&file).unwrap(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn plan_takes_the_durations_and_lanes_run_would_use() {
+    let dir = tempfile::tempdir().unwrap();
+    radix_4k_history(dir.path(), 1.0);
+    let results = dir.path().join("results.json");
+    let plan = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec![
+            "plan",
+            "matrices/void-compat.toml",
+            "--hosts",
+            "emulated",
+            "--filter",
+            "radix-4k-host/*",
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        let out = common::run(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let parts = |plan: &serde_json::Value| -> Vec<(u64, u64, f64)> {
+        plan["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["key"]["mmu"] == "radix" && s["key"]["qemu"][1] == 0)
+            .map(|s| {
+                (
+                    s["part"].as_u64().unwrap(),
+                    s["parts"].as_u64().unwrap(),
+                    s["expected_seconds"].as_f64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    // No history: 17 boots estimated at 30 s or documented errors at
+    // 1.5 s; on two lanes the host boots three times.
+    let estimated = plan(&["-j", "2"]);
+    assert_eq!(estimated["lanes"], 2);
+    assert_eq!(parts(&estimated).len(), 3, "{:?}", parts(&estimated));
+    // A history of 1 s cells: one boot of 8 + 17 s.
+    let file = plan(&["-j", "2", "--durations", results.to_str().unwrap()]);
+    assert_eq!(parts(&file), vec![(1, 1, 25.0)]);
+    // The output directory holding it says the same.
+    let dir_given = plan(&["-j", "2", "--durations", dir.path().to_str().unwrap()]);
+    assert_eq!(dir_given, file);
+    // One lane: no split whatever the history.
+    assert_eq!(parts(&plan(&["-j", "1"])).len(), 1);
+    // The text says it per session.
+    let text = common::run(&[
+        "plan",
+        "matrices/void-compat.toml",
+        "--hosts",
+        "emulated",
+        "--filter",
+        "radix-4k-host/*",
+        "-j",
+        "2",
+    ]);
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.contains(&format!(
+            "{RADIX_4K}-part2of3  part 2 of 3, 6 cells, expected"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("session:  {RADIX_4K}-part")),
+        "{text}"
+    );
+    // A history that is not there is bad input.
+    let missing = common::run(&[
+        "plan",
+        "matrices/void-compat.toml",
+        "--durations",
+        dir.path().join("nothing.json").to_str().unwrap(),
+    ]);
+    assert_eq!(missing.status.code(), Some(2));
 }

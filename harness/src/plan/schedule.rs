@@ -220,6 +220,27 @@ mod tests {
     }
 
     #[test]
+    fn sessions_and_cells_here_share_one_longest_first_queue() {
+        let work = [
+            (Start::Cell(0), 12.0),
+            (Start::Session(0), 40.0),
+            (Start::Cell(1), 60.0),
+            (Start::Session(1), 12.0),
+            (Start::Cell(2), 0.5),
+        ];
+        assert_eq!(
+            longest_first(&work),
+            vec![
+                Start::Cell(1),
+                Start::Session(0),
+                Start::Cell(0),
+                Start::Session(1),
+                Start::Cell(2)
+            ]
+        );
+    }
+
+    #[test]
     fn balanced_parts_take_the_longest_cells_first_and_keep_two_cells_each() {
         let cells = [(0, 40.0), (1, 10.0), (2, 30.0), (3, 20.0)];
         assert_eq!(
