@@ -1375,14 +1375,12 @@ fn the_harness_cross_builds_itself_for_ppc64le_once_per_source() {
 fn a_4k_hash_host_on_linux_6_1_boots_a_hugepage_backed_hpt_guest() {
     // Void's default POWER8 row: a 4 KiB hash host, the guest with the
     // page-size cap and 16M hugepages. On bookworm's 6.1 (the harness builds
-    // it from images/kernel-host-4k-6.1.toml) the guest boots; the 6.12
-    // build hangs it after SLOF (docs/emulated-hosts.md#hash-4k-hang). The
-    // row is a native one placed on powernv8 by the matrix: emulated_host
-    // and emulated_host_kernel.
-    let run = run_to_end_with(
+    // it from images/kernel-host-4k-6.1.toml) the guest boots; a stock 6.12
+    // does not (docs/emulated-hosts.md#hash-4k-hang, and the next test).
+    a_4k_hash_host_boots_a_hugepage_backed_hpt_guest(
         "hash4k61",
         r#"
-[kernels.debian-4k]
+[kernels.guest-4k]
 image = "debian-kernel-4k"
 page_size = "4k"
 
@@ -1391,39 +1389,77 @@ image = "kernel-host-4k-6.1"
 page_size = "4k"
 kvm_pr = true
 kvm_pr_mmu_notifiers = false
+"#,
+        "host-4k-6.1",
+    );
+}
 
+#[test]
+fn a_4k_hash_host_on_linux_6_12_with_its_fixes_boots_a_hugepage_backed_hpt_guest() {
+    // The same row on the harness's 6.12 build, which carries the two fixes
+    // for 6.12 on 4 KiB hash hosts (images/patches/
+    // hash-4k-hugepage-access-flags.patch, kvm-hash-4k-hugepage-size.patch):
+    // without them the guest never gets past SLOF.
+    a_4k_hash_host_boots_a_hugepage_backed_hpt_guest(
+        "hash4k612",
+        r#"
+[kernels.guest-4k]
+image = "kernel-guest-4k"
+page_size = "4k"
+
+[kernels."host-4k-6.12"]
+image = "kernel-host-4k"
+page_size = "4k"
+kvm_pr = true
+emulated_hugepages = true
+"#,
+        "host-4k-6.12",
+    );
+}
+
+/// Runs the hugepage-backed HPT guest of a 4 KiB hash host on powernv8 with
+/// the host kernel `host_kernel` (declared in `kernels` beside the guest's
+/// `guest-4k`), and checks that it booted and reported Hash with 4 KiB
+/// pages. The row is a native one placed on powernv8 by the matrix:
+/// emulated_host and emulated_host_kernel.
+fn a_4k_hash_host_boots_a_hugepage_backed_hpt_guest(name: &str, kernels: &str, host_kernel: &str) {
+    let run = run_to_end_with(
+        name,
+        &format!(
+            r#"{kernels}
 [emulation]
-kernel_4k = "host-4k-6.1"
+kernel_4k = "{host_kernel}"
 
 [[cells]]
-name = "hpt-4k-host/{emulated_host}/{emulated_host_kernel}"
+name = "hpt-4k-host/{{emulated_host}}/{{emulated_host_kernel}}"
 host_mmu = "hpt"
 host_page_size = "4k"
 emulated_host = "powernv8"
-emulated_host_kernel = "host-4k-6.1"
+emulated_host_kernel = "{host_kernel}"
 accel = "kvm-hv"
-kernel = "debian-4k"
+kernel = "guest-4k"
 mmu = "hpt"
 memory = 2048
 timeout = 300
 fixes = ["hpt-max-page-size", "hugepages"]
 expect = "boots"
-"#,
+"#
+        ),
         &["--hosts", "emulated"],
     );
     run.assert_passed();
-    let cell = "hpt-4k-host_powernv8_host-4k-6.1";
-    let report = &run.result(cell)["attempts"][0]["observation"]["report"];
+    let cell = format!("hpt-4k-host_powernv8_{host_kernel}");
+    let report = &run.result(&cell)["attempts"][0]["observation"]["report"];
     assert_eq!(report["mmu_word"], "Hash", "{report}");
     assert_eq!(report["page_size"], "4k", "{report}");
-    let argv = run.result(cell)["argv"].to_string();
+    let argv = run.result(&cell)["argv"].to_string();
     assert!(
         argv.contains("cap-hpt-max-page-size=4096") && argv.contains("/dev/hugepages"),
         "{argv}"
     );
-    let host = run
-        .out
-        .join("hosts/powernv8-hpt-host-4k-6.1-6144-qemu10.0/repro.sh");
+    let host = run.out.join(format!(
+        "hosts/powernv8-hpt-{host_kernel}-6144-qemu10.0/repro.sh"
+    ));
     let host = std::fs::read_to_string(host).unwrap();
     assert!(
         host.contains("-machine powernv8") && host.contains("hugepagesz=16M"),
