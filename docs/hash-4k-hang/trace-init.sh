@@ -40,6 +40,7 @@ qemu-system-ppc64 -machine pseries,accel=kvm,kvm-type=$kvm,cap-hpt-max-page-size
     -no-reboot > /tmp/l2.err 2>&1 &
 qemu=$!
 threads() {
+    [ -d /proc/$qemu ] || { echo "TRACE-THREAD: none, the L2 qemu has exited"; return; }
     for t in /proc/$qemu/task/*; do
         set -- $(cat $t/stat)
         echo "TRACE-THREAD: tid=${t##*/} state=$3 minflt=${10} utime=${14} stime=${15}"
