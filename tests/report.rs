@@ -402,7 +402,7 @@ fn a_cell_record_says_what_the_grid_shows() {
         dir.path(),
         &support_report::all,
         &|c| {
-            (c.name == "hpt-4k-host/kvm-hv/hpt-guest/4k/hpt-max-page-size+hugepages/powernv9/host-4k-6.12")
+            (c.name == "hpt-4k-host/kvm-pr/hpt-guest/4k/pr-caps+hpt-max-page-size+hugepages/powernv8/host-4k-6.12")
                 .then(|| (Status::Skipped, c.known_failure.clone().unwrap()))
         },
         Some("hash:1/2"),
