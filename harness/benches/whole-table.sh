@@ -1,28 +1,35 @@
 #!/bin/sh
 # The whole compatibility table, timed: matrices/void-compat.toml as it is
-# (the harness's minimal guest kernels) against the same matrix with
-# Debian's guest kernels, and the default matrix as the yardstick, measured
-# in the same session so that the machine's load hits all three alike.
+# against a baseline, with the default matrix as the yardstick, measured in
+# the same session so that the machine's load hits all three alike.
 #
 #   harness/benches/whole-table.sh [ROUNDS]
 #
-# Each round runs the default matrix, then the two tables, in alternating
-# order from round to round (minimal first in odd rounds, Debian first in
-# even ones). Each configuration keeps its output directory under $OUT
-# (default target/whole-table: default/, minimal/, debian/), so that from
-# the second round on its cells start longest-first by the previous run's
-# durations, as in everyday use; every run's results.json is kept as
-# round-N-NAME.json. The
-# Debian variant is the same file with the `[kernels.*]` images switched
-# back (kernel-guest-* -> debian-kernel-*), written beside the original so
-# that it reads the same image descriptions; cell names are the same, so
+# The baseline is one of:
+# - BASELINE_REV=<git revision>: void-compat.toml as it was at that
+#   revision, run by the same binary without any previous run's durations
+#   (its output directory is emptied before each run), so that it starts
+#   its work as a first run would: the table's settings before a change,
+#   against the table's settings after it;
+# - otherwise the same matrix with Debian's guest kernels: the `[kernels.*]`
+#   images switched back (kernel-guest-* -> debian-kernel-*).
+# Either is written beside the original (matrices/.void-compat-baseline.toml)
+# so that it reads the same image descriptions; cell names are the same, so
 # `bootmatrix diff` compares the two cell by cell, and this script does.
 #
+# Each round runs the default matrix, then the two tables, in alternating
+# order from round to round (the table first in odd rounds, the baseline
+# first in even ones). Each configuration keeps its output directory under
+# $OUT (default target/whole-table: default/, table/, baseline/), so that
+# the table's cells and sessions start longest-first by its previous run's
+# durations, as in everyday use; every run's results.json is kept as
+# round-N-NAME.json.
+#
 # Environment: BOOTMATRIX (default target/release/bootmatrix), JOBS
-# (default 2), EXTRA (more `bootmatrix run` arguments, e.g. `--filter`).
-# Needs jq. Prints, per run, the wall time and the breakdown that
-# results.json allows (see breakdown below); at the end the medians and
-# the ratios.
+# (default 2), EXTRA (more `bootmatrix run` arguments for both tables, e.g.
+# `--known-failures skip` or `--filter`), BASELINE_REV. Needs jq. Prints,
+# per run, the wall time and the breakdown that results.json allows (see
+# breakdown below); at the end the medians and the ratios.
 set -eu
 
 rounds=${1:-1}
@@ -32,12 +39,16 @@ out=${OUT:-target/whole-table}
 extra=${EXTRA:-}
 
 mkdir -p "$out"
-distro=matrices/.void-compat-debian-kernels.toml
-trap 'rm -f "$distro"' EXIT
-sed 's/^image = "kernel-guest-\(4k\|64k\)"/image = "debian-kernel-\1"/' \
-    matrices/void-compat.toml >"$distro"
-if cmp -s matrices/void-compat.toml "$distro"; then
-    echo "whole-table: matrices/void-compat.toml names no kernel-guest-* image" >&2
+baseline=matrices/.void-compat-baseline.toml
+trap 'rm -f "$baseline"' EXIT
+if [ -n "${BASELINE_REV:-}" ]; then
+    git show "$BASELINE_REV:matrices/void-compat.toml" >"$baseline"
+else
+    sed 's/^image = "kernel-guest-\(4k\|64k\)"/image = "debian-kernel-\1"/' \
+        matrices/void-compat.toml >"$baseline"
+fi
+if cmp -s matrices/void-compat.toml "$baseline"; then
+    echo "whole-table: the baseline is the table itself" >&2
     exit 2
 fi
 
@@ -46,6 +57,8 @@ now() { date +%s.%N; }
 # One run: NAME MATRIX. Wall time of the whole process, exit status kept.
 run() {
     name=$1 matrix=$2 dir=$out/$1
+    # A revision's baseline starts as a first run would: no durations.
+    if [ "$name" = baseline ] && [ -n "${BASELINE_REV:-}" ]; then rm -rf "$dir"; fi
     t0=$(now)
     rc=0
     # shellcheck disable=SC2086
@@ -99,14 +112,14 @@ while [ "$i" -le "$rounds" ]; do
     echo "== round $i (load average $(cut -d' ' -f1-3 /proc/loadavg))"
     run default matrices/default.toml
     if [ $((i % 2)) -eq 1 ]; then
-        run minimal matrices/void-compat.toml
-        run debian "$distro"
+        run table matrices/void-compat.toml
+        run baseline "$baseline"
     else
-        run debian "$distro"
-        run minimal matrices/void-compat.toml
+        run baseline "$baseline"
+        run table matrices/void-compat.toml
     fi
-    echo "   verdicts, Debian's kernels -> minimal kernels:"
-    "$bm" diff "$out/round-$i-debian.json" "$out/round-$i-minimal.json" | sed 's/^/    /' || true
+    echo "   verdicts, baseline -> table:"
+    "$bm" diff "$out/round-$i-baseline.json" "$out/round-$i-table.json" | sed 's/^/    /' || true
     i=$((i + 1))
 done
 
@@ -115,9 +128,9 @@ median() {
         awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 def=$(median default)
-min=$(median minimal)
-deb=$(median debian)
+tab=$(median table)
+base=$(median baseline)
 echo "== medians over $rounds round(s), -j $jobs"
-printf 'default matrix %7.1f s\nminimal table  %7.1f s  (%.1f x default)\nDebian table   %7.1f s  (%.1f x default)\nminimal / Debian: %.3f\n' \
-    "$def" "$min" "$(echo "$min / $def" | bc -l)" "$deb" "$(echo "$deb / $def" | bc -l)" \
-    "$(echo "$min / $deb" | bc -l)"
+printf 'default matrix %7.1f s\ntable          %7.1f s  (%.1f x default)\nbaseline       %7.1f s  (%.1f x default)\ntable / baseline: %.3f\n' \
+    "$def" "$tab" "$(echo "$tab / $def" | bc -l)" "$base" "$(echo "$base / $def" | bc -l)" \
+    "$(echo "$tab / $base" | bc -l)"
