@@ -13,13 +13,13 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use bootmatrix::app::{self, Selection};
+use bootmatrix::app::Selection;
 use bootmatrix::matrix;
 use bootmatrix::plan::{HostsMode, Placement};
 use bootmatrix::report::{self, ResultsFile};
 use bootmatrix::run::{CellResult, KernelImage, KernelRole, KernelUsed};
 use bootmatrix::under_test::{self, image_name, KernelFlag};
-use bootmatrix::{qemu, Error};
+use bootmatrix::Error;
 use pack::{headers_package, small_package, Pack};
 
 fn flag(text: &str) -> KernelFlag {
@@ -120,14 +120,7 @@ fn emulated_hosts_boot_the_host_kernel_under_test() {
         kernels: Vec::new(),
     };
     let facts = common::x86_host_with_qemu();
-    let plain = app::make_plan(
-        &selection,
-        &facts,
-        qemu::DEFAULT_QEMU,
-        1.0,
-        &bootmatrix::app::Schedule::lanes(None),
-    )
-    .unwrap();
+    let plain = common::plan(&selection, &facts);
     let tmp = tempfile::tempdir().unwrap();
     let vmlinux = tmp.path().join("vmlinux");
     fs::write(&vmlinux, b"\x7fELF").unwrap();
@@ -135,14 +128,7 @@ fn emulated_hosts_boot_the_host_kernel_under_test() {
         flag(&format!("host-4k={}", vmlinux.display())),
         flag(&format!("debian-4k={}", vmlinux.display())),
     ];
-    let plan = app::make_plan(
-        &selection,
-        &facts,
-        qemu::DEFAULT_QEMU,
-        1.0,
-        &bootmatrix::app::Schedule::lanes(None),
-    )
-    .unwrap();
+    let plan = common::plan(&selection, &facts);
     let names =
         |p: &bootmatrix::plan::Plan| p.cells.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
     assert_eq!(names(&plan), names(&plain), "cell names do not change");

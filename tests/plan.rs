@@ -24,14 +24,7 @@ fn selection(matrix: &str, filters: &[&str]) -> Selection {
 fn plan_json_is_the_plan_value_for_the_default_and_void_compat_matrices() {
     let facts = host::probe(qemu::DEFAULT_QEMU);
     for m in ["matrices/default.toml", "matrices/void-compat.toml"] {
-        let plan = app::make_plan(
-            &selection(m, &[]),
-            &facts,
-            qemu::DEFAULT_QEMU,
-            1.0,
-            &bootmatrix::app::Schedule::lanes(None),
-        )
-        .unwrap();
+        let plan = common::plan(&selection(m, &[]), &facts);
         let out = common::run(&["plan", m, "--format", "json"]);
         assert!(
             out.status.success(),
@@ -98,14 +91,7 @@ fn run_executes_the_plan_it_writes() {
     let facts = host::probe(qemu::DEFAULT_QEMU);
     let mut skip_known = selection("matrices/void-compat.toml", &[filter]);
     skip_known.known_failures = bootmatrix::plan::KnownFailures::Skip;
-    let plan = app::make_plan(
-        &skip_known,
-        &facts,
-        qemu::DEFAULT_QEMU,
-        1.0,
-        &bootmatrix::app::Schedule::lanes(None),
-    )
-    .unwrap();
+    let plan = common::plan(&skip_known, &facts);
     if plan.cells.iter().all(|c| !c.runnable()) {
         assert_eq!(run.status.code(), Some(0));
         let results: serde_json::Value =
@@ -133,14 +119,7 @@ fn emulated_cells_of_one_host_share_one_session() {
     let facts = common::x86_host_with_qemu();
     let mut s = selection("matrices/void-compat.toml", &[]);
     s.hosts = HostsMode::Emulated;
-    let plan = app::make_plan(
-        &s,
-        &facts,
-        qemu::DEFAULT_QEMU,
-        1.0,
-        &bootmatrix::app::Schedule::lanes(None),
-    )
-    .unwrap();
+    let plan = common::plan(&s, &facts);
     for (k, session) in plan.sessions.iter().enumerate() {
         for &i in &session.cells {
             let c = &plan.cells[i];
@@ -198,22 +177,8 @@ fn a_power9_runner_boots_nested_pseries_hosts_under_its_own_kvm() {
         bootmatrix::model::Mmu::Radix,
         bootmatrix::model::PageSize::K64,
     );
-    let on_power = app::make_plan(
-        &s,
-        &power9,
-        qemu::DEFAULT_QEMU,
-        1.0,
-        &bootmatrix::app::Schedule::lanes(None),
-    )
-    .unwrap();
-    let on_x86 = app::make_plan(
-        &s,
-        &common::x86_host_with_qemu(),
-        qemu::DEFAULT_QEMU,
-        1.0,
-        &bootmatrix::app::Schedule::lanes(None),
-    )
-    .unwrap();
+    let on_power = common::plan(&s, &power9);
+    let on_x86 = common::plan(&s, &common::x86_host_with_qemu());
     let nested = |p: &bootmatrix::plan::Plan| {
         p.sessions
             .iter()
@@ -269,28 +234,14 @@ fn known_failures_run_by_default_and_are_skipped_with_their_reason_on_request() 
         known_failures: Default::default(),
         kernels: Vec::new(),
     };
-    let run = app::make_plan(
-        &s,
-        &facts,
-        qemu::DEFAULT_QEMU,
-        1.0,
-        &bootmatrix::app::Schedule::lanes(None),
-    )
-    .unwrap();
+    let run = common::plan(&s, &facts);
     assert!(run.cells.iter().all(|c| c.runnable()));
     assert_eq!(
         run.cells[0].cell.known_failure.as_deref(),
         Some("hangs since 6.12, see docs/emulated-hosts.md")
     );
     s.known_failures = bootmatrix::plan::KnownFailures::Skip;
-    let skip = app::make_plan(
-        &s,
-        &facts,
-        qemu::DEFAULT_QEMU,
-        1.0,
-        &bootmatrix::app::Schedule::lanes(None),
-    )
-    .unwrap();
+    let skip = common::plan(&s, &facts);
     assert_eq!(
         skip.cells[0].readiness.reason().as_deref(),
         Some("known failure: hangs since 6.12, see docs/emulated-hosts.md: run with --known-failures run to check whether it still fails")

@@ -8,6 +8,20 @@ use std::path::{Path, PathBuf};
 use bootmatrix::host::{DevKvm, HostFacts, KvmFacts, KvmRefusal, QemuFacts};
 use std::process::{Command, Output};
 
+/// The plan `bootmatrix run` would make of `selection` on a machine with
+/// `facts`: the default qemu, timeouts as written, the machine's lanes and
+/// no previous durations.
+pub fn plan(selection: &bootmatrix::app::Selection, facts: &HostFacts) -> bootmatrix::plan::Plan {
+    bootmatrix::app::make_plan(
+        selection,
+        facts,
+        bootmatrix::qemu::DEFAULT_QEMU,
+        1.0,
+        &bootmatrix::app::Schedule::lanes(None),
+    )
+    .unwrap()
+}
+
 /// The repository root.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
