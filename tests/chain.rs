@@ -9,6 +9,7 @@ use std::path::Path;
 
 use bootmatrix::chain;
 use bootmatrix::model::{Accel, HostKind, Mmu, PageSize};
+use bootmatrix::qemu::BootFiles;
 use bootmatrix::{matrix, rules};
 use rstest::rstest;
 
@@ -310,8 +311,11 @@ fn an_emulated_host_reserves_the_hugepages_its_mmu_has(
         "qemu-system-ppc64",
         &c.host,
         chain::Level0::Tcg,
-        Path::new("k"),
-        Path::new("i"),
+        &BootFiles {
+            kernel: "k".into(),
+            initrd: "i".into(),
+            nvram: "n".into(),
+        },
         pages,
     )
     .argv()
@@ -441,8 +445,11 @@ fn a_powernv8_host_is_a_power8_in_hash_mode() {
         "qemu-system-ppc64",
         &p8.host,
         chain::Level0::Tcg,
-        Path::new("k"),
-        Path::new("i"),
+        &BootFiles {
+            kernel: "k".into(),
+            initrd: "i".into(),
+            nvram: "n".into(),
+        },
         pages,
     )
     .argv()
@@ -477,4 +484,38 @@ fn a_powernv8_host_is_a_power8_in_hash_mode() {
             .contains("key `host_mmu`: a powernv8 host is POWER8"),
         "{err}"
     );
+}
+
+#[rstest]
+#[case::nested_l1_under_tcg(HostKind::NestedPseries, chain::Level0::Tcg, true)]
+#[case::nested_l1_under_kvm(HostKind::NestedPseries, chain::Level0::Kvm, false)]
+#[case::powernv9(HostKind::PowerNv9, chain::Level0::Tcg, false)]
+fn a_pseries_l1_under_tcg_starts_under_vof_with_the_formatted_nvram(
+    #[case] kind: HostKind,
+    #[case] level0: chain::Level0,
+    #[case] vof: bool,
+) {
+    let m = void_compat();
+    let cells = chain::emulate(&m.cells, m.emulation.as_ref().unwrap()).unwrap();
+    let c = cells.iter().find(|c| c.host.kind == kind).unwrap();
+    let files = BootFiles {
+        kernel: "k".into(),
+        initrd: "i".into(),
+        nvram: "/p/nvram.bin".into(),
+    };
+    let argv = chain::host_command("qemu-system-ppc64", &c.host, level0, &files, 0).argv();
+    let machine = &argv[argv.iter().position(|a| a == "-machine").unwrap() + 1];
+    assert_eq!(machine.contains("x-vof=on"), vof, "{machine}");
+    let drive = argv
+        .iter()
+        .position(|a| a == "-drive")
+        .map(|i| argv[i + 1].as_str());
+    if vof {
+        assert_eq!(
+            drive,
+            Some("if=none,id=nvram,format=raw,snapshot=on,file=/p/nvram.bin")
+        );
+    } else {
+        assert_eq!(drive, None, "{argv:?}");
+    }
 }

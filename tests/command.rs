@@ -24,6 +24,7 @@ fn argv_for(cell_keys: &str) -> Vec<String> {
     let files = BootFiles {
         kernel: PathBuf::from("/img/vmlinux"),
         initrd: PathBuf::from("/out/initrd with space.gz"),
+        nvram: PathBuf::from("/out/nvram.bin"),
     };
     qemu::guest_command("qemu-system-ppc64", cell, &p, &files).argv()
 }
@@ -77,6 +78,25 @@ fn memory_and_vcpus(#[case] keys: &str, #[case] m: &str, #[case] smp: &str) {
 }
 
 #[test]
+fn a_vof_guest_reads_the_formatted_nvram_through_a_snapshot_drive() {
+    let argv = argv_for("firmware = \"vof\"");
+    assert_eq!(
+        value_after(&argv, "-drive"),
+        "if=none,id=nvram,format=raw,snapshot=on,file=/out/nvram.bin"
+    );
+    assert_eq!(value_after(&argv, "-global"), "spapr-nvram.drive=nvram");
+}
+
+#[test]
+fn a_slof_guest_keeps_the_nvram_slof_formats() {
+    let argv = argv_for("firmware = \"slof\"");
+    assert!(
+        !argv.iter().any(|a| a == "-drive" || a == "-global"),
+        "{argv:?}"
+    );
+}
+
+#[test]
 fn console_is_the_serial_line_without_default_devices_and_no_reboot() {
     let argv = argv_for("");
     for flag in ["-nographic", "-nodefaults", "-no-reboot"] {
@@ -103,6 +123,7 @@ fn repro_script_quotes_what_a_shell_would_split() {
     let files = BootFiles {
         kernel: "/k".into(),
         initrd: "/a b/it's.gz".into(),
+        nvram: "/n".into(),
     };
     let cmd = qemu::guest_command("qemu-system-ppc64", cell, &p, &files);
     let script = cmd.repro_script("c");

@@ -592,6 +592,7 @@ fn prepare(plan: &Plan, args: &RunArgs, specs: &ImageSpecs) -> Result<Prepared> 
                 None => Err(format!("image `{busybox}` not resolved")),
             },
             FileRef::HostInitramfs(_) => continue,
+            FileRef::Nvram => write_nvram(&payload_dir),
         };
         files.insert(file.placeholder(), path);
     }
@@ -615,6 +616,10 @@ fn prepare(plan: &Plan, args: &RunArgs, specs: &ImageSpecs) -> Result<Prepared> 
             FileRef::Image(kernel.clone()).placeholder(),
             image_path(&kernel),
         );
+        let nvram = FileRef::Nvram.placeholder();
+        if !files.contains_key(&nvram) && session.command.args.iter().any(|a| a.contains(&nvram)) {
+            files.insert(nvram, write_nvram(&payload_dir));
+        }
         let inside = Inside {
             bootmatrix: inner_bootmatrix
                 .as_ref()
@@ -882,6 +887,21 @@ fn build_payload(
         .map_err(|e| format!("cannot build the initramfs: {e}"))?;
     let tmp = dir.join(format!(".initramfs-{key}.{}.tmp", std::process::id()));
     std::fs::write(&tmp, img).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// Writes the formatted NVRAM of VOF guests ([`crate::nvram`]) into `dir`,
+/// once: a complete file or none (it is written aside, then renamed).
+fn write_nvram(dir: &Path) -> std::result::Result<PathBuf, String> {
+    let image = crate::nvram::formatted();
+    let path = dir.join("nvram-free.bin");
+    if std::fs::read(&path).is_ok_and(|have| have == image) {
+        return Ok(path);
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let tmp = dir.join(format!(".nvram-free.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, image).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
     std::fs::rename(&tmp, &path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(path)
 }

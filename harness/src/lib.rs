@@ -27,6 +27,7 @@ pub mod images;
 pub mod matrix;
 pub mod merge;
 pub mod model;
+pub mod nvram;
 pub mod observation;
 pub mod payload;
 pub mod plan;

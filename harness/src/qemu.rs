@@ -12,6 +12,9 @@ use crate::rules::Prediction;
 /// The default emulator; `--qemu` overrides it.
 pub const DEFAULT_QEMU: &str = "qemu-system-ppc64";
 
+/// The id of the drive that backs a VOF guest's NVRAM.
+const NVRAM_DRIVE: &str = "nvram";
+
 /// The files a guest boots from.
 #[derive(Debug, Clone)]
 pub struct BootFiles {
@@ -19,6 +22,9 @@ pub struct BootFiles {
     pub kernel: PathBuf,
     /// The initramfs built by [`crate::payload`].
     pub initrd: PathBuf,
+    /// The formatted NVRAM ([`crate::nvram`]) a VOF guest reads through a
+    /// snapshot drive; unused under SLOF, which formats its own.
+    pub nvram: PathBuf,
 }
 
 /// A program and its arguments.
@@ -124,6 +130,9 @@ pub fn guest_command(
         g.smp.to_string(),
     ];
     args.extend(prediction.extra_args.iter().cloned());
+    if g.firmware == Firmware::Vof {
+        args.extend(vof_nvram_args(&files.nvram));
+    }
     args.extend(
         [
             "-nographic",
@@ -144,6 +153,22 @@ pub fn guest_command(
         program: qemu.to_string(),
         args,
     }
+}
+
+/// The arguments that back a VOF machine's NVRAM with `nvram`, the
+/// formatted image of [`crate::nvram`]. `snapshot=on`: the guest's writes
+/// go to a temporary overlay, so machines booted at once share the file and
+/// a rerun starts from the same blank partition.
+pub fn vof_nvram_args(nvram: &Path) -> [String; 4] {
+    [
+        "-drive".into(),
+        format!(
+            "if=none,id={NVRAM_DRIVE},format=raw,snapshot=on,file={}",
+            path_arg(nvram)
+        ),
+        "-global".into(),
+        format!("spapr-nvram.drive={NVRAM_DRIVE}"),
+    ]
 }
 
 fn path_arg(p: &Path) -> String {

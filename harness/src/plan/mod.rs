@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::chain::{self, SessionKey};
 use crate::host::{DevKvm, HostFacts};
 use crate::matrix::Matrix;
-use crate::model::{Cell, HostKind, HostSpec, InnerQemu, Outcome};
+use crate::model::{Cell, Firmware, HostKind, HostSpec, InnerQemu, Outcome};
 use crate::qemu::{self, BootFiles, QemuCommand};
 use crate::readiness::Missing;
 use crate::rules::{self, Prediction};
@@ -73,6 +73,8 @@ pub enum FileRef {
     Payload(String),
     /// The initramfs of the emulated host of a session (by index).
     HostInitramfs(usize),
+    /// The formatted NVRAM a VOF guest reads ([`crate::nvram`]).
+    Nvram,
 }
 
 impl FileRef {
@@ -82,6 +84,7 @@ impl FileRef {
             FileRef::Image(name) => format!("<image:{name}>"),
             FileRef::Payload(name) => format!("<initramfs:{name}>"),
             FileRef::HostInitramfs(k) => format!("<emulated-host:{k}>"),
+            FileRef::Nvram => "<nvram>".to_string(),
         }
     }
 }
@@ -167,10 +170,16 @@ impl PlannedCell {
     /// The files its command boots from.
     pub fn files(&self) -> Vec<FileRef> {
         match &self.placement {
-            Placement::Here { .. } => vec![
-                FileRef::Image(self.cell.guest.kernel.image.clone()),
-                FileRef::Payload(self.cell.guest.busybox.clone()),
-            ],
+            Placement::Here { .. } => {
+                let mut files = vec![
+                    FileRef::Image(self.cell.guest.kernel.image.clone()),
+                    FileRef::Payload(self.cell.guest.busybox.clone()),
+                ];
+                if self.cell.guest.firmware == Firmware::Vof {
+                    files.push(FileRef::Nvram);
+                }
+                files
+            }
             Placement::InHost { .. } => Vec::new(),
         }
     }
@@ -400,8 +409,11 @@ pub fn build(matrix: &Matrix, cells: &[Cell], input: &PlanInput) -> Result<Plan,
                         input.qemu,
                         &cell.host,
                         level0,
-                        &PathBuf::from(FileRef::Image(kernel.to_string()).placeholder()),
-                        &PathBuf::from(FileRef::HostInitramfs(k).placeholder()),
+                        &BootFiles {
+                            kernel: FileRef::Image(kernel.to_string()).placeholder().into(),
+                            initrd: FileRef::HostInitramfs(k).placeholder().into(),
+                            nvram: FileRef::Nvram.placeholder().into(),
+                        },
                         hugepages,
                     );
                     sessions.push(Session {
@@ -435,6 +447,7 @@ pub fn build(matrix: &Matrix, cells: &[Cell], input: &PlanInput) -> Result<Plan,
                     FileRef::Image(cell.guest.kernel.image.clone()).placeholder(),
                 ),
                 initrd: PathBuf::from(FileRef::Payload(cell.guest.busybox.clone()).placeholder()),
+                nvram: PathBuf::from(FileRef::Nvram.placeholder()),
             };
             Placement::Here {
                 command: qemu::guest_command(input.qemu, cell, &prediction, &files),
@@ -595,19 +608,27 @@ impl Plan {
 }
 
 /// A command with its placeholders bound to prepared files; a placeholder
-/// with no file is returned as the error its preparation gave.
+/// with no file is returned as the error its preparation gave. A
+/// placeholder is a whole argument (`-kernel <image:...>`) or the value of
+/// a `file=` option inside one (`-drive ...,file=<nvram>`).
 pub fn bind(
     command: &QemuCommand,
     files: &BTreeMap<String, Result<PathBuf, String>>,
 ) -> Result<QemuCommand, String> {
+    let path = |placeholder: &str| match files.get(placeholder) {
+        Some(Ok(p)) => Ok(p.display().to_string()),
+        Some(Err(e)) => Err(e.clone()),
+        None => Err(format!("{placeholder} was not prepared")),
+    };
     let mut args = Vec::with_capacity(command.args.len());
     for a in &command.args {
         if a.starts_with('<') && a.ends_with('>') {
-            match files.get(a) {
-                Some(Ok(p)) => args.push(p.display().to_string()),
-                Some(Err(e)) => return Err(e.clone()),
-                None => return Err(format!("{a} was not prepared")),
-            }
+            args.push(path(a)?);
+        } else if let Some((head, placeholder)) = a
+            .rsplit_once("file=")
+            .filter(|(_, p)| p.starts_with('<') && p.ends_with('>'))
+        {
+            args.push(format!("{head}file={}", path(placeholder)?));
         } else {
             args.push(a.clone());
         }
@@ -616,4 +637,55 @@ pub fn bind(
         program: command.program.clone(),
         args,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn command(args: &[&str]) -> QemuCommand {
+        QemuCommand {
+            program: "qemu".into(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn bind_fills_whole_arguments_and_drive_files() {
+        let files = BTreeMap::from([
+            ("<image:k>".to_string(), Ok(PathBuf::from("/cache/k"))),
+            ("<nvram>".to_string(), Ok(PathBuf::from("/out/nvram.bin"))),
+        ]);
+        let bound = bind(
+            &command(&[
+                "-kernel",
+                "<image:k>",
+                "-drive",
+                "if=none,id=n,file=<nvram>",
+            ]),
+            &files,
+        )
+        .unwrap();
+        assert_eq!(
+            bound.args,
+            [
+                "-kernel",
+                "/cache/k",
+                "-drive",
+                "if=none,id=n,file=/out/nvram.bin"
+            ]
+        );
+    }
+
+    #[test]
+    fn bind_returns_why_a_file_is_missing() {
+        let files = BTreeMap::from([("<nvram>".to_string(), Err("disk full".to_string()))]);
+        let failed = bind(&command(&["-drive", "id=n,file=<nvram>"]), &files);
+        assert_eq!(failed.unwrap_err(), "disk full");
+        let unprepared = bind(&command(&["-initrd", "<initramfs:b>"]), &files);
+        assert_eq!(unprepared.unwrap_err(), "<initramfs:b> was not prepared");
+        // Words that only look like placeholders elsewhere stay as written.
+        let plain = bind(&command(&["-append", "a<b>"]), &files).unwrap();
+        assert_eq!(plain.args, ["-append", "a<b>"]);
+    }
 }

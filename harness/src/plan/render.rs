@@ -8,12 +8,12 @@
 //! QEMU disagree, and the exact command.
 
 use super::{Placement, Plan};
-use crate::model::Outcome;
+use crate::model::{Firmware, Outcome};
 
 /// The plan as text: one block per cell, then a count.
 pub fn render_text(plan: &Plan) -> String {
     let mut s = String::new();
-    let (mut boots, mut fails, mut skipped, mut disagree) = (0, 0, 0, 0);
+    let (mut boots, mut fails, mut skipped, mut disagree, mut vof) = (0, 0, 0, 0, 0);
     for e in &plan.cells {
         let p = &e.prediction;
         s.push_str(&format!("{}\n", e.name));
@@ -28,6 +28,11 @@ pub fn render_text(plan: &Plan) -> String {
         };
         s.push_str(&format!("  expects:  {}{agreement}\n", e.expectation));
         s.push_str(&format!("  rule:     {}\n", p.rule));
+        let firmware = e.cell.guest.firmware;
+        if firmware == Firmware::Vof {
+            vof += 1;
+        }
+        s.push_str(&format!("  firmware: {}\n", firmware_words(firmware)));
         if let Some(reason) = e.readiness.reason() {
             skipped += 1;
             s.push_str(&format!("  skip:     {reason}\n"));
@@ -81,6 +86,9 @@ pub fn render_text(plan: &Plan) -> String {
             "; {disagree} matrix expectations disagree with the rules"
         ));
     }
+    if vof > 0 {
+        s.push_str(&format!("; {vof} under VOF, the others under SLOF"));
+    }
     let booted = plan.sessions.iter().filter(|h| !h.cells.is_empty()).count();
     if booted > 0 {
         s.push_str(&format!("; {booted} emulated-host boots"));
@@ -132,6 +140,16 @@ fn sessions_text(plan: &Plan) -> String {
 /// The plan as JSON: the [`Plan`] value itself, exactly as `run` executes it.
 pub fn render_json(plan: &Plan) -> String {
     serde_json::to_string_pretty(plan).expect("a plan serializes")
+}
+
+/// Which firmware a cell's guest starts under, and what that means for it.
+fn firmware_words(firmware: Firmware) -> &'static str {
+    match firmware {
+        Firmware::Slof => "SLOF (what users boot)",
+        Firmware::Vof => {
+            "VOF (x-vof=on: reaches the kernel sooner; the harness formats its NVRAM, which SLOF would)"
+        }
+    }
 }
 
 /// What a session's host must be, in a few words.
@@ -246,6 +264,28 @@ mod tests {
         let cell = &json["cells"][0];
         assert_eq!(cell["prediction"]["outcome"]["outcome"], "fails");
         assert_eq!(cell["prediction"]["outcome"]["error"], "hpt-page-size");
+    }
+
+    #[test]
+    fn text_says_which_firmware_each_cell_starts_under_and_counts_vof() {
+        let slof = render_text(&plan_of(cell(Expectation::Predicted)));
+        assert!(
+            slof.contains("  firmware: SLOF (what users boot)\n"),
+            "{slof}"
+        );
+        assert!(!slof.contains("under VOF"), "{slof}");
+        let mut c = cell(Expectation::Predicted);
+        c.guest.firmware = Firmware::Vof;
+        let vof = render_text(&plan_of(c));
+        assert!(vof.contains("  firmware: VOF (x-vof=on"), "{vof}");
+        assert!(
+            vof.contains("; 1 under VOF, the others under SLOF"),
+            "{vof}"
+        );
+        assert!(
+            vof.contains("file=<nvram>"),
+            "the drive in the command: {vof}"
+        );
     }
 
     /// The plan of one cell on a POWER9 with a 4 KiB Radix host.
