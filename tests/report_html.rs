@@ -131,19 +131,20 @@ fn no_fix_and_the_fix_sit_side_by_side_in_one_grid_position() {
     let page = html::render(&void_compat(dir.path()));
     let here = position(&page, "radix-4k-host/kvm-hv/radix-guest/64k/no-fix");
     for (cell, label) in [
-        // The cells that boot run with less RAM (the matrix's
-        // `memory = 512`), and the label says so where siblings differ.
+        // The cells that boot run with less RAM and under VOF (the
+        // matrix's `memory = 512`, `firmware = "vof"`), and the label says
+        // so where siblings differ.
         (
             "radix-4k-host/kvm-hv/radix-guest/64k/no-fix",
-            ">2048 MiB · no fix</a>",
+            ">slof · 2048 MiB · no fix</a>",
         ),
         (
             "radix-4k-host/kvm-hv/radix-guest/64k/hpt-max-page-size",
-            ">512 MiB + hpt-max-page-size</a>",
+            ">vof · 512 MiB + hpt-max-page-size</a>",
         ),
         (
             "radix-4k-host/kvm-hv/pseries-2.11/radix-guest/64k/htm-off",
-            ">pseries-2.11 · qemu 7.2.0 · 2048 MiB + htm-off</a>",
+            ">pseries-2.11 · qemu 7.2.0 · slof · 2048 MiB + htm-off</a>",
         ),
     ] {
         assert!(
