@@ -466,6 +466,51 @@ fixes = [[], [\"hpt-max-page-size\"], [\"hpt-max-page-size\", \"hugepages\"]]
 }
 
 #[test]
+fn sigint_during_a_host_session_boots_no_further_host() {
+    // Two emulated hosts on one lane: SIGINT while the first boots. Its
+    // qemu goes, and the second host is never started.
+    let cell = |mmu: &str| {
+        format!(
+            "[[cells]]\nname = \"{mmu}-host\"\nhost = \"powernv9\"\nhost_kernel = \"debian-4k\"\n\
+             host_mmu = \"{mmu}\"\naccel = \"kvm-hv\"\nkernel = \"debian-64k\"\nmmu = \"radix\"\n\
+             fixes = [\"hpt-max-page-size\"]\nmemory = 1024\ntimeout = 240\n"
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let m = common::matrix(
+        dir.path(),
+        "hosts",
+        &format!("{HOST_KERNELS}\n{}\n{}", cell("radix"), cell("hpt")),
+    );
+    let out = dir.path().join("out");
+    let child = spawn_run(&m, &out, &["--jobs", "1"]);
+    let needle = out.display().to_string();
+    wait_until("the first host's qemu", Duration::from_secs(600), || {
+        !processes_mentioning(&needle).is_empty()
+    });
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    wait_until("every qemu to go", Duration::from_secs(10), || {
+        processes_mentioning(&needle).is_empty()
+    });
+    let (code, err) = stderr_of(child);
+    assert_eq!(code, Some(130), "{err}");
+    let booted: Vec<String> = std::fs::read_dir(out.join("hosts"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(booted.len(), 1, "one host booted, not both: {booted:?}");
+    let xml = junit(&out);
+    for cell in ["radix-host", "hpt-host"] {
+        let case = testcase(&xml, cell);
+        assert!(case.contains("type=\"interrupted\""), "{case}");
+    }
+    no_qemu_left(&out);
+}
+
+#[test]
 fn an_emulated_host_killed_mid_session_leaves_its_cells_as_infrastructure_errors() {
     let dir = tempfile::tempdir().unwrap();
     let m = common::matrix(

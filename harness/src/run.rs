@@ -370,8 +370,18 @@ fn run_session(
     // get their own directory and lane.
     let key = session.name();
     let host_dir = opts.out_dir.join("hosts").join(cell_dir_name(&key));
-    let host_files = std::fs::create_dir_all(&host_dir)
-        .map_err(|e| format!("cannot create {}: {e}", host_dir.display()))
+    // An interrupted run boots no more hosts: the session's cells are told
+    // as interrupted below, like cells that never started.
+    let host_files = if teardown::interrupted() {
+        Err("the run was interrupted before this host booted".to_string())
+    } else {
+        Ok(())
+    };
+    let host_files = host_files
+        .and_then(|()| {
+            std::fs::create_dir_all(&host_dir)
+                .map_err(|e| format!("cannot create {}: {e}", host_dir.display()))
+        })
         .and_then(|()| {
             promised(
                 &host_dir.join("repro.sh"),
