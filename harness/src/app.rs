@@ -603,6 +603,17 @@ fn prepare(plan: &Plan, args: &RunArgs, specs: &ImageSpecs) -> Result<Prepared> 
             .and_then(|h| std::fs::read(&h.path).map_err(|e| Error::io(&h.path, "cannot read", e)))
             .map_err(|e| e.message().to_string())
     });
+    // One qemu userland per Debian release, resolved once: apt answers in
+    // about a second, which thirteen sessions paid each before.
+    let mut userlands = BTreeMap::new();
+    for session in plan.sessions.iter().filter(|s| !s.cells.is_empty()) {
+        let release = &session.inner_qemu.release;
+        if !userlands.contains_key(release) {
+            let userland =
+                images::bundle::qemu_userland(&store, release).map_err(|e| e.message().to_string());
+            userlands.insert(release.clone(), userland);
+        }
+    }
     for (k, session) in plan.sessions.iter().enumerate() {
         if session.cells.is_empty() {
             continue;
@@ -625,6 +636,7 @@ fn prepare(plan: &Plan, args: &RunArgs, specs: &ImageSpecs) -> Result<Prepared> 
                 .as_ref()
                 .expect("built when a session boots"),
             image_path: &image_path,
+            userlands: &userlands,
             args,
         };
         let initramfs = prepare_session(plan, session, &inside, specs, &store, &payload_dir);
@@ -662,6 +674,9 @@ struct Inside<'a> {
     bootmatrix: &'a std::result::Result<Vec<u8>, String>,
     /// Where each prepared image is.
     image_path: &'a dyn Fn(&str) -> std::result::Result<PathBuf, String>,
+    /// The qemu userland of each Debian release the hosts run, or why there
+    /// is none.
+    userlands: &'a BTreeMap<String, std::result::Result<images::bundle::Userland, String>>,
     /// The run's options, passed on to the run inside.
     args: &'a RunArgs,
 }
@@ -755,8 +770,12 @@ fn prepare_session(
         .map_err(|e| e.message().to_string())?;
     let modules = host_kvm_modules(store, &kernel_spec).map_err(|e| e.message().to_string())?;
     let wanted = &session.inner_qemu;
-    let userland = images::bundle::qemu_userland(store, &wanted.release)
-        .map_err(|e| e.message().to_string())?;
+    let userland = inside
+        .userlands
+        .get(&wanted.release)
+        .expect("resolved for every booted session")
+        .as_ref()
+        .map_err(Clone::clone)?;
     let have = crate::host::parse_version(&userland.qemu_version);
     if have.map(|v| (v.0, v.1)) != Some((wanted.version.0, wanted.version.1)) {
         return Err(format!(
