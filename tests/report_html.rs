@@ -132,7 +132,7 @@ fn no_fix_and_the_fix_sit_side_by_side_in_one_grid_position() {
     let here = position(&page, "radix-4k-host/kvm-hv/radix-guest/64k/no-fix");
     for (cell, label) in [
         // The cells that boot run with less RAM and under VOF (the
-        // matrix's `memory = 512`, `firmware = "vof"`), and the label says
+        // matrix's `memory = 256`, `firmware = "vof"`), and the label says
         // so where siblings differ.
         (
             "radix-4k-host/kvm-hv/radix-guest/64k/no-fix",
@@ -140,7 +140,7 @@ fn no_fix_and_the_fix_sit_side_by_side_in_one_grid_position() {
         ),
         (
             "radix-4k-host/kvm-hv/radix-guest/64k/hpt-max-page-size",
-            ">vof · 512 MiB + hpt-max-page-size</a>",
+            ">vof · 256 MiB + hpt-max-page-size</a>",
         ),
         (
             "radix-4k-host/kvm-hv/pseries-2.11/radix-guest/64k/htm-off",
