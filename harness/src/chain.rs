@@ -503,7 +503,7 @@ pub fn host_command(
         (_, Level0::Tcg) => "pseries,accel=tcg,cap-nested-hv=on,x-vof=on".to_string(),
     };
     // A pseries L1 under TCG starts under VOF: from its start to its first
-    // cell took 8.0-8.7 s under SLOF, 4.9 s under VOF (BENCHMARKS.md), and
+    // cell took 8.0-8.7 s under SLOF, 2.9-3.8 s under VOF (BENCHMARKS.md), and
     // the L1's firmware is the harness's machinery, not what a row proves.
     let vof = machine.contains("x-vof=on");
     let cpu = match (level0, host.kind) {

@@ -20,10 +20,11 @@ use crate::model::Outcome;
 
 /// Seconds an emulated host costs before its first cell starts: qemu
 /// starting it, its kernel and init, KVM loading, and the probe and plan of
-/// the bootmatrix inside. Measured 4–10 s from host start to first cell on
-/// a 2-core x86-64 machine under TCG. Every boot of a host pays it once,
-/// which is what splitting a session costs.
-pub const HOST_BOOT_SECONDS: f64 = 8.0;
+/// the bootmatrix inside. Measured 2.9–5.0 s from host start to first cell
+/// over the 13 hosts of the whole table on a 2-core x86-64 machine under
+/// TCG (BENCHMARKS.md). Every boot of a host pays it once, which is what
+/// splitting a session costs.
+pub const HOST_BOOT_SECONDS: f64 = 4.0;
 
 /// A cell with no history whose documented error must come: qemu refuses
 /// within a second or two (measured 0.4–1.5 s, docs/emulated-hosts.md).
@@ -266,11 +267,11 @@ mod tests {
         let short = vec![(0, 2.0), (1, 2.0), (2, 2.0), (3, 2.0)];
         assert_eq!(parts(&[short], &[60.0], 2), vec![1]);
         // A split that gains less than a host boot is not worth one:
-        // 8 + 4 * 10 = 48 s beside 40 s here ends at 48 s; split, two
-        // boots of 28 s share a lane (56 s) beside the 40 s: worse.
+        // 4 + 4 * 10 = 44 s beside 40 s here ends at 44 s; split, two
+        // boots of 24 s share a lane (48 s) beside the 40 s: worse.
         let even: Vec<(usize, f64)> = (0..4).map(|i| (i, 10.0)).collect();
         assert_eq!(parts(std::slice::from_ref(&even), &[40.0], 2), vec![1]);
-        // Against nothing else: 48 s, or two boots of 28 s: split.
+        // Against nothing else: 44 s, or two boots of 24 s: split.
         assert_eq!(parts(&[even], &[], 2), vec![2]);
     }
 
