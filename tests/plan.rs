@@ -546,3 +546,36 @@ fn plan_takes_the_durations_and_lanes_run_would_use() {
     ]);
     assert_eq!(missing.status.code(), Some(2));
 }
+
+#[test]
+fn the_nvram_is_prepared_when_a_vof_guest_or_a_pseries_l1_under_tcg_needs_it() {
+    use bootmatrix::plan::FileRef;
+    let facts = common::x86_host_with_qemu();
+    let prepared = |filters: &[&str]| {
+        let mut s = selection("matrices/void-compat.toml", filters);
+        s.hosts = HostsMode::Emulated;
+        common::plan(&s, &facts).native_files()
+    };
+    // The nested rows boot pseries L1s under TCG, which start under VOF.
+    assert!(prepared(&["nested/*"]).contains(&FileRef::Nvram));
+    // powernv hosts start skiboot, and their cells' NVRAM is made inside.
+    let powernv = prepared(&["radix-64k-host/*"]);
+    assert!(!powernv.contains(&FileRef::Nvram), "{powernv:?}");
+    // A VOF guest booted here names it in its own command.
+    let dir = tempfile::tempdir().unwrap();
+    let m = common::matrix(
+        dir.path(),
+        "vof",
+        "[[cells]]\nname = \"c\"\nkernel = \"debian-64k\"\nfirmware = \"vof\"\n",
+    );
+    let here = common::plan(&selection(m.to_str().unwrap(), &[]), &facts);
+    assert!(here.native_files().contains(&FileRef::Nvram));
+    let Placement::Here { command } = &here.cells[0].placement else {
+        panic!("a TCG cell runs here")
+    };
+    assert!(
+        command.args.iter().any(|a| a.ends_with("file=<nvram>")),
+        "{:?}",
+        command.args
+    );
+}

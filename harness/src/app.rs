@@ -627,10 +627,6 @@ fn prepare(plan: &Plan, args: &RunArgs, specs: &ImageSpecs) -> Result<Prepared> 
             FileRef::Image(kernel.clone()).placeholder(),
             image_path(&kernel),
         );
-        let nvram = FileRef::Nvram.placeholder();
-        if !files.contains_key(&nvram) && session.command.args.iter().any(|a| a.contains(&nvram)) {
-            files.insert(nvram, write_nvram(&payload_dir));
-        }
         let inside = Inside {
             bootmatrix: inner_bootmatrix
                 .as_ref()

@@ -26,7 +26,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::host::{DevKvm, HostFacts, HugetlbfsMount, KvmFacts, QemuFacts};
-use crate::model::{Cell, Fix, HostKind, HostSpec, InnerQemu, Mmu, PageSize, Platform};
+use crate::model::{Cell, Firmware, Fix, HostKind, HostSpec, InnerQemu, Mmu, PageSize, Platform};
 use crate::payload::{self, Member};
 use crate::qemu::{shell_quote, BootFiles, QemuCommand};
 use crate::readiness::Missing;
@@ -500,12 +500,19 @@ pub fn host_command(
         (HostKind::PowerNv9, _) => "powernv9".to_string(),
         (HostKind::PowerNv8, _) => "powernv8".to_string(),
         (_, Level0::Kvm) => "pseries,accel=kvm,kvm-type=HV,cap-nested-hv=on".to_string(),
-        (_, Level0::Tcg) => "pseries,accel=tcg,cap-nested-hv=on,x-vof=on".to_string(),
+        (_, Level0::Tcg) => "pseries,accel=tcg,cap-nested-hv=on".to_string(),
     };
     // A pseries L1 under TCG starts under VOF: from its start to its first
     // cell took 8.0-8.7 s under SLOF, 2.9-3.8 s under VOF (BENCHMARKS.md), and
     // the L1's firmware is the harness's machinery, not what a row proves.
-    let vof = machine.contains("x-vof=on");
+    // (powernv machines start skiboot, and under KVM SLOF is quick.)
+    let firmware = match (host.kind, level0) {
+        (HostKind::PowerNv9 | HostKind::PowerNv8, _) | (_, Level0::Kvm) => None,
+        (_, Level0::Tcg) => Some(Firmware::Vof),
+    };
+    if firmware == Some(Firmware::Vof) {
+        machine.push_str(",x-vof=on");
+    }
     let cpu = match (level0, host.kind) {
         (Level0::Kvm, _) => "host",
         (Level0::Tcg, HostKind::PowerNv8) => "POWER8",
@@ -557,7 +564,7 @@ pub fn host_command(
     ]
     .map(str::to_string)
     .to_vec();
-    let args = if vof {
+    let args = if firmware == Some(Firmware::Vof) {
         [args, crate::qemu::vof_nvram_args(&files.nvram).to_vec()].concat()
     } else {
         args

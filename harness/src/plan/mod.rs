@@ -592,8 +592,10 @@ impl Plan {
         sessions.chain(cells).collect()
     }
 
-    /// Every file the runnable cells boot from here, and every image the
-    /// sessions need, without duplicates: what must be prepared.
+    /// Every file the runnable cells boot from here, and the NVRAM when a
+    /// booted host's command names it, without duplicates: what must be
+    /// prepared before the sessions' own files (their kernels and
+    /// initramfs).
     pub fn native_files(&self) -> Vec<FileRef> {
         let mut files: Vec<FileRef> = self
             .cells
@@ -601,6 +603,17 @@ impl Plan {
             .filter(|c| c.runnable())
             .flat_map(|c| c.files())
             .collect();
+        // A booted host's own command may name the NVRAM (a pseries L1
+        // under VOF).
+        let nvram = FileRef::Nvram.placeholder();
+        let host_nvram = self
+            .sessions
+            .iter()
+            .filter(|s| !s.cells.is_empty())
+            .any(|s| s.command.args.iter().any(|a| a.ends_with(&nvram)));
+        if host_nvram {
+            files.push(FileRef::Nvram);
+        }
         files.sort();
         files.dedup();
         files
