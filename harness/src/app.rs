@@ -370,10 +370,18 @@ fn kernel_images(
 /// JSON `bootmatrix plan --format json` prints.
 fn write_plan(out: &Path, plan: &Plan) -> Result<()> {
     let path = out.join("plan.json");
-    let tmp = out.join("plan.json.tmp");
-    std::fs::write(&tmp, plan::render::render_json(plan))
-        .map_err(|e| Error::io(&tmp, "cannot write", e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, "cannot write", e))
+    write_aside(&path, plan::render::render_json(plan).as_bytes())
+        .map_err(|e| Error::io(&path, "cannot write", e))
+}
+
+/// Writes `bytes` to `path` whole or not at all: into a file beside it
+/// first (named for this process), then renamed over it, so that a reader
+/// or an interrupted run never sees half a file.
+fn write_aside(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
 }
 
 /// `bootmatrix run`.
@@ -900,14 +908,12 @@ fn build_payload(
         .map_err(|e| format!("cannot read {}: {e}", busybox.path.display()))?;
     let img = payload::build_initramfs(&bytes, compression)
         .map_err(|e| format!("cannot build the initramfs: {e}"))?;
-    let tmp = dir.join(format!(".initramfs-{key}.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, img).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    write_aside(&path, &img).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(path)
 }
 
 /// Writes the formatted NVRAM of VOF guests ([`crate::nvram`]) into `dir`,
-/// once: a complete file or none (it is written aside, then renamed).
+/// once ([`write_aside`]).
 fn write_nvram(dir: &Path) -> std::result::Result<PathBuf, String> {
     let image = crate::nvram::formatted();
     let path = dir.join("nvram-free.bin");
@@ -915,9 +921,7 @@ fn write_nvram(dir: &Path) -> std::result::Result<PathBuf, String> {
         return Ok(path);
     }
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let tmp = dir.join(format!(".nvram-free.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, image).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    write_aside(&path, &image).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(path)
 }
 
