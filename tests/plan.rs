@@ -20,6 +20,22 @@ fn selection(matrix: &str, filters: &[&str]) -> Selection {
     }
 }
 
+/// void-compat's cells matching `filters`, every host row on an emulated
+/// host.
+fn emulated(filters: &[&str]) -> Selection {
+    Selection {
+        hosts: HostsMode::Emulated,
+        ..selection("matrices/void-compat.toml", filters)
+    }
+}
+
+/// The plan `make_plan` gives on an x86 machine with qemu, at timeout
+/// scale 1, for `schedule`.
+fn planned(s: &Selection, schedule: &app::Schedule) -> bootmatrix::plan::Plan {
+    let facts = common::x86_host_with_qemu();
+    app::make_plan(s, &facts, qemu::DEFAULT_QEMU, 1.0, schedule).unwrap()
+}
+
 #[test]
 fn plan_json_is_the_plan_value_for_the_default_and_void_compat_matrices() {
     let facts = host::probe(qemu::DEFAULT_QEMU);
@@ -117,8 +133,7 @@ fn run_executes_the_plan_it_writes() {
 #[test]
 fn emulated_cells_of_one_host_share_one_session() {
     let facts = common::x86_host_with_qemu();
-    let mut s = selection("matrices/void-compat.toml", &[]);
-    s.hosts = HostsMode::Emulated;
+    let s = emulated(&[]);
     let plan = common::plan(&s, &facts);
     for (k, session) in plan.sessions.iter().enumerate() {
         for &i in &session.cells {
@@ -171,8 +186,7 @@ fn emulated_cells_of_one_host_share_one_session() {
 
 #[test]
 fn a_power9_runner_boots_nested_pseries_hosts_under_its_own_kvm() {
-    let mut s = selection("matrices/void-compat.toml", &[]);
-    s.hosts = HostsMode::Emulated;
+    let s = emulated(&[]);
     let power9 = bootmatrix::host::HostFacts::ready_power9(
         bootmatrix::model::Mmu::Radix,
         bootmatrix::model::PageSize::K64,
@@ -257,17 +271,8 @@ const RADIX_4K: &str = "powernv9-radix-host-4k-6144-qemu10.0";
 /// x86 machine for `lanes` lanes, every selected cell expected to take
 /// `seconds` (as a previous run would say).
 fn radix_4k_plan(lanes: usize, seconds: f64) -> bootmatrix::plan::Plan {
-    let mut s = selection("matrices/void-compat.toml", &["radix-4k-host/*"]);
-    s.hosts = HostsMode::Emulated;
-    let facts = common::x86_host_with_qemu();
-    let unscheduled = app::make_plan(
-        &s,
-        &facts,
-        qemu::DEFAULT_QEMU,
-        1.0,
-        &app::Schedule::lanes(Some(1)),
-    )
-    .unwrap();
+    let s = emulated(&["radix-4k-host/*"]);
+    let unscheduled = planned(&s, &app::Schedule::lanes(Some(1)));
     let schedule = app::Schedule {
         lanes,
         durations: unscheduled
@@ -276,7 +281,7 @@ fn radix_4k_plan(lanes: usize, seconds: f64) -> bootmatrix::plan::Plan {
             .map(|c| (c.name.clone(), seconds))
             .collect(),
     };
-    app::make_plan(&s, &facts, qemu::DEFAULT_QEMU, 1.0, &schedule).unwrap()
+    planned(&s, &schedule)
 }
 
 /// The sessions of `key`: (part, parts, cells, expected seconds).
@@ -379,19 +384,10 @@ fn the_parts_of_a_split_session_never_share_a_directory() {
 #[test]
 fn the_queue_starts_the_longest_expected_session_first() {
     use bootmatrix::plan::Start;
-    let mut s = selection("matrices/void-compat.toml", &[]);
-    s.hosts = HostsMode::Emulated;
-    let facts = common::x86_host_with_qemu();
+    let s = emulated(&[]);
     // Without history the 4 KiB Radix host (17 cells, a tenth of a 300 s
     // timeout for each boot) goes first.
-    let plan = app::make_plan(
-        &s,
-        &facts,
-        qemu::DEFAULT_QEMU,
-        1.0,
-        &app::Schedule::lanes(Some(2)),
-    )
-    .unwrap();
+    let plan = planned(&s, &app::Schedule::lanes(Some(2)));
     let order = plan.start_order();
     let Start::Session(first) = order[0] else {
         panic!("{order:?}")
@@ -409,7 +405,7 @@ fn the_queue_starts_the_longest_expected_session_first() {
         }
     }
     assert_eq!(schedule.durations.len(), 2);
-    let plan = app::make_plan(&s, &facts, qemu::DEFAULT_QEMU, 1.0, &schedule).unwrap();
+    let plan = planned(&s, &schedule);
     let order = plan.start_order();
     let Start::Session(first) = order[0] else {
         panic!("{order:?}")
@@ -551,11 +547,7 @@ fn plan_takes_the_durations_and_lanes_run_would_use() {
 fn the_nvram_is_prepared_when_a_vof_guest_or_a_pseries_l1_under_tcg_needs_it() {
     use bootmatrix::plan::FileRef;
     let facts = common::x86_host_with_qemu();
-    let prepared = |filters: &[&str]| {
-        let mut s = selection("matrices/void-compat.toml", filters);
-        s.hosts = HostsMode::Emulated;
-        common::plan(&s, &facts).native_files()
-    };
+    let prepared = |filters: &[&str]| common::plan(&emulated(filters), &facts).native_files();
     // The nested rows boot pseries L1s under TCG, which start under VOF.
     assert!(prepared(&["nested/*"]).contains(&FileRef::Nvram));
     // powernv hosts start skiboot, and their cells' NVRAM is made inside.
